@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: install what `make test` needs, idempotently (run by `make setup`, hence by CI).
+#
+#   uv                      python3 -m pip install uv            (when `uv` is missing)
+#   the workspace           uv sync --all-packages --frozen      (when uv.lock exists)
+#   redis-server            apt-get install redis-server         (real Redis for the redis server's tests)
+#   chromium                apt-get install chromium             (the browser server's tests)
+#   postgresql-15           apt-get install postgresql-15        (only when `dpkg -s postgresql-15` fails)
+#   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
+#
+# Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
+# only when something is missing). When everything is present it only checks (well under 2 s) and prints one line per component.
+# Without root or apt-get it installs nothing system-wide: it prints the exact commands and exits 1.
+# PATCHBAY_SETUP_DRY_RUN=1 checks only (installs and syncs nothing), as a non-root user would.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+PYTHON="${PATCHBAY_PYTHON:-python3}"
+DRY_RUN="${PATCHBAY_SETUP_DRY_RUN:-0}"
+NODE_MIN_MAJOR=20
+
+can_install_system=1
+if [ "$DRY_RUN" = 1 ] || [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  can_install_system=0
+fi
+
+say() { printf '%-14s %s\n' "$1:" "$2"; }
+
+apt_missing=()   # Debian packages still to install
+todo=()          # commands a person must run when we cannot
+
+# ---------------------------------------------------------------------------------------------------- uv
+UV_BIN=""       # the uv executable this script uses
+ORIG_PATH="$PATH"
+
+find_uv() {
+  local bin
+  hash -r
+  if bin="$(command -v uv 2>/dev/null)"; then UV_BIN="$bin"; return 0; fi
+  # pip puts the binary in the interpreter's scripts dir (or the user base with --user), which need not be
+  # on PATH (pyenv before a rehash, ~/.local/bin): the uv package itself knows where its binary is.
+  if bin="$("$PYTHON" -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null)" && [ -x "$bin" ]; then
+    PATH="$(dirname "$bin"):$PATH"
+    export PATH
+    UV_BIN="$bin"
+    return 0
+  fi
+  return 1
+}
+
+if ! find_uv; then
+  if [ "$DRY_RUN" = 1 ]; then
+    todo+=("$PYTHON -m pip install uv")
+  else
+    say uv "missing, installing: $PYTHON -m pip install uv"
+    pip_log="$(mktemp)"
+    if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check uv >"$pip_log" 2>&1; then
+      # Not our interpreter to write to (a Debian system python refuses with PEP 668, or a root-owned
+      # pyenv for a normal user): a user install is the usual fallback.
+      "$PYTHON" -m pip install --quiet --disable-pip-version-check --user uv >>"$pip_log" 2>&1 || true
+    fi
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
+    if ! find_uv; then
+      say uv "pip could not install it: $(grep -m1 -iE '^error' "$pip_log" || tail -n1 "$pip_log")"
+      todo+=("$PYTHON -m pip install --user uv   (a Debian system python refuses it: use \`pipx install uv\`)")
+    fi
+    rm -f "$pip_log"
+  fi
+fi
+
+if [ -n "$UV_BIN" ]; then
+  note=""
+  # `make` runs a plain `uv` after this script, with the caller's PATH: make sure that finds it too.
+  if ! PATH="$ORIG_PATH" command -v uv >/dev/null 2>&1; then
+    if [ "$DRY_RUN" != 1 ] && [ "$(id -u)" -eq 0 ] && [ -d /usr/local/bin ] \
+      && printf '%s' ":$ORIG_PATH:" | grep -q ":/usr/local/bin:"; then
+      ln -sf "$UV_BIN" /usr/local/bin/uv
+      note=", linked from /usr/local/bin/uv"
+    else
+      todo+=("export PATH=\"$(dirname "$UV_BIN"):\$PATH\"   (so that \`make\` finds uv)")
+    fi
+  fi
+  say uv "ok ($UV_BIN, $("$UV_BIN" --version 2>/dev/null | head -n1)$note)"
+else
+  say uv "MISSING"
+fi
+
+# --------------------------------------------------------------------------------------------- workspace
+if [ -z "$UV_BIN" ]; then
+  say workspace "not synced (uv is missing)"
+elif [ ! -f uv.lock ]; then
+  say workspace "not synced (no uv.lock yet: run \`make lock\`)"
+elif [ "$DRY_RUN" = 1 ]; then
+  say workspace "not synced (dry run; would run: uv sync --all-packages --frozen)"
+else
+  "$UV_BIN" sync --all-packages --frozen --quiet
+  say workspace "ok (uv sync --all-packages --frozen, .venv)"
+fi
+
+# ------------------------------------------------------------------------------------- system packages
+deb_installed() { dpkg -s "$1" >/dev/null 2>&1; }
+
+check_redis() { command -v redis-server 2>/dev/null; }
+check_chromium() {
+  local c
+  for c in "${PATCHBAY_CHROMIUM:-}" /usr/bin/chromium; do
+    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
+  done
+  command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null
+}
+check_postgres() {
+  # Never reinstall postgresql-15 when dpkg knows it (that upgrades the cluster packages); any other
+  # installed server version with initdb is good enough for the tests too.
+  local d
+  if deb_installed postgresql-15; then echo "postgresql-15, /usr/lib/postgresql/15/bin"; return 0; fi
+  d="$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)"
+  if [ -x "$d" ]; then dirname "$d"; return 0; fi
+  if d="$(command -v initdb 2>/dev/null)"; then dirname "$d"; return 0; fi
+  return 1
+}
+node_major() { node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
+check_node() {
+  local major
+  command -v node >/dev/null 2>&1 || return 1
+  major="$(node_major)"
+  [ -n "$major" ] && [ "$major" -ge "$NODE_MIN_MAJOR" ] && echo "$(command -v node), $(node --version)"
+}
+check_npm() { command -v npm 2>/dev/null; }
+
+# name | Debian package | check (prints where it is found)
+components=(
+  "redis-server|redis-server|check_redis"
+  "chromium|chromium|check_chromium"
+  "postgresql-15|postgresql-15|check_postgres"
+  "node|nodejs|check_node"
+  "npm|npm|check_npm"
+)
+
+declare -A found=()
+for entry in "${components[@]}"; do
+  IFS='|' read -r name pkgs check <<<"$entry"
+  if where="$($check)"; then
+    found[$name]="$where"
+  elif [ "$name" = node ] && command -v node >/dev/null 2>&1; then
+    # Present but too old: Debian 12's own nodejs is 18, so apt-get cannot fix this one.
+    found[$name]=""
+    todo+=("node $(node --version) is too old: install Node.js >= $NODE_MIN_MAJOR (e.g. from NodeSource)")
+  else
+    apt_missing+=("$pkgs")
+  fi
+done
+
+if [ "${#apt_missing[@]}" -gt 0 ] && [ "$can_install_system" = 1 ]; then
+  say apt-get "installing ${apt_missing[*]} (--no-install-recommends)"
+  apt_log="$(mktemp)"
+  # --no-install-recommends for all: chromium's recommends alone pull in ~115 packages (systemd included),
+  # and nothing the tests use is only a recommendation of the others.
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"; } \
+    >"$apt_log" 2>&1; then
+    tail -n 20 "$apt_log" >&2
+    say apt-get "FAILED (output above)"
+    rm -f "$apt_log"
+    exit 1
+  fi
+  rm -f "$apt_log"
+  hash -r
+  apt_missing=()
+  for entry in "${components[@]}"; do
+    IFS='|' read -r name pkgs check <<<"$entry"
+    if [ -n "${found[$name]+x}" ]; then continue; fi
+    if where="$($check)"; then
+      found[$name]="$where"
+    elif [ "$name" = node ] && command -v node >/dev/null 2>&1; then
+      found[$name]=""
+      todo+=("node $(node --version) (Debian's) is too old: install Node.js >= $NODE_MIN_MAJOR (e.g. NodeSource)")
+    else
+      todo+=("apt-get install $pkgs   (installed, but its check still fails)")
+    fi
+  done
+fi
+
+for entry in "${components[@]}"; do
+  IFS='|' read -r name pkgs check <<<"$entry"
+  if [ -n "${found[$name]:-}" ]; then
+    say "$name" "ok (${found[$name]})"
+  else
+    say "$name" "MISSING (Debian package: $pkgs)"
+  fi
+done
+
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo "
+    todo+=("${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${apt_missing[*]}")
+  else
+    todo+=("install with your package manager: ${apt_missing[*]} (Debian names; Node.js must be >= $NODE_MIN_MAJOR)")
+  fi
+fi
+
+if [ "${#todo[@]}" -gt 0 ]; then
+  echo
+  echo "setup: not everything the tests need is installed. Run:"
+  printf '  %s\n' "${todo[@]}"
+  echo "then run \`make setup\` again."
+  exit 1
+fi

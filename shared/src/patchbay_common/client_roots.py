@@ -1,0 +1,98 @@
+"""The roots a tool call may use: the operator's directories, narrowed by the client's roots.
+
+A tool that touches files declares a parameter `roots: AllowedRoots`. The SDK fills it before the tool
+runs (it is not part of the tool's input schema): the server's operator `Roots`, narrowed by the client's
+`roots/list` when the client has the roots capability. This works in both protocol eras through the SDK's
+resolver mechanism; on handshake-era connections the listing is cached per connection and dropped when
+the client sends `notifications/roots/list_changed`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp_types import ListRootsResult
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+from patchbay_common.roots import Roots
+
+__all__ = ["AllowedRoots", "ClientRootsCache"]
+
+
+class ClientRootsCache:
+    """Per-connection `roots/list` results, and the narrowed `Roots` each listing produces."""
+
+    def __init__(self) -> None:
+        self._listings: weakref.WeakKeyDictionary[Any, ListRootsResult] = weakref.WeakKeyDictionary()
+        self._narrowed: OrderedDict[tuple[int, tuple[str, ...]], Roots] = OrderedDict()
+
+    @staticmethod
+    def connection_key(ctx: Context[Any, Any]) -> Any | None:
+        """The object that lives as long as the client's connection (handshake era), or None."""
+        if ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return None
+        # ServerSession is built per request; its connection is the per-client object we can key on.
+        return getattr(ctx.session, "_connection", None)
+
+    def listing(self, ctx: Context[Any, Any]) -> ListRootsResult | None:
+        """The cached listing for this connection, if any."""
+        key = self.connection_key(ctx)
+        return None if key is None else self._listings.get(key)
+
+    def remember(self, ctx: Context[Any, Any], listing: ListRootsResult) -> None:
+        """Keep this connection's listing until the client says its roots changed."""
+        key = self.connection_key(ctx)
+        if key is not None:
+            self._listings[key] = listing
+
+    def forget(self, ctx: Any) -> None:
+        """Drop the listing of the connection `ctx` belongs to."""
+        key = getattr(getattr(ctx, "session", None), "_connection", None)
+        if key is not None:
+            self._listings.pop(key, None)
+
+    def narrowed(self, operator: Roots, listing: ListRootsResult) -> Roots:
+        """`operator` narrowed by `listing`, reused while the same listing comes back."""
+        uris = tuple(sorted(str(root.uri) for root in listing.roots))
+        key = (id(operator), uris)
+        found = self._narrowed.get(key)
+        if found is None:
+            found = operator.narrowed(uris)
+            self._narrowed[key] = found
+            while len(self._narrowed) > 64:
+                self._narrowed.popitem(last=False)
+        return found
+
+
+def _cache(ctx: Context[Any, Any]) -> ClientRootsCache:
+    cache = getattr(ctx.mcp_server, "client_roots_cache", None)
+    if not isinstance(cache, ClientRootsCache):
+        raise RuntimeError("AllowedRoots needs a PatchbayServer created with roots=...")
+    return cache
+
+
+def _ask_client(ctx: Context[Any, Any]) -> ListRoots | ListRootsResult | None:
+    caps = ctx.client_capabilities
+    if caps is None or caps.roots is None:
+        return None
+    return _cache(ctx).listing(ctx) or ListRoots()
+
+
+def _allowed(
+    ctx: Context[Any, Any], listing: Annotated[ListRootsResult | None, Resolve(_ask_client)]
+) -> Roots:
+    operator = getattr(ctx.mcp_server, "roots", None)
+    if not isinstance(operator, Roots):
+        raise RuntimeError("AllowedRoots needs a PatchbayServer created with roots=...")
+    if listing is None:
+        return operator
+    cache = _cache(ctx)
+    cache.remember(ctx, listing)
+    return cache.narrowed(operator, listing)
+
+
+AllowedRoots = Annotated[Roots, Resolve(_allowed)]
+"""A tool parameter type: the `Roots` this call may touch. Filled by the SDK, hidden from the model."""

@@ -1,0 +1,106 @@
+"""Structured logs to stderr, one request id per tool call, secrets redacted.
+
+stdout belongs to the protocol on stdio, so every log line (ours, the SDK's, uvicorn's) goes to stderr:
+JSON lines when stderr is not a terminal, readable columns when it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+from patchbay_common.errors import redact
+
+__all__ = ["LogFormat", "configure_logging", "get_logger", "summarize_arguments"]
+
+LogFormat = Literal["json", "console", "auto"]
+
+_MAX_ARG_CHARS = 200
+
+
+def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: redact every string value of the event."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact(value)
+    return event
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    """Send all logging (structlog and stdlib) to stderr at `level`, as JSON or console lines."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # plain text, so the redaction below covers tracebacks too
+        _redact_event,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "mcp", "httpx2", "httpcore2"):
+        named = logging.getLogger(name)
+        named.handlers[:] = []
+        named.propagate = True
+    # The transport libraries are chatty at INFO; their warnings still come through.
+    for name in ("uvicorn.access", "httpx2", "httpcore2", "mcp.server.streamable_http_manager"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+def _configure_default() -> None:
+    """Until `configure_logging` runs, route structlog through stdlib logging (stderr), never stdout."""
+    if not structlog.is_configured():
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.format_exc_info,
+                _redact_event,
+                structlog.stdlib.render_to_log_kwargs,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+        )
+
+
+_configure_default()
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger; the request id of the current tool call is added to every line."""
+    return structlog.stdlib.get_logger(name)
+
+
+def summarize_arguments(arguments: Mapping[str, Any] | None) -> dict[str, str]:
+    """Tool arguments as short, redacted strings, fit for a log line."""
+    summary: dict[str, str] = {}
+    for key, value in (arguments or {}).items():
+        text = redact(repr(value))
+        if len(text) > _MAX_ARG_CHARS:
+            text = f"{text[:_MAX_ARG_CHARS]}...(+{len(text) - _MAX_ARG_CHARS} chars)"
+        summary[key] = text
+    return summary

@@ -1,0 +1,494 @@
+"""The one place that decides whether a path may be touched, and touches it safely.
+
+Operator directories are the outer bound. Client roots can narrow them (`Roots.narrowed`) but never widen
+them. Every operation here walks from an already-open root directory descriptor one component at a time
+with `O_NOFOLLOW`, resolving symbolic links itself and checking each target against the roots again, so a
+directory swapped for a link between check and use cannot lead outside (the TOCTOU races of the official
+server's advisories). Callers get paths as strings from a model and hand them straight to these methods:
+there is no "check" function whose result could be ignored.
+
+Refused: `..` out of a root, absolute paths elsewhere, prefix siblings (`/data-evil` for `/data`), links
+to outside (file, directory, dangling), NUL bytes, URIs other than `file://` on this host, FIFOs, sockets
+and devices (refused before opening, never blocking). Names that differ only in Unicode normalisation
+(NFC/NFD) resolve to the entry on disk; when two entries would match, the name is refused as ambiguous.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from patchbay_common.errors import AccessDenied, NotFound, UserError
+
+__all__ = ["Entry", "Located", "Roots", "path_from_uri"]
+
+_MAX_SYMLINKS = 40
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class _Root:
+    """One allowed directory: its canonical path, the spelling it was given, and an open descriptor."""
+
+    def __init__(self, real: str, given: str, fd: int) -> None:
+        self.real = real
+        self.spellings = (real,) if given == real else (real, given)
+        self.fd = fd
+
+    def __del__(self) -> None:
+        with suppress(OSError):
+            os.close(self.fd)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A path inside the roots, held by an open descriptor of its parent directory.
+
+    `name` is the final component relative to `parent_fd` ("." for a root itself); `path` is the
+    canonical absolute path, for messages; `stat` is the `lstat` of the final component, or None when
+    nothing is there yet.
+    """
+
+    path: str
+    parent_fd: int
+    name: str
+    stat: os.stat_result | None
+
+    @property
+    def exists(self) -> bool:
+        """Whether something is at this path."""
+        return self.stat is not None
+
+    @property
+    def is_dir(self) -> bool:
+        """Whether the path is a directory."""
+        return self.stat is not None and stat.S_ISDIR(self.stat.st_mode)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a directory listing (a symbolic link is reported as such, not followed)."""
+
+    name: str
+    kind: str  # "file" | "directory" | "symlink" | "other"
+    size: int
+    mtime: float
+
+
+def path_from_uri(value: str) -> str:
+    """A filesystem path from a `file://` URI or a plain path; other schemes are refused."""
+    if "\x00" in value:
+        raise AccessDenied("The path contains a NUL byte, which no file name can hold.")
+    if "://" not in value[:16]:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "file":
+        raise AccessDenied(f"Only file:// URIs name files here, not {parts.scheme}://.")
+    if parts.netloc not in ("", "localhost"):
+        raise AccessDenied(f"file:// URIs must name this machine, not {parts.netloc!r}.")
+    path = unquote(parts.path)
+    if "\x00" in path:
+        raise AccessDenied("The path contains a NUL byte, which no file name can hold.")
+    return path
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _split(path: str) -> list[str]:
+    return [part for part in path.split("/") if part]
+
+
+class Roots:
+    """The directories a server may touch, and every file operation it may perform inside them."""
+
+    def __init__(self, directories: Iterable[str | os.PathLike[str]]) -> None:
+        """Open each operator directory; raise `ValueError` naming any that is missing or not a directory."""
+        self._roots: list[_Root] = []
+        for directory in directories:
+            given = os.path.abspath(os.path.expanduser(os.fspath(directory)))
+            real = os.path.realpath(given)
+            try:
+                fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise ValueError(f"allowed directory {given!r} cannot be used: {exc.strerror}") from exc
+            if all(root.real != real for root in self._roots):
+                self._roots.append(_Root(real, given, fd))
+            else:
+                os.close(fd)
+        self._narrowed_by_client = False
+
+    @classmethod
+    def _from(cls, roots: list[_Root], narrowed_by_client: bool) -> Roots:
+        instance = cls.__new__(cls)
+        instance._roots = roots
+        instance._narrowed_by_client = narrowed_by_client
+        return instance
+
+    @property
+    def directories(self) -> list[str]:
+        """The canonical paths of the allowed directories."""
+        return [root.real for root in self._roots]
+
+    def narrowed(self, client_roots: Iterable[str]) -> Roots:
+        """The part of these roots that also lies inside the client's roots (URIs or paths).
+
+        A client root inside an allowed directory becomes an allowed directory; an allowed directory
+        inside a client root stays; anything else is dropped. The result is never wider than `self`.
+        """
+        kept: list[_Root] = []
+
+        def keep(candidate: _Root) -> None:
+            if all(root.real != candidate.real for root in kept):
+                kept.append(candidate)
+
+        for uri in client_roots:
+            try:
+                wanted = os.path.normpath(os.path.expanduser(path_from_uri(uri)))
+            except AccessDenied:
+                continue
+            if not os.path.isabs(wanted):
+                continue
+            if self._match(wanted) is not None:
+                try:
+                    with self.locate(wanted) as loc:
+                        if loc.is_dir:
+                            fd = os.open(loc.name, _DIR_FLAGS, dir_fd=loc.parent_fd)
+                            keep(_Root(loc.path, loc.path, fd))
+                except UserError:
+                    continue
+                continue
+            for root in self._roots:
+                real_wanted = os.path.realpath(wanted)
+                if root.real == real_wanted or root.real.startswith(real_wanted.rstrip("/") + "/"):
+                    keep(root)
+        return Roots._from(kept, narrowed_by_client=True)
+
+    # --- resolution -------------------------------------------------------------------------------
+
+    def _denied(self, shown: str) -> AccessDenied:
+        if not self._roots:
+            where = (
+                "no directory is allowed: the client's roots do not overlap the server's allowed directories"
+                if self._narrowed_by_client
+                else "no directory is allowed"
+            )
+            return AccessDenied(f"Access denied: {shown} is outside the allowed directories ({where}).")
+        return AccessDenied(
+            f"Access denied: {shown} is outside the allowed directories.",
+            hint=f"Allowed: {', '.join(self.directories)}.",
+        )
+
+    def _absolute(self, path: str) -> str:
+        """A model-given path (plain, `~`, or `file://`) as a normalised absolute path string."""
+        if not isinstance(path, str) or not path.strip():
+            raise UserError("The path is empty.", hint="Give a path inside the allowed directories.")
+        raw = os.path.expanduser(path_from_uri(path))
+        if os.path.isabs(raw):
+            return os.path.normpath(raw)
+        candidates = [os.path.normpath(os.path.join(root.real, raw)) for root in self._roots]
+        for candidate in candidates:
+            if os.path.lexists(candidate):
+                return candidate
+        if candidates:
+            return candidates[0]
+        raise self._denied(path)
+
+    def _match(self, absolute: str) -> tuple[_Root, list[str]] | None:
+        """The deepest root containing `absolute` (compared per component, NFC), and the rest of it."""
+        parts = _split(absolute)
+        best: tuple[_Root, list[str]] | None = None
+        best_depth = -1
+        for root in self._roots:
+            for spelling in root.spellings:
+                prefix = _split(spelling)
+                if len(prefix) > len(parts) or len(prefix) <= best_depth:
+                    continue
+                if all(_nfc(a) == _nfc(b) for a, b in zip(prefix, parts, strict=False)):
+                    best, best_depth = (root, parts[len(prefix) :]), len(prefix)
+        return best
+
+    @contextmanager
+    def locate(
+        self,
+        path: str,
+        *,
+        follow_final: bool = True,
+        missing_ok: bool = False,
+        make_parents: bool = False,
+    ) -> Iterator[Located]:
+        """Resolve a model-given path inside the roots and hold its parent directory open.
+
+        Raises:
+            AccessDenied: the path, or a link along it, leads outside the roots; or it names a FIFO,
+                socket or device.
+            NotFound: nothing is at the path (unless `missing_ok`) or a parent directory is missing
+                (unless `make_parents`).
+        """
+        located = self._resolve(self._absolute(path), path, follow_final, missing_ok, make_parents, 0)
+        try:
+            yield located
+        finally:
+            os.close(located.parent_fd)
+
+    def _resolve(
+        self, absolute: str, shown: str, follow_final: bool, missing_ok: bool, make_parents: bool, hops: int
+    ) -> Located:
+        if hops > _MAX_SYMLINKS:
+            raise AccessDenied(f"{shown} goes through too many symbolic links.")
+        matched = self._match(absolute)
+        if matched is None:
+            if hops:
+                raise AccessDenied(
+                    f"Access denied: {shown} is a symbolic link (or goes through one) to {absolute}, "
+                    "which is outside the allowed directories."
+                )
+            raise self._denied(shown)
+        root, parts = matched
+        fd = os.dup(root.fd)
+        current = root.real
+        try:
+            for index, part in enumerate(parts):
+                name = self._entry_name(fd, part, shown)
+                is_last = index == len(parts) - 1
+                try:
+                    info: os.stat_result | None = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    info = None
+                if info is not None and stat.S_ISLNK(info.st_mode) and (follow_final or not is_last):
+                    target = os.readlink(name, dir_fd=fd)
+                    rest = "/".join(parts[index + 1 :])
+                    joined = os.path.join(current, target, rest) if rest else os.path.join(current, target)
+                    os.close(fd)
+                    fd = -1
+                    return self._resolve(
+                        os.path.normpath(joined), shown, follow_final, missing_ok, make_parents, hops + 1
+                    )
+                if is_last:
+                    if info is None and not missing_ok:
+                        raise NotFound(f"{shown} does not exist.", hint="Check the name with list_directory.")
+                    if info is not None and stat.S_IFMT(info.st_mode) in _KINDS:
+                        raise AccessDenied(
+                            f"{shown} is {_KINDS[stat.S_IFMT(info.st_mode)]}; only regular files and "
+                            "directories can be used."
+                        )
+                    located = Located(os.path.join(current, name), fd, name, info)
+                    fd = -1
+                    return located
+                if info is None:
+                    if not make_parents:
+                        raise NotFound(
+                            f"The parent directory {os.path.join(current, name)} of {shown} does not exist.",
+                            hint="Create it first with create_directory.",
+                        )
+                    with suppress(FileExistsError):
+                        os.mkdir(name, dir_fd=fd)
+                try:
+                    next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno == errno.ENOTDIR:
+                        raise UserError(f"{os.path.join(current, name)} is not a directory.") from exc
+                    if exc.errno == errno.ELOOP:
+                        raise AccessDenied(f"{shown} changed while it was being opened; try again.") from exc
+                    raise
+                os.close(fd)
+                fd = next_fd
+                current = os.path.join(current, name)
+            # The path is a root itself.
+            located = Located(current, fd, ".", os.stat(".", dir_fd=fd, follow_symlinks=False))
+            fd = -1
+            return located
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    @staticmethod
+    def _entry_name(dir_fd: int, part: str, shown: str) -> str:
+        """The on-disk name for `part`: itself if present, else its single NFC-equivalent sibling."""
+        if part in (".", ".."):  # normpath removed these; a symlink target cannot reintroduce them
+            raise AccessDenied(f"{shown} contains {part!r} after resolution.")
+        try:
+            os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
+            return part
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise UserError(f"A name in {shown} is too long.") from exc
+            raise
+        wanted = _nfc(part)
+        matches = [name for name in os.listdir(dir_fd) if _nfc(name) == wanted]
+        if len(matches) > 1:
+            raise AccessDenied(
+                f"{shown} is ambiguous: {len(matches)} entries have names that differ only in Unicode "
+                "normalisation.",
+                hint="Rename one of them.",
+            )
+        return matches[0] if matches else part
+
+    # --- operations -------------------------------------------------------------------------------
+
+    def open_read(self, path: str) -> BinaryIO:
+        """Open a regular file for reading."""
+        with self.locate(path) as loc:
+            if loc.is_dir:
+                raise UserError(f"{path} is a directory, not a file.", hint="List it with list_directory.")
+            return _open_regular(loc, os.O_RDONLY)
+
+    def read_bytes(self, path: str, max_bytes: int | None = None) -> bytes:
+        """The bytes of a regular file, at most `max_bytes` of them when given."""
+        with self.open_read(path) as handle:
+            return handle.read() if max_bytes is None else handle.read(max_bytes)
+
+    def write_bytes(
+        self, path: str, data: bytes, *, exclusive: bool = False, make_parents: bool = False
+    ) -> str:
+        """Write a file atomically (temporary file, then rename); return its canonical path.
+
+        An existing file keeps its permission bits. With `exclusive`, an existing file is an error.
+        A symbolic link at `path` is followed, and its target must lie inside the roots.
+        """
+        with self.locate(path, missing_ok=True, make_parents=make_parents) as loc:
+            if loc.is_dir:
+                raise UserError(f"{path} is a directory; give a file path.")
+            if exclusive and loc.exists:
+                raise UserError(f"{path} already exists.", hint="Choose another name or edit the file.")
+            mode = stat.S_IMODE(loc.stat.st_mode) if loc.stat else 0o644
+            temp = f".{loc.name[:200]}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                dir_fd=loc.parent_fd,
+            )
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fchmod(handle.fileno(), mode)
+                    os.fsync(handle.fileno())
+                if exclusive:
+                    try:
+                        os.link(temp, loc.name, src_dir_fd=loc.parent_fd, dst_dir_fd=loc.parent_fd)
+                    except FileExistsError as exc:
+                        raise UserError(f"{path} already exists.") from exc
+                else:
+                    os.rename(temp, loc.name, src_dir_fd=loc.parent_fd, dst_dir_fd=loc.parent_fd)
+            finally:
+                with suppress(FileNotFoundError):
+                    os.unlink(temp, dir_fd=loc.parent_fd)
+            return loc.path
+
+    def mkdir(self, path: str) -> str:
+        """Create a directory and any missing parents (no error if it exists); return its path."""
+        with self.locate(path, missing_ok=True, make_parents=True) as loc:
+            if not loc.exists:
+                with suppress(FileExistsError):
+                    os.mkdir(loc.name, 0o755, dir_fd=loc.parent_fd)
+            elif not loc.is_dir:
+                raise UserError(f"{path} exists and is not a directory.")
+            return loc.path
+
+    def stat(self, path: str, *, follow_final: bool = True) -> tuple[str, os.stat_result]:
+        """The canonical path and `lstat` result of an existing path."""
+        with self.locate(path, follow_final=follow_final) as loc:
+            assert loc.stat is not None
+            return loc.path, loc.stat
+
+    def list_dir(self, path: str) -> tuple[str, list[Entry]]:
+        """The canonical path of a directory and its entries (links not followed), sorted by name."""
+        with self.locate(path) as loc:
+            if not loc.is_dir:
+                raise UserError(f"{path} is not a directory.", hint="Read it as a file instead.")
+            fd = os.open(loc.name, _DIR_FLAGS, dir_fd=loc.parent_fd)
+            try:
+                entries = [_entry(item) for item in os.scandir(fd)]
+            finally:
+                os.close(fd)
+        return loc.path, sorted(entries, key=lambda e: e.name)
+
+    @contextmanager
+    def open_dir(self, path: str) -> Iterator[tuple[str, int]]:
+        """Hold a directory open; yield its canonical path and descriptor (for `os.fwalk`, `os.scandir`)."""
+        with self.locate(path) as loc:
+            if not loc.is_dir:
+                raise UserError(f"{path} is not a directory.")
+            fd = os.open(loc.name, _DIR_FLAGS, dir_fd=loc.parent_fd)
+        try:
+            yield loc.path, fd
+        finally:
+            os.close(fd)
+
+    def move(self, source: str, destination: str) -> tuple[str, str]:
+        """Rename `source` to `destination` (which must not exist); both inside the roots."""
+        with (
+            self.locate(source, follow_final=False) as src,
+            self.locate(destination, follow_final=False, missing_ok=True) as dst,
+        ):
+            if src.name == ".":
+                raise AccessDenied(f"{source} is an allowed directory itself and cannot be moved.")
+            if dst.exists:
+                raise UserError(f"Destination {destination} already exists.", hint="Choose another name.")
+            assert src.stat is not None
+            if stat.S_ISDIR(src.stat.st_mode):
+                os.rename(src.name, dst.name, src_dir_fd=src.parent_fd, dst_dir_fd=dst.parent_fd)
+            else:  # link + unlink never replaces a file that appeared at the destination meanwhile
+                try:
+                    os.link(
+                        src.name, dst.name, src_dir_fd=src.parent_fd, dst_dir_fd=dst.parent_fd,
+                        follow_symlinks=False,
+                    )
+                except FileExistsError as exc:
+                    raise UserError(f"Destination {destination} already exists.") from exc
+                os.unlink(src.name, dir_fd=src.parent_fd)
+            return src.path, dst.path
+
+    def is_allowed(self, path: str) -> bool:
+        """Whether `path` resolves inside the roots (it need not exist)."""
+        try:
+            with self.locate(path, missing_ok=True):
+                return True
+        except UserError:
+            return False
+
+
+def _open_regular(loc: Located, flags: int) -> BinaryIO:
+    """Open the located entry without following links or blocking, and insist it is a regular file."""
+    try:
+        fd = os.open(loc.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=loc.parent_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AccessDenied(f"{loc.path} changed while it was being opened; try again.") from exc
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise AccessDenied(f"{loc.path} is {kind}; only regular files can be read.")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _entry(item: os.DirEntry[str]) -> Entry:
+    info = item.stat(follow_symlinks=False)
+    if stat.S_ISLNK(info.st_mode):
+        kind = "symlink"
+    elif stat.S_ISDIR(info.st_mode):
+        kind = "directory"
+    elif stat.S_ISREG(info.st_mode):
+        kind = "file"
+    else:
+        kind = "other"
+    return Entry(item.name, kind, info.st_size, info.st_mtime)
