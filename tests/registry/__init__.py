@@ -1,0 +1,44 @@
+"""Every server the cross-cutting tests exercise, registered by one small module per server.
+
+A server joins every cross-cutting check (transports, eras, schemas, snapshots, security catalogue) by
+adding `tests/registry/<name>.py` that defines `SPEC = ServerSpec(...)`: how to start it with zero
+configuration inside the test environment, and which real components it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchbay_common.testing.clients import Launch
+
+
+@dataclass(frozen=True)
+class TestEnv:
+    """What a zero-configuration launch may use: a scratch folder and the URLs of running components."""
+
+    tmp: Path
+    urls: Mapping[str, str] = field(default_factory=dict)  # "redis", "postgres", "github", "slack", "brave", ...
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How the cross-cutting tests start one server."""
+
+    name: str
+    launch: Callable[[TestEnv], Launch]
+    components: tuple[str, ...] = ()  # names of component fixtures it needs (keys of TestEnv.urls)
+    prepare: Callable[[TestEnv], None] | None = None  # e.g. create sample files in env.tmp
+
+
+def all_specs() -> list[ServerSpec]:
+    """Every registered server, by name."""
+    specs = []
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        spec = getattr(importlib.import_module(f"{__name__}.{module.name}"), "SPEC", None)
+        if isinstance(spec, ServerSpec):
+            specs.append(spec)
+    return sorted(specs, key=lambda s: s.name)
