@@ -95,8 +95,13 @@ elif [ ! -f uv.lock ]; then
 elif [ "$DRY_RUN" = 1 ]; then
   say workspace "not synced (dry run; would run: uv sync --all-packages --frozen)"
 else
-  "$UV_BIN" sync --all-packages --frozen --quiet
-  say workspace "ok (uv sync --all-packages --frozen, .venv)"
+  if "$UV_BIN" sync --all-packages --frozen --quiet; then
+    say workspace "ok (uv sync --all-packages --frozen, .venv)"
+  else
+    status=$?
+    say workspace "FAILED (uv sync --all-packages --frozen exited $status; its errors are above)"
+    exit 1
+  fi
 fi
 
 # ------------------------------------------------------------------------------------- system packages
@@ -138,15 +143,19 @@ components=(
   "npm|npm|check_npm"
 )
 
-declare -A found=()
+declare -A found=() problem=()
+node_too_old() {
+  found[node]=""
+  problem[node]="TOO OLD ($(node --version); need >= $NODE_MIN_MAJOR)"
+  # Debian 12's own nodejs is 18, so apt-get cannot fix this one.
+  todo+=("install Node.js >= $NODE_MIN_MAJOR (e.g. from NodeSource): $(command -v node) is $(node --version)")
+}
 for entry in "${components[@]}"; do
   IFS='|' read -r name pkgs check <<<"$entry"
   if where="$($check)"; then
     found[$name]="$where"
   elif [ "$name" = node ] && command -v node >/dev/null 2>&1; then
-    # Present but too old: Debian 12's own nodejs is 18, so apt-get cannot fix this one.
-    found[$name]=""
-    todo+=("node $(node --version) is too old: install Node.js >= $NODE_MIN_MAJOR (e.g. from NodeSource)")
+    node_too_old
   else
     apt_missing+=("$pkgs")
   fi
@@ -173,8 +182,7 @@ if [ "${#apt_missing[@]}" -gt 0 ] && [ "$can_install_system" = 1 ]; then
     if where="$($check)"; then
       found[$name]="$where"
     elif [ "$name" = node ] && command -v node >/dev/null 2>&1; then
-      found[$name]=""
-      todo+=("node $(node --version) (Debian's) is too old: install Node.js >= $NODE_MIN_MAJOR (e.g. NodeSource)")
+      node_too_old
     else
       todo+=("apt-get install $pkgs   (installed, but its check still fails)")
     fi
@@ -185,6 +193,8 @@ for entry in "${components[@]}"; do
   IFS='|' read -r name pkgs check <<<"$entry"
   if [ -n "${found[$name]:-}" ]; then
     say "$name" "ok (${found[$name]})"
+  elif [ -n "${problem[$name]:-}" ]; then
+    say "$name" "${problem[$name]}"
   else
     say "$name" "MISSING (Debian package: $pkgs)"
   fi

@@ -21,7 +21,9 @@ class TestEnv:
     """What a zero-configuration launch may use: a scratch folder and the URLs of running components."""
 
     tmp: Path
-    urls: Mapping[str, str] = field(default_factory=dict)  # "redis", "postgres", "github", "slack", "brave", ...
+    urls: Mapping[str, str] = field(
+        default_factory=dict
+    )  # "redis", "postgres", "github", "slack", "brave", ...
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import os
 import secrets
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -41,7 +44,9 @@ from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_setti
 __all__ = ["PatchbayServer", "http_app", "serve"]
 
 S = TypeVar("S", bound=CommonSettings)
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
 
 log = get_logger("patchbay")
 
@@ -142,7 +147,9 @@ class _BearerAuth:
         if scope["type"] == "http" and scope.get("path") != "/healthz":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"}).encode()
+                body = json.dumps(
+                    {"error": "unauthorized", "detail": "missing or wrong bearer token"}
+                ).encode()
                 await send(
                     {
                         "type": "http.response.start",
@@ -193,36 +200,46 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
 # --- entry point ------------------------------------------------------------------------------------------
 
 
-def serve(build: Callable[[S], MCPServer[Any]], settings_cls: type[S], argv: Sequence[str] | None = None) -> None:
+def serve(
+    build: Callable[[S], MCPServer[Any]], settings_cls: type[S], argv: Sequence[str] | None = None
+) -> None:
     """Parse flags, build the server with `build(settings)`, and run it until the client or a signal ends it.
 
     A bad flag or a configuration `build` rejects (`ValueError`, `UserError`) exits 2 with one line.
     """
     settings = parse_settings(settings_cls, argv)
     configure_logging(settings.log_level, settings.log_format)
-    prog = settings_cls.model_config.get("cli_prog_name", "patchbay")
+    prog = settings_cls.model_config.get("cli_prog_name") or "patchbay"
     token = settings.bearer_token()
     register_secret(token)
-    if settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS:
-        if not token and not settings.allow_insecure_bind:
-            _exit(
-                prog,
-                f"refusing to listen on {settings.host} without authentication: "
-                "set --auth-token (or --auth-token-file), or pass --allow-insecure-bind",
-            )
+    exposed = settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS
+    if exposed and not token and not settings.allow_insecure_bind:
+        _exit(
+            prog,
+            f"refusing to listen on {settings.host} without authentication: "
+            "set --auth-token (or --auth-token-file), or pass --allow-insecure-bind",
+        )
     try:
         server = build(settings)
     except (ValueError, UserError) as exc:
         _exit(prog, redact(str(exc)))
-    log.info("server starting", server=server.name, transport=settings.transport)
     try:
         if settings.transport == "stdio":
-            anyio.run(_until_signal, server.run_stdio_async)
+            anyio.run(_until_signal, server)
         else:
+            log.info("server starting", server=server.name, transport=settings.transport)
             anyio.run(_serve_http, server, settings)
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     log.info("server stopped", server=server.name)
+
+
+_STDIO_GRACE_SECONDS = 1.0
+
+
+def _exit_now() -> None:
+    logging.shutdown()
+    os._exit(0)
 
 
 def _exit(prog: str, message: str) -> None:
@@ -230,20 +247,24 @@ def _exit(prog: str, message: str) -> None:
     raise SystemExit(2)
 
 
-async def _until_signal(main: Callable[[], Awaitable[None]]) -> None:
-    """Run `main` until it returns or SIGTERM/SIGINT arrives, then return normally."""
-    async with anyio.create_task_group() as group:
+async def _until_signal(server: MCPServer[Any]) -> None:
+    """Serve stdio until the client closes it or SIGTERM/SIGINT arrives, then return normally."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with anyio.create_task_group() as group:
 
-        async def watch() -> None:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async def watch() -> None:
                 async for received in signals:
                     log.info("signal received; shutting down", signal=signal.Signals(received).name)
                     group.cancel_scope.cancel()
+                    # The SDK reads stdin in a worker thread that no cancellation can wake; give in-flight
+                    # calls a moment to unwind, then leave without waiting for that read.
+                    threading.Timer(_STDIO_GRACE_SECONDS, _exit_now).start()
                     return
 
-        group.start_soon(watch)
-        await main()
-        group.cancel_scope.cancel()
+            group.start_soon(watch)
+            log.info("server starting", server=server.name, transport="stdio")
+            await server.run_stdio_async()
+            group.cancel_scope.cancel()
 
 
 async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:

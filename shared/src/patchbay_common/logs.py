@@ -23,7 +23,7 @@ _MAX_ARG_CHARS = 200
 
 
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: redact every string value of the event."""
+    """Structlog processor: redact every string value of the event."""
     for key, value in event.items():
         if isinstance(value, str):
             event[key] = redact(value)
@@ -43,9 +43,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         _redact_event,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -54,11 +54,13 @@ async def retry_async(
     max_wait: float = 8.0,
     retry_on: tuple[type[BaseException], ...] = (RetryableError,),
     total_timeout: float | None = 60.0,
+    max_retry_after: float = 30.0,
 ) -> T:
     """Run `operation`, retrying transient failures when it is idempotent.
 
     Waits are full-jitter exponential (`random(0, min(max_wait, initial_wait * 2**n))`), except that a
-    `RetryableError.retry_after` (from `Retry-After`) is honoured as given, capped at `max_wait * 4`.
+    `RetryableError.retry_after` (from `Retry-After`) is honoured as given; when it asks for longer than
+    `max_retry_after`, the error is raised at once rather than holding the tool call.
     """
     if not idempotent or attempts <= 1:
         return await operation()
@@ -69,8 +71,15 @@ async def retry_async(
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableError) and error.retry_after is not None:
-            return min(error.retry_after, max_wait * 4)
+            return error.retry_after
         return float(jitter(state))
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if not isinstance(error, retry_on):
+            return False
+        wait_for = getattr(error, "retry_after", None)
+        return wait_for is None or wait_for <= max_retry_after
 
     stop: Any = tenacity.stop_after_attempt(attempts)
     if total_timeout is not None:
@@ -78,7 +87,7 @@ async def retry_async(
     retrying = tenacity.AsyncRetrying(
         stop=stop,
         wait=wait,
-        retry=tenacity.retry_if_exception_type(retry_on),
+        retry=should_retry,
         reraise=True,
         sleep=anyio.sleep,
     )
@@ -95,4 +104,3 @@ async def with_deadline(operation: Awaitable[T], seconds: float, what: str) -> T
             hint="Try again later, or ask for less (a narrower query, a smaller page).",
         )
     raise AssertionError("unreachable")  # pragma: no cover
-

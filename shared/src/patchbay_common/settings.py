@@ -36,10 +36,6 @@ def settings_config(server: str, **extra: object) -> SettingsConfigDict:
         cli_exit_on_error=True,
         extra="ignore",
         env_parse_none_str="",
-        cli_epilog=(
-            f"Every flag can also be set in the environment as {prefix}<FLAG> "
-            f"(upper case, dashes as underscores), e.g. {prefix}LOG_LEVEL=DEBUG."
-        ),
     )
     config.update(extra)  # type: ignore[typeddict-item]
     return config
@@ -66,15 +62,19 @@ class CommonSettings(BaseSettings):
     )
     auth_token_file: Path | None = Field(None, description="Read the bearer token from this file.")
     allowed_host: list[str] = Field(
-        default_factory=list, description="Extra Host header values to accept (repeatable; host:port or host:*)."
+        default_factory=list,
+        description="Extra Host header values to accept (repeatable; host:port or host:*).",
     )
     allowed_origin: list[str] = Field(
-        default_factory=list, description="Extra Origin values to accept (repeatable; e.g. https://app.example)."
+        default_factory=list,
+        description="Extra Origin values to accept (repeatable; e.g. https://app.example).",
     )
     allow_insecure_bind: bool = Field(
         False, description="Allow listening on a non-loopback address without --auth-token (insecure)."
     )
-    tool_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take before it is stopped.")
+    tool_timeout: float = Field(
+        60.0, gt=0, description="Seconds one tool call may take before it is stopped."
+    )
     max_output_chars: int = Field(
         25_000, ge=100, description="Characters one tool result may hold before it is cut with a marker."
     )
@@ -104,6 +104,15 @@ def parse_settings(settings_cls: type[S], argv: Sequence[str] | None = None) -> 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return settings_cls(_cli_parse_args=args)  # type: ignore[call-arg]
+    except SystemExit as exc:
+        if exc.code == 0 and ("--help" in args or "-h" in args):
+            prefix = settings_cls.model_config.get("env_prefix", "")
+            sys.stdout.write(
+                f"\nEvery flag can also be set in the environment as {prefix}<FLAG> (upper case, dashes as\n"
+                f"underscores), e.g. {prefix}LOG_LEVEL=DEBUG. A repeatable flag takes a JSON list there,\n"
+                'e.g. \'["a", "b"]\'.\n'
+            )
+        raise
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]).replace("_", "-")

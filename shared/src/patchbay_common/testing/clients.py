@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -147,18 +147,21 @@ async def connect(
     if list_roots is not None:
         options["list_roots_callback"] = list_roots
     server: Any
-    if isinstance(target, MCPServer):
-        server = target
-    elif isinstance(target, Launch):
-        server = StdioServerParameters(
-            command=target.command, args=list(target.args), env=target.environment(), cwd=os.getcwd()
-        )
-    elif target.transport == "sse":
-        server = sse_client(target.url, headers=dict(headers or {}))
-    else:
-        client = httpx2.AsyncClient(headers=dict(headers or {}), timeout=httpx2.Timeout(30.0, read=300.0))
-        server = streamable_http_client(target.url, http_client=client)
-    async with Client(server, **options) as connected:
+    async with AsyncExitStack() as stack:
+        if isinstance(target, HttpServer) and target.transport == "streamable-http":
+            client = await stack.enter_async_context(
+                httpx2.AsyncClient(headers=dict(headers or {}), timeout=httpx2.Timeout(30.0, read=300.0))
+            )
+            server = streamable_http_client(target.url, http_client=client)
+        elif isinstance(target, HttpServer):
+            server = sse_client(target.url, headers=dict(headers or {}))
+        elif isinstance(target, Launch):
+            server = StdioServerParameters(
+                command=target.command, args=list(target.args), env=target.environment(), cwd=os.getcwd()
+            )
+        else:
+            server = target
+        connected = await stack.enter_async_context(Client(server, **options))
         yield connected
 
 

@@ -1,0 +1,39 @@
+"""Fixtures every test in the workspace can use: the anyio backend and real components started once a session.
+
+A component that is not installed fails the test with the command that installs it (`make setup`); nothing
+is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from patchbay_common.testing import components
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run async tests on asyncio (the SDK and every server use it)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_instance() -> Iterator[components.RedisInstance]:
+    """A real redis-server on a free loopback port, for the whole test session."""
+    with components.redis_server() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def postgres_instance() -> Iterator[components.PostgresInstance]:
+    """A real PostgreSQL (initdb + pg_ctl, or PATCHBAY_TEST_POSTGRES_DSN), for the whole test session."""
+    with components.postgres_server() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The system Chromium binary Playwright should launch."""
+    return components.chromium_executable()
