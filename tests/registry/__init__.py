@@ -20,6 +20,8 @@ from patchbay_common.testing.clients import Launch
 class TestEnv:
     """What a zero-configuration launch may use: a scratch folder and the URLs of running components."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     tmp: Path
     urls: Mapping[str, str] = field(
         default_factory=dict
@@ -44,3 +46,11 @@ def all_specs() -> list[ServerSpec]:
         if isinstance(spec, ServerSpec):
             specs.append(spec)
     return sorted(specs, key=lambda s: s.name)
+
+
+SPECS = all_specs()
+
+
+def spec_id(spec: ServerSpec) -> str:
+    """The test id of a spec: the server's name."""
+    return spec.name

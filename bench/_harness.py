@@ -1,0 +1,61 @@
+"""Small helpers shared by the side-by-side benchmarks: timing, percentiles, process memory, a table printer."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache"
+OFFICIAL = CACHE / "official"
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of samples, by linear interpolation."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def time_async(operation: Callable[[], Awaitable[object]], repeat: int, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of `operation`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        await operation()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await operation()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, in KiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def summary(samples: Sequence[float]) -> str:
+    """p50 / p90 / mean of samples in ms."""
+    return f"p50 {percentile(samples, 50):8.1f}  p90 {percentile(samples, 90):8.1f}  mean {statistics.fmean(samples):8.1f}"
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print an aligned table to stdout."""
+    cells = [[str(c) for c in header], *[[f"{c:.1f}" if isinstance(c, float) else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for index, row in enumerate(cells):
+        print("  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+    sys.stdout.flush()
