@@ -22,7 +22,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -270,6 +271,18 @@ async def _until_signal(server: MCPServer[Any]) -> None:
 async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
     import uvicorn  # only HTTP deployments pay for it
 
+    class _QuietExitServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after its graceful shutdown, so a clean stop exits -15; exit 0 instead."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(
         http_app(server, settings),
         host=settings.host,
@@ -279,4 +292,4 @@ async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
         timeout_graceful_shutdown=5,
         server_header=False,
     )
-    await uvicorn.Server(config).serve()
+    await _QuietExitServer(config).serve()
