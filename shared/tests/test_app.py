@@ -1,4 +1,4 @@
-"""serve() and PatchbayServer as an operator and a client see them: flags, errors, transports, auth, signals."""
+"""serve() and PatchbayServer as operators and clients see them: flags, errors, transports, auth, signals."""
 
 from __future__ import annotations
 

@@ -272,7 +272,7 @@ async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
     import uvicorn  # only HTTP deployments pay for it
 
     class _QuietExitServer(uvicorn.Server):
-        """uvicorn re-raises SIGTERM after its graceful shutdown, so a clean stop exits -15; exit 0 instead."""
+        """uvicorn re-raises SIGTERM after its graceful shutdown (exit -15); a clean stop exits 0 instead."""
 
         @contextmanager
         def capture_signals(self) -> Iterator[None]:
