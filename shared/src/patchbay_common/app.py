@@ -202,13 +202,27 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
 
 
 def serve(
-    build: Callable[[S], MCPServer[Any]], settings_cls: type[S], argv: Sequence[str] | None = None
+    build: Callable[[S], MCPServer[Any]],
+    settings_cls: type[S],
+    argv: Sequence[str] | None = None,
+    *,
+    secret_env: Sequence[str] | None = None,
 ) -> None:
     """Parse flags, build the server with `build(settings)`, and run it until the client or a signal ends it.
 
     A bad flag or a configuration `build` rejects (`ValueError`, `UserError`) exits 2 with one line.
+    `<prog> config <client> ...` prints or writes a client config entry instead (see `client_config`);
+    `secret_env` names the environment variables written there as placeholders (default: those of the
+    settings' secret fields).
     """
-    settings = parse_settings(settings_cls, argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["config"]:
+        from patchbay_common.client_config import config_main
+
+        package = settings_cls.model_config.get("cli_prog_name") or "patchbay"
+        secrets_ = _secret_env(settings_cls) if secret_env is None else list(secret_env)
+        raise SystemExit(config_main(package, args[1:], secrets_))
+    settings = parse_settings(settings_cls, args)
     configure_logging(settings.log_level, settings.log_format)
     prog = settings_cls.model_config.get("cli_prog_name") or "patchbay"
     token = settings.bearer_token()
@@ -241,6 +255,16 @@ _STDIO_GRACE_SECONDS = 1.0
 def _exit_now() -> None:
     logging.shutdown()
     os._exit(0)
+
+
+def _secret_env(settings_cls: type[CommonSettings]) -> list[str]:
+    """Environment variable names of the settings' secret fields (the HTTP auth token aside)."""
+    prefix = settings_cls.model_config.get("env_prefix", "")
+    return [
+        f"{prefix}{name}".upper()
+        for name, field in settings_cls.model_fields.items()
+        if "SecretStr" in str(field.annotation) and name != "auth_token"
+    ]
 
 
 def _exit(prog: str, message: str) -> None:
