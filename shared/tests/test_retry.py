@@ -108,3 +108,16 @@ async def test_retry_after_longer_than_allowed_fails_at_once() -> None:
     with pytest.raises(RetryableError, match="quota"):
         await retry_async(limited, idempotent=True, max_retry_after=5)
     assert calls == 1 and time.monotonic() - started < 1
+
+
+async def test_a_lambda_returning_a_coroutine_is_awaited() -> None:
+    calls = 0
+
+    async def fetch(value: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RetryableError("once")
+        return value
+
+    assert await retry_async(lambda: fetch(7), idempotent=True, initial_wait=0.001) == 7

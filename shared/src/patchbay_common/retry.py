@@ -91,7 +91,11 @@ async def retry_async(
         reraise=True,
         sleep=anyio.sleep,
     )
-    return await retrying(operation)
+
+    async def attempt() -> T:  # tenacity only awaits a coroutine function's result, not a lambda's
+        return await operation()
+
+    return await retrying(attempt)
 
 
 async def with_deadline(operation: Awaitable[T], seconds: float, what: str) -> T:

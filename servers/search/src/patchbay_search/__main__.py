@@ -1,0 +1,3 @@
+from patchbay_search.server import main
+
+main()

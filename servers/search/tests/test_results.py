@@ -1,0 +1,105 @@
+"""Turning Brave's answers (the committed fixtures) into compact results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import patchbay_search_tests_standin as standin_module  # loaded by conftest.py
+from patchbay_search import results as r
+
+
+def fixture(name: str) -> Any:
+    return standin_module.load_fixture(name)
+
+
+def test_web_results_are_compact_and_clean() -> None:
+    items = r.web_results(fixture("web_search.json"))
+    assert len(items) == 12
+    docs = items[1]
+    assert docs.title == "Brave Search API documentation"
+    assert docs.snippet.startswith("The Brave Search API is a REST API")  # <strong> removed
+    assert docs.age == "June 2, 2024"
+    assert docs.site == "api-dashboard.search.brave.com"
+    assert items[4].age is None  # no age in the answer: none invented
+
+
+def test_same_page_is_shown_once() -> None:
+    items, dropped = r.dedupe(r.web_results(fixture("web_search.json")), key=lambda i: r.url_key(i.url))
+    assert dropped == 2  # the utm_ copy and the #pricing copy of brave.com/search/api/
+    assert [i.url for i in items].count("https://brave.com/search/api/") == 1
+    assert len(items) == 10
+
+
+def test_url_key() -> None:
+    same = [
+        "https://brave.com/search/api/",
+        "http://www.brave.com/search/api",
+        "https://BRAVE.com/search/api/?utm_source=x&fbclid=y#top",
+    ]
+    assert len({r.url_key(u) for u in same}) == 1
+    assert r.url_key("https://a.example/p?id=1") != r.url_key("https://a.example/p?id=2")
+    assert r.url_key("https://a.example/p?b=2&a=1") == r.url_key("https://a.example/p?a=1&b=2")
+    assert r.url_key("https://a.example:8443/p") != r.url_key("https://a.example/p")
+
+
+def test_clean_strips_markup_entities_and_invisible_characters() -> None:
+    assert r.clean("<strong>Fish</strong> &amp; chips\u200b\u202e  here") == "Fish & chips here"
+    assert r.clean(None) == ""
+    long = r.clean("word " * 500, 50)
+    assert len(long) == 50 and long.endswith("...")
+
+
+def test_news_images_videos() -> None:
+    news = r.news_results(fixture("news_search.json"))
+    assert [n.breaking for n in news] == [False, False, True, False]
+    assert news[0].site == "www.theverge.example"
+    images = r.image_results(fixture("images_search.json"))
+    assert images[0].image_url == "https://brave.com/static-assets/images/brave-logo-1200.png"
+    assert (images[0].width, images[0].height, images[0].site) == (1200, 1200, "brave.com")
+    videos = r.video_results(fixture("videos_search.json"))
+    assert (videos[0].duration, videos[0].views, videos[0].publisher) == ("05:22", 48213, "YouTube")
+    assert videos[2].views is None
+
+
+def test_places_join_pois_and_descriptions() -> None:
+    places = r.places(fixture("local_pois.json"), fixture("local_descriptions.json"))
+    joe = places[0]
+    assert joe.name == "Joe's Pizza Broadway"
+    assert joe.address == "1435 Broadway, New York, NY 10019"
+    assert (joe.phone, joe.rating, joe.review_count, joe.price_range) == ("+1 646-559-4878", 4.5, 1032, "$")
+    assert joe.hours == "Mon-Thu 10:00-23:00; Fri-Sat 10:00-02:00; Sun 10:00-22:00"
+    assert joe.distance == "0.4 mi"
+    assert joe.description and joe.description.startswith("Joe's Pizza on Broadway")
+    assert joe.coordinates == [40.76478, -73.98123]
+    assert places[2].description is None and places[2].hours is None  # Mama's Too has neither
+    text = r.render_place(places[2])
+    assert "Hours" not in text and "N/A" not in text
+
+
+def test_places_from_locations_alone() -> None:
+    data = fixture("web_search_locations.json")
+    assert r.location_ids(data, 2) == ["1520066f3f39496780c5931d9f7b26a6", "d00b153c719a427ea515f9eacf4853a2"]
+    places = r.places_from_locations(data, 5)
+    assert [p.name for p in places] == [
+        "Joe's Pizza Broadway",
+        "Patsy's Pizzeria Columbus Circle",
+        "Mama's Too",
+    ]
+    assert places[1].address == "206 W 60th St, New York, NY 10019"
+    assert places[0].phone is None
+
+
+def test_fit_keeps_what_fits() -> None:
+    items = r.web_results(fixture("web_search.json"))
+    kept, cut = r.fit(items, 800)
+    assert 1 <= len(kept) < len(items) and cut
+    kept, cut = r.fit(items, 100_000)
+    assert len(kept) == len(items) and not cut
+
+
+def test_odd_answers_do_not_crash() -> None:
+    assert r.web_results({}) == []
+    assert r.web_results({"web": {"results": [None, {"title": "no url"}, "x"]}}) == []
+    assert r.places({"results": [{}]}, None)[0].name == "(unnamed place)"
+    assert r.altered_query({"query": {"altered": "pizza"}}) == "pizza"
+    assert r.more_available({"query": None}) is False
