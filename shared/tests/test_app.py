@@ -348,3 +348,20 @@ async def test_user_error_in_process_in_both_eras() -> None:
         async with connect(server, era=era) as client:  # type: ignore[arg-type]
             result = await client.call_tool("fail", {})
             assert result.is_error and result.content[0].text == "nope try again"  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_multi_line_docstrings_are_dedented() -> None:
+    server = PatchbayServer("t", version="0")
+
+    @server.tool()
+    async def documented() -> str:
+        """First line.
+
+        Second paragraph, indented in the source.
+        """
+        return ""
+
+    async with connect(server) as client:
+        tool = (await client.list_tools()).tools[0]
+    assert tool.description == "First line.\n\nSecond paragraph, indented in the source."

@@ -14,6 +14,7 @@ and runs stdio, SSE or streamable HTTP with Host/Origin checks on every bind, op
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, NotificationParams, TextContent
+from mcp_types import CallToolResult, Icon, NotificationParams, TextContent, ToolAnnotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -77,6 +78,22 @@ class PatchbayServer(MCPServer[Any]):
         # MCPServer's constructor installs the SDK's own log handler; route everything through ours again.
         if settings is not None:
             configure_logging(settings.log_level, settings.log_format)
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        """Register a tool; a docstring description is dedented so the model sees no stray indentation."""
+        if description is None and fn.__doc__:
+            description = inspect.cleandoc(fn.__doc__)
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
     async def _roots_changed(self, ctx: Any, params: NotificationParams | None) -> None:
         log.info("client roots changed")

@@ -117,11 +117,16 @@ def parse_settings(settings_cls: type[S], argv: Sequence[str] | None = None) -> 
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]).replace("_", "-")
         given = first.get("input")
-        shown = f" (got {given!r})" if isinstance(given, str | int | float) and "token" not in where else ""
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) and not _sensitive(where) else ""
         _die(f"--{where}: {first['msg']}{shown}", settings_cls)
     except SettingsError as exc:
         _die(str(exc), settings_cls)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sensitive(flag: str) -> bool:
+    """Whether a flag's value may hold a credential, so an error must not echo it."""
+    return any(word in flag.lower() for word in ("token", "password", "secret", "key", "url", "dsn", "auth"))
 
 
 def _die(message: str, settings_cls: type[CommonSettings]) -> None:

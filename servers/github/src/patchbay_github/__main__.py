@@ -1,0 +1,3 @@
+from patchbay_github.server import main
+
+main()

@@ -1,0 +1,337 @@
+"""One GitHub account's REST client: PyGithub's requester in a worker thread.
+
+Deadlines, rate-limit backoff, errors a model can act on, and pagination tokens.
+
+PyGithub is synchronous and heavy, so it is imported on the first request and every call runs in a worker
+thread under a deadline. PyGithub's own retries are off (`retry=None`): its retry sleeps through rate limits
+for up to an hour, while a tool call has a deadline; here a wait the headers ask for is honoured only when it
+fits, and otherwise the model is told when to try again. Requests go only to the configured API host with
+paths built from validated parts; PyGithub drops the token when a redirect leaves that host.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import anyio.to_thread
+
+from patchbay_common.errors import AccessDenied, NotFound, UserError, register_secret
+from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_common.logs import get_logger
+from patchbay_common.retry import RetryableError, parse_retry_after, retry_async, with_deadline
+
+__all__ = ["Api", "ApiOptions", "Page", "check_owner", "check_repo", "enc_path", "enc_ref"]
+
+log = get_logger("patchbay.github.api")
+
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="([^"]+)"')
+
+
+def check_owner(owner: str) -> str:
+    """A GitHub user or organization login, or a UserError."""
+    if not _OWNER.match(owner or ""):
+        raise UserError(
+            f"owner {owner!r} is not a GitHub login.",
+            hint="Pass the user or organization name alone, e.g. owner='octocat' (letters, digits, dashes).",
+        )
+    return owner
+
+
+def check_repo(repo: str) -> str:
+    """A repository name, or a UserError."""
+    if not _REPO.match(repo or "") or repo in (".", ".."):
+        raise UserError(
+            f"repo {repo!r} is not a repository name.",
+            hint="Pass the name alone, e.g. repo='hello-world' (letters, digits, '.', '-', '_').",
+        )
+    return repo
+
+
+def enc_path(path: str) -> str:
+    """A file path inside a repository, percent-encoded, with no way out of the contents route."""
+    cleaned = path.strip().strip("/")
+    parts = cleaned.split("/") if cleaned else []
+    if any(part in ("", ".", "..") for part in parts) or any(c in path for c in "\x00\\?#"):
+        raise UserError(
+            f"path {path!r} is not a plain repository path.",
+            hint="Pass a path relative to the repository root, e.g. 'src/main.py' (no '..', '?', '#').",
+        )
+    return quote(cleaned, safe="/")
+
+
+def enc_ref(ref: str) -> str:
+    """A branch, tag or commit name, percent-encoded as one path segment (slashes kept for refs/heads/x)."""
+    if not ref or ".." in ref or any(c in ref for c in "\x00\\?# ~^:"):
+        raise UserError(
+            f"ref {ref!r} is not a valid branch, tag or commit name.",
+            hint="Pass a branch name such as 'main', a tag, or a commit SHA.",
+        )
+    return quote(ref, safe="/")
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """How to reach GitHub."""
+
+    base_url: str = "https://api.github.com"
+    request_timeout: float = 15.0
+    seconds_between_writes: float = 1.0
+    max_rate_limit_wait: float = 20.0
+    user_agent: str = "patchbay-github"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing and the token for the next one, if any."""
+
+    items: list[Any]
+    next_token: str | None
+    total: int | None = None
+
+
+class Api:
+    """REST calls for one account (one token) against one API base URL."""
+
+    def __init__(self, account: str, token: str | None, token_source: str, options: ApiOptions) -> None:
+        self.account = account
+        self.token = token
+        self.token_source = token_source
+        self.options = options
+        self._github: Any = None
+        register_secret(token)
+
+    def _requester(self) -> Any:
+        if self.token is None:
+            raise UserError(
+                f"No GitHub token is configured for account '{self.account}'.",
+                hint=f"Set the environment variable {self.token_source} to a personal access token "
+                "and restart the server.",
+            )
+        if self._github is None:
+            import github  # lazy: PyGithub and requests cost ~0.3 s to import
+            from github import Auth
+
+            self._github = github.Github(
+                auth=Auth.Token(self.token),
+                base_url=self.options.base_url,
+                timeout=int(self.options.request_timeout),
+                user_agent=self.options.user_agent,
+                retry=None,
+                seconds_between_requests=None,
+                seconds_between_writes=self.options.seconds_between_writes or None,
+            )
+        return self._github.requester
+
+    # --- requests -----------------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, Any], Any]:
+        """Send one request (path relative to the API base); return (headers, JSON). Retries only GETs."""
+        requester = self._requester()
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        idempotent = method in ("GET", "HEAD")
+
+        def call() -> tuple[dict[str, Any], Any]:
+            return requester.requestJsonAndCheck(  # type: ignore[no-any-return]
+                method, path, parameters=query or None, input=body, headers=dict(headers or {}) or None
+            )
+
+        async def attempt() -> tuple[dict[str, Any], Any]:
+            try:
+                return await with_deadline(
+                    anyio.to_thread.run_sync(call, abandon_on_cancel=True),
+                    self.options.request_timeout + 5,
+                    "GitHub",
+                )
+            except Exception as exc:  # translated into UserError / RetryableError below
+                raise self._translate(exc, method, path, idempotent) from exc
+
+        try:
+            return await retry_async(
+                attempt,
+                idempotent=idempotent,
+                attempts=3,
+                total_timeout=self.options.max_rate_limit_wait * 2,
+                max_retry_after=self.options.max_rate_limit_wait,
+            )
+        except RetryableError as exc:
+            raise UserError(str(exc), hint=_retry_hint(exc.retry_after)) from None
+
+    async def get(self, path: str, **params: Any) -> Any:
+        """GET one resource; return its JSON."""
+        return (await self.request("GET", path, params=params))[1]
+
+    async def page(self, path: str, page_token: str | None, per_page: int, **params: Any) -> Page:
+        """GET one page of a listing; the next page's token comes from the Link header."""
+        if page_token:
+            state = decode_cursor(page_token)
+            if state.get("p") != path:
+                raise UserError(
+                    "page_token belongs to another listing.",
+                    hint="Pass the token from the previous page of this listing, or omit it to start over.",
+                )
+            query: dict[str, Any] = dict(state.get("q") or {})
+        else:
+            query = {**params, "per_page": per_page}
+        headers, data = await self.request("GET", path, params=query)
+        total = None
+        if isinstance(data, dict):  # search results and a few wrapped listings
+            total = data.get("total_count")
+            items = next((v for k, v in data.items() if isinstance(v, list)), [])
+        else:
+            items = data or []
+        return Page(items, self._next_token(headers, path), total)
+
+    def _next_token(self, headers: Mapping[str, Any], path: str) -> str | None:
+        for url, rel in _LINK.findall(str(headers.get("link") or "")):
+            if rel == "next":
+                return encode_cursor({"p": path, "q": dict(parse_qsl(urlsplit(url).query))})
+        return None
+
+    async def blob(self, path: str) -> tuple[str, str]:
+        """Follow a download redirect (job logs) without the token; return (text, host it came from)."""
+        requester = self._requester()
+
+        def locate() -> str:
+            headers, _ = requester.requestBlobAndCheck("GET", path)
+            return str(headers.get("location") or "")
+
+        try:
+            location = await with_deadline(
+                anyio.to_thread.run_sync(locate, abandon_on_cancel=True),
+                self.options.request_timeout,
+                "GitHub",
+            )
+        except UserError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, "GET", path, False) from exc
+        if not location.startswith(("https://", "http://")):
+            raise UserError(f"GitHub gave no download location for {path}.", hint="Try again later.")
+        import httpx2
+
+        async with httpx2.AsyncClient(timeout=self.options.request_timeout, follow_redirects=True) as client:
+            response = await client.get(location)  # a signed URL: no Authorization header, by design
+        if response.status_code >= 400:
+            raise UserError(
+                f"Downloading {path} failed with HTTP {response.status_code}.",
+                hint="The logs may have expired or the run may still be going; try again later.",
+            )
+        return response.text, urlsplit(location).netloc
+
+    # --- errors -------------------------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, method: str, path: str, idempotent: bool) -> Exception:
+        from github import GithubException
+
+        where = f"{method} {path}"
+        if isinstance(exc, UserError):
+            return exc
+        if not isinstance(exc, GithubException):
+            if idempotent and _is_connection_error(exc):
+                return RetryableError(f"GitHub could not be reached ({type(exc).__name__}) for {where}.")
+            if _is_connection_error(exc):
+                return UserError(
+                    f"GitHub could not be reached for {where}; the change may or may not have been made.",
+                    hint="Check the result with a read tool before trying again.",
+                )
+            if isinstance(exc, RuntimeError) and "redirected" in str(exc):
+                return AccessDenied(
+                    f"GitHub redirected {where} to another host; the request was not followed.",
+                    hint="Check --api-url.",
+                )
+            return exc
+        status = exc.status
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = str(data.get("message") or exc.message or "")
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        wait = _rate_limit_wait(status, message, headers)
+        if wait is not None:
+            return RetryableError(
+                f"GitHub's rate limit was reached for account '{self.account}' ({status}: {message}).",
+                retry_after=wait,
+            )
+        if status >= 500 and idempotent:
+            return RetryableError(f"GitHub answered {status} for {where}.")
+        if status == 401:
+            return AccessDenied(
+                f"GitHub rejected the token of account '{self.account}' (401 {message}).",
+                hint=f"Check or renew the token in {self.token_source}.",
+            )
+        if status == 403:
+            return AccessDenied(
+                f"GitHub refused {where} (403: {message}).",
+                hint="The token may lack a scope or repository permission for this; ask the user.",
+            )
+        if status == 404:
+            return NotFound(
+                f"GitHub found nothing at {where}.",
+                hint="Check owner, repo, number or path; a private repository the token cannot see also "
+                "looks like this.",
+            )
+        if status == 409:
+            return UserError(f"GitHub reported a conflict for {where}: {message}.", hint="Refresh and retry.")
+        if status == 422:
+            details = "; ".join(_error_detail(e) for e in data.get("errors") or []) or message
+            return UserError(
+                f"GitHub rejected the request {where} (422 {message}): {details}.",
+                hint="Correct the arguments named and call again.",
+            )
+        return UserError(f"GitHub answered {status} for {where}: {message}.", hint="Try again later.")
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return isinstance(exc, OSError | TimeoutError) or name in ("ConnectionError", "Timeout", "ReadTimeout")
+
+
+def _rate_limit_wait(status: int, message: str, headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait when this is a rate-limit answer (primary or secondary), else None."""
+    if status not in (403, 429):
+        return None
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if retry_after is not None:
+        return retry_after
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
+        return max(0.0, int(headers["x-ratelimit-reset"]) - time.time())
+    if status == 429 or "rate limit" in message.lower():
+        return 60.0  # GitHub's documented fallback for secondary limits
+    return None
+
+
+def _retry_hint(wait: float | None) -> str:
+    if wait is None:
+        return "Try again in a minute."
+    when = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%H:%M:%S UTC")
+    return f"Try again in {int(wait + 0.999)} s (after {when})."
+
+
+def _error_detail(error: Any) -> str:
+    if isinstance(error, dict):
+        if error.get("message"):
+            return str(error["message"])
+        return " ".join(f"{k}={v}" for k, v in error.items() if k in ("resource", "field", "code"))
+    return str(error)

@@ -1,0 +1,3 @@
+from patchbay_redis.server import main
+
+main()

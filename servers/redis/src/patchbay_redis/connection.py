@@ -1,0 +1,369 @@
+"""Connect to Redis (URL, ACL user, TLS, Sentinel) and send every command through one guarded door.
+
+`Store.run` is the only way a tool reaches Redis: it checks the command against the `Policy` first (a
+refused command is never sent), bounds it with a deadline, lets redis-py retry connection errors with
+jittered exponential backoff (only for commands that are safe to repeat), and turns Redis failures into
+`UserError`s a model can act on, with the password never in the text.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import anyio
+
+from patchbay_common.errors import UserError, register_secret
+from patchbay_common.logs import get_logger
+from patchbay_redis.policy import Policy, command_name
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["ConnectionOptions", "Modules", "Store", "describe", "probe_modules"]
+
+log = get_logger("patchbay.redis")
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Where and how to connect; built from the server's flags."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    username: str | None = None
+    password: str | None = None
+    db: int | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_insecure: bool = False
+    sentinels: Sequence[str] = ()
+    sentinel_service: str | None = None
+    command_timeout: float = 5.0
+    connect_timeout: float = 3.0
+    retries: int = 3
+    client_name: str = "patchbay-redis"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        register_secret(self.password)
+        register_secret(urlsplit(self.url).password and unquote(urlsplit(self.url).password or ""))
+        scheme = urlsplit(self.url).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                f"--url must start with redis://, rediss:// or unix:// (got {scheme or 'no'} scheme)"
+            )
+        if self.sentinels and not self.sentinel_service:
+            raise ValueError("--sentinel needs --sentinel-service (the name of the monitored primary)")
+
+    def kwargs(self, *, retries: int) -> dict[str, Any]:
+        """Keyword arguments for a redis-py client or pool."""
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
+
+        options: dict[str, Any] = {
+            "socket_timeout": self.command_timeout,
+            "socket_connect_timeout": self.connect_timeout,
+            "retry": Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.1), retries),
+            "retry_on_timeout": retries > 0,
+            "client_name": self.client_name,
+            "health_check_interval": 30,
+            **self.extra,
+        }
+        if self.username is not None:
+            options["username"] = self.username
+        if self.password is not None:
+            options["password"] = self.password
+        if self.db is not None:
+            options["db"] = self.db
+        if urlsplit(self.url).scheme == "rediss" or self.tls_ca_file or self.tls_cert_file:
+            if self.tls_ca_file:
+                options["ssl_ca_certs"] = self.tls_ca_file
+            if self.tls_cert_file:
+                options["ssl_certfile"] = self.tls_cert_file
+            if self.tls_key_file:
+                options["ssl_keyfile"] = self.tls_key_file
+            if self.tls_insecure:
+                options["ssl_cert_reqs"] = ssl.CERT_NONE
+                options["ssl_check_hostname"] = False
+        return options
+
+    def client(self, *, retries: int | None = None) -> Redis:
+        """A redis-py asyncio client (connections open lazily, on the first command)."""
+        from redis.asyncio import Redis
+        from redis.asyncio.sentinel import Sentinel
+
+        kwargs = self.kwargs(retries=self.retries if retries is None else retries)
+        if self.sentinels:
+            nodes = [_host_port(node) for node in self.sentinels]
+            sentinel_kwargs = {"socket_timeout": self.command_timeout}
+            if self.password is not None:
+                sentinel_kwargs["password"] = self.password  # type: ignore[assignment]
+            sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **kwargs)
+            client = sentinel.master_for(self.sentinel_service or "", **kwargs)
+            client.patchbay_sentinels = sentinel.sentinels  # closed with the client (close_client)
+            return client
+        return Redis.from_url(self.url, **kwargs)  # type: ignore[no-any-return]
+
+
+async def close_client(client: Redis) -> None:
+    """Close a client's pool, and for Sentinel the connections to the sentinels too."""
+    await client.aclose()
+    for sentinel in getattr(client, "patchbay_sentinels", ()):
+        await sentinel.aclose()
+
+
+def _name(raw: object) -> str:
+    return (raw.decode() if isinstance(raw, bytes) else str(raw)).lower()
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, _, port = node.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--sentinel takes host:port (got {node!r})")
+    return host.strip("[]"), int(port)
+
+
+def describe(options: ConnectionOptions) -> str:
+    """Where the server connects, without credentials: `redis://host:port/db`."""
+    if options.sentinels:
+        return f"sentinel service {options.sentinel_service} via {', '.join(options.sentinels)}"
+    parts = urlsplit(options.url)
+    where = parts.hostname or parts.path or "?"
+    if parts.port:
+        where = f"{where}:{parts.port}"
+    db = options.db if options.db is not None else (parts.path.lstrip("/") or "0")
+    return f"{parts.scheme}://{where}/{db}" if parts.scheme != "unix" else f"unix://{where}"
+
+
+@dataclass(frozen=True)
+class Modules:
+    """Which Redis modules the server has (detected once at start)."""
+
+    json: bool = False
+    search: bool = False
+    reachable: bool = True
+
+
+def probe_modules(options: ConnectionOptions) -> Modules:
+    """Ask Redis at start which module commands it knows (COMMAND INFO, no MODULE LIST permission needed).
+
+    Plain `redis://` and `unix://` connections are probed over a raw socket, so start-up does not pay for
+    importing redis-py (about 0.3 s); TLS and Sentinel go through redis-py. An unreachable Redis is not
+    fatal (it may come up later): the module tools are then not listed. A refused login is: the operator
+    must fix the credentials.
+
+    Raises:
+        UserError: Redis rejected the credentials.
+    """
+    scheme = urlsplit(options.url).scheme
+    try:
+        if scheme in ("redis", "unix") and not options.sentinels:
+            names = _probe_raw(options)
+        else:
+            names = _probe_with_redis_py(options)
+    except _LoginRefused as exc:
+        raise UserError(f"Redis at {describe(options)} refused the login: {exc}") from None
+    except (OSError, _ProbeError) as exc:
+        log.warning(
+            "Redis not reachable at start; module tools not listed", where=describe(options), error=str(exc)
+        )
+        return Modules(reachable=False)
+    return Modules(json="json.get" in names, search="ft.search" in names)
+
+
+class _LoginRefused(Exception):
+    pass
+
+
+class _ProbeError(Exception):
+    pass
+
+
+_PROBE = ("COMMAND", "INFO", "JSON.GET", "FT.SEARCH")
+
+
+def _probe_with_redis_py(options: ConnectionOptions) -> set[str]:
+    import redis
+    from redis.exceptions import AuthenticationError, ResponseError
+
+    kwargs = options.kwargs(retries=0)
+    kwargs.pop("retry")
+    try:
+        if options.sentinels:
+            from redis.sentinel import Sentinel
+
+            client = Sentinel([_host_port(n) for n in options.sentinels], **kwargs).master_for(
+                options.sentinel_service or "", **kwargs
+            )
+        else:
+            client = redis.Redis.from_url(options.url, **kwargs)
+        with client:
+            # Raw send/read: redis-py's COMMAND INFO parser fails on the nil entries of unknown commands.
+            conn = client.connection_pool.get_connection()
+            try:
+                conn.send_command(*_PROBE)
+                info = conn.read_response()
+            finally:
+                client.connection_pool.release(conn)
+    except AuthenticationError as exc:
+        raise _LoginRefused(str(exc)) from None
+    except ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise _LoginRefused(str(exc)) from None
+        raise _ProbeError(str(exc)) from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise _ProbeError(str(exc)) from None
+    return {_name(entry[0]) for entry in info or [] if entry}
+
+
+def _probe_raw(options: ConnectionOptions) -> set[str]:
+    """COMMAND INFO over a plain socket in RESP2 (AUTH first when credentials are set)."""
+    import socket
+
+    parts = urlsplit(options.url)
+    username = options.username or (unquote(parts.username) if parts.username else None)
+    password = options.password or (unquote(parts.password) if parts.password else None)
+    if parts.scheme == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(options.connect_timeout)
+        sock.connect(parts.path)
+    else:
+        sock = socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), options.connect_timeout
+        )
+    with sock, sock.makefile("rb") as reader:
+        sock.settimeout(options.command_timeout)
+        if password is not None:
+            sock.sendall(_encode(["AUTH", *([username] if username else []), password]))
+            reply = _read(reader)
+            if isinstance(reply, _RespError):
+                raise _LoginRefused(str(reply))
+        sock.sendall(_encode(list(_PROBE)))
+        info = _read(reader)
+    if isinstance(info, _RespError):
+        if "NOAUTH" in str(info) or "NOPERM" in str(info):
+            raise _LoginRefused(str(info))
+        raise _ProbeError(str(info))
+    return {_name(entry[0]) for entry in info or [] if isinstance(entry, list) and entry}
+
+
+class _RespError(str):
+    pass
+
+
+def _encode(args: list[str]) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        out.append(f"${len(data)}\r\n".encode() + data + b"\r\n")
+    return b"".join(out)
+
+
+def _read(reader: Any) -> Any:
+    """One RESP2 reply: strings, errors, integers, bulk strings and (nested) arrays."""
+    line = reader.readline()
+    if not line.endswith(b"\r\n"):
+        raise _ProbeError("connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        return _RespError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        return None if size < 0 else reader.read(size + 2)[:-2]
+    if kind == b"*":
+        size = int(rest)
+        return None if size < 0 else [_read(reader) for _ in range(size)]
+    raise _ProbeError(f"unexpected reply {line[:20]!r}")
+
+
+class Store:
+    """The guarded door to Redis: policy check, deadline, retries, and errors a model can act on."""
+
+    def __init__(self, options: ConnectionOptions, policy: Policy) -> None:
+        self.options = options
+        self.policy = policy
+        self.where = describe(options)
+        self._safe: Redis | None = None
+        self._once: Redis | None = None
+
+    @property
+    def client(self) -> Redis:
+        """The client whose commands are retried on connection errors (idempotent commands)."""
+        if self._safe is None:
+            self._safe = self.options.client()
+        return self._safe
+
+    @property
+    def client_no_retry(self) -> Redis:
+        """The client for commands that must not run twice (INCRBY, LPUSH, XADD, PUBLISH, ...)."""
+        if self._once is None:
+            self._once = self.options.client(retries=0)
+        return self._once
+
+    async def run(self, *args: Any, idempotent: bool = True, raw: bool = False) -> Any:
+        """Send one command if the policy allows it, within the command deadline."""
+        self.policy.check(args, raw=raw)
+        client = self.client if idempotent else self.client_no_retry
+        name = command_name(args)
+        return await self._guarded(client.execute_command(*args), name[1] or name[0])
+
+    async def _guarded(self, call: Any, shown: str) -> Any:
+        import redis
+        from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+
+        deadline = self.options.command_timeout * (self.options.retries + 2)
+        try:
+            with anyio.fail_after(deadline):
+                return await call
+        except TimeoutError:
+            raise UserError(
+                f"Redis at {self.where} did not answer {shown} within {deadline:g} s.",
+                hint="Try again in a moment; if it persists, Redis is overloaded or unreachable.",
+            ) from None
+        except AuthenticationError as exc:
+            raise UserError(
+                f"Redis at {self.where} refused the login ({exc}).",
+                hint="The operator must fix the username or password; retrying will not help.",
+            ) from None
+        except NoPermissionError as exc:
+            raise UserError(
+                f"Redis refused {shown} for this user ({exc}).",
+                hint="The Redis ACL user of this server does not allow it; use another tool or key.",
+            ) from None
+        except ResponseError as exc:
+            message = str(exc)
+            if message.startswith("WRONGTYPE"):
+                raise UserError(
+                    f"{shown} does not work on this key's type ({message}).",
+                    hint="Call key_info to see the key's type, then use the tool for that type.",
+                ) from None
+            raise UserError(f"Redis answered {shown} with an error: {message}.") from None
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise UserError(
+                f"Redis at {self.where} is not reachable ({type(exc).__name__}: {exc}).",
+                hint="It may be restarting; try again in a few seconds.",
+            ) from None
+
+    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send several read commands in one round trip (each checked first); errors come back in place."""
+        for args in commands:
+            self.policy.check(args)
+        pipe = self.client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return list(await self._guarded(pipe.execute(raise_on_error=False), "pipeline"))
+
+    async def aclose(self) -> None:
+        """Close the connection pools."""
+        for client in (self._safe, self._once):
+            if client is not None:
+                await close_client(client)
+        self._safe = self._once = None

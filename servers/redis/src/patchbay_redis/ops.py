@@ -1,0 +1,863 @@
+"""What each tool does to Redis, as plain async functions over a `Store` (no MCP here).
+
+Every function returns a JSON-ready dict. Listings are bounded three ways: a row limit, a character
+budget, and (for SCAN-style walks) a cap on round trips per call, so neither the model's context nor
+Redis is ever flooded; whatever was cut is said in the result, with the cursor to continue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from patchbay_common.errors import NotFound, UserError
+from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_redis.connection import Store
+from patchbay_redis.values import Budget, decode_key, show
+
+__all__ = [
+    "SCAN_TIME_BUDGET",
+    "get_value",
+    "key_info",
+    "list_keys",
+]
+
+SCAN_COUNT = 2_000
+"""Most slots one SCAN call visits (under a millisecond of Redis time), so other clients are never blocked.
+
+A listing starts with COUNT equal to its page size and doubles it while a sparse pattern matches little."""
+
+SCAN_TIME_BUDGET = 0.5
+"""Seconds one listing may spend walking a sparse key space before it returns what it has."""
+
+Number = int | float
+
+
+def _text(raw: Any) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _number(raw: Any) -> Number:
+    value = float(_text(raw))
+    return int(value) if value.is_integer() and "." not in _text(raw) else value
+
+
+def _ttl(pttl: int) -> float | str | None:
+    """PTTL as seconds, or None for no expiry (Redis answers -1), "missing" for no key (-2)."""
+    if pttl == -1:
+        return None
+    if pttl == -2:
+        return "missing"
+    return round(pttl / 1000, 3)
+
+
+def _cut_note(what: str, shown: int, total: int | None, how: str) -> str:
+    of = f" of {total}" if total is not None else ""
+    return f"{shown}{of} {what} shown; {how}"
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+
+async def list_keys(
+    store: Store,
+    pattern: str = "*",
+    *,
+    type_: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+    max_chars: int = 25_000,
+) -> dict[str, Any]:
+    """Keys matching a glob pattern, walked with SCAN (never KEYS), one bounded page at a time."""
+    if limit < 1 or limit > 1000:
+        raise UserError(f"limit must be between 1 and 1000, got {limit}.")
+    state = decode_cursor(cursor) if cursor else {"c": "0", "s": 0}
+    if cursor and state.get("p") != pattern:
+        raise UserError(
+            "This cursor belongs to a listing with another pattern.",
+            hint="Pass the same pattern as the call that returned the cursor, or omit the cursor.",
+        )
+    scan_cursor, skip = str(state.get("c", "0")), int(state.get("s", 0))
+    budget = Budget(max_chars)
+    keys: list[Any] = []
+    started = time.monotonic()
+    calls = 0
+    next_state: dict[str, Any] | None = None
+    # Resume with the COUNT that produced the batch being skipped into, so the skip lines up.
+    base = min(SCAN_COUNT, max(limit, 100))
+    count = int(state.get("n") or base)
+    while True:
+        args: list[Any] = ["SCAN", scan_cursor, "MATCH", pattern, "COUNT", count]
+        if type_:
+            args += ["TYPE", type_]
+        reply = await store.run(*args)
+        calls += 1
+        new_cursor, batch = _text(reply[0]), list(reply[1])
+        batch = batch[skip:] if skip else batch
+        for index, raw in enumerate(batch):
+            name = decode_key(raw)
+            if len(keys) >= limit or not budget.take(name):
+                next_state = {"c": scan_cursor, "s": skip + index, "p": pattern, "n": count}
+                break
+            keys.append(name)
+        if next_state is not None:
+            break
+        skip = 0
+        scan_cursor = new_cursor
+        # Widen the step only while a sparse pattern matches little; a dense one keeps short steps.
+        count = min(SCAN_COUNT, count * 2) if len(batch) < base // 2 else base
+        if scan_cursor == "0":
+            break
+        if len(keys) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
+            next_state = {"c": scan_cursor, "s": 0, "p": pattern}
+            break
+    result: dict[str, Any] = {"pattern": pattern, "keys": keys, "count": len(keys), "scan_calls": calls}
+    if next_state is not None:
+        result["next_cursor"] = encode_cursor(next_state)
+        why = "page full" if keys else "time budget for this call used, no match yet"
+        result["note"] = f"More keys may match ({why}); call again with cursor=next_cursor."
+    return result
+
+
+async def get_value(store: Store, key: str, *, limit: int = 100, max_chars: int = 25_000) -> dict[str, Any]:
+    """A key's value whatever its type (string, hash, list, set, sorted set, stream, JSON), capped."""
+    # One round trip for the common case (a string): the string reads fail harmlessly on other types.
+    read_bytes = max_chars * 4
+    kind_raw, pttl, size, raw = await store.pipeline(
+        [["TYPE", key], ["PTTL", key], ["STRLEN", key], ["GETRANGE", key, 0, read_bytes - 1]]
+    )
+    kind = _text(kind_raw)
+    if kind == "none":
+        raise NotFound(f"Key not found: {json.dumps(key)}.", hint="Call list with a pattern to find keys.")
+    result: dict[str, Any] = {"key": key, "type": kind, "ttl_seconds": _ttl(int(pttl))}
+    budget = Budget(max_chars)
+    item_chars = max(200, min(max_chars // 2, 2_000))
+    if kind == "string":
+        result["size_bytes"] = int(size)
+        result["value"] = show(raw or b"", max_chars=max_chars)
+        if int(size) > len(raw or b""):
+            result["note"] = f"Only the first {len(raw)} of {int(size)} bytes were read."
+    elif kind == "hash":
+        total = int(await store.run("HLEN", key))
+        fields, _ = await _scan_pairs(store, "HSCAN", key, "*", "0", limit)
+        shown = budget.keep(
+            [[show(f, max_chars=item_chars), show(v, max_chars=item_chars)] for f, v in fields[:limit]]
+        )
+        result.update(length=total, fields=dict((_as_key(f), v) for f, v in shown))
+        if len(shown) < total:
+            result["note"] = _cut_note("fields", len(shown), total, "call hash_get for more.")
+    elif kind == "list":
+        total = int(await store.run("LLEN", key))
+        items = await store.run("LRANGE", key, 0, limit - 1)
+        shown = budget.keep(show(v, max_chars=item_chars) for v in items)
+        result.update(length=total, items=shown)
+        if len(shown) < total:
+            result["note"] = _cut_note("items", len(shown), total, "call list_range with start for more.")
+    elif kind == "set":
+        total = int(await store.run("SCARD", key))
+        members, _ = await _scan_members(store, key, "*", "0", limit)
+        shown = budget.keep(show(v, max_chars=item_chars) for v in members[:limit])
+        result.update(length=total, members=shown)
+        if len(shown) < total:
+            result["note"] = _cut_note("members", len(shown), total, "call set_members for more.")
+    elif kind == "zset":
+        total = int(await store.run("ZCARD", key))
+        pairs = await store.run("ZRANGE", key, 0, limit - 1, "WITHSCORES")
+        shown = budget.keep(_score_pairs(pairs, item_chars))
+        result.update(length=total, members=shown)
+        if len(shown) < total:
+            result["note"] = _cut_note("members", len(shown), total, "call zset_range for more.")
+    elif kind == "stream":
+        total = int(await store.run("XLEN", key))
+        entries = await store.run("XRANGE", key, "-", "+", "COUNT", limit)
+        shown = budget.keep(_entries(entries, item_chars))
+        result.update(length=total, entries=shown)
+        if len(shown) < total:
+            result["note"] = _cut_note("entries", len(shown), total, "call stream_range for more.")
+    elif kind == "ReJSON-RL":
+        raw = await store.run("JSON.GET", key, "$")
+        result["value"] = show(raw, max_chars=max_chars)
+    else:
+        result["note"] = f"Values of type {kind} are not shown by this server."
+    return result
+
+
+def _as_key(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _score_pairs(pairs: Sequence[Any], item_chars: int) -> list[list[Any]]:
+    """ZRANGE WITHSCORES replies as [member, score] pairs (redis-py may already have paired them)."""
+    if pairs and isinstance(pairs[0], list | tuple):
+        return [[show(m, max_chars=item_chars), _number(s)] for m, s in pairs]
+    return [[show(pairs[i], max_chars=item_chars), _number(pairs[i + 1])] for i in range(0, len(pairs), 2)]
+
+
+def _entries(entries: Sequence[Any], item_chars: int) -> list[dict[str, Any]]:
+    """Stream entries as {"id", "fields"} dicts."""
+    shown = []
+    for entry_id, fields in entries or []:
+        if isinstance(fields, dict):
+            pairs = list(fields.items())
+        else:
+            pairs = [(fields[i], fields[i + 1]) for i in range(0, len(fields or []), 2)]
+        shown.append(
+            {
+                "id": _text(entry_id),
+                "fields": {_as_key(show(f, max_chars=200)): show(v, max_chars=item_chars) for f, v in pairs},
+            }
+        )
+    return shown
+
+
+async def _scan_pairs(
+    store: Store, command: str, key: str, pattern: str, cursor: str, limit: int
+) -> tuple[list[tuple[Any, Any]], str]:
+    """HSCAN until `limit` pairs or the end; returns the pairs and the next cursor ("0" at the end)."""
+    pairs: list[tuple[Any, Any]] = []
+    started = time.monotonic()
+    while True:
+        reply = await store.run(command, key, cursor, "MATCH", pattern, "COUNT", max(limit, 100))
+        cursor = _text(reply[0])
+        data = reply[1]
+        if isinstance(data, dict):
+            pairs.extend(data.items())
+        else:
+            pairs.extend((data[i], data[i + 1]) for i in range(0, len(data), 2))
+        if cursor == "0" or len(pairs) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
+            return pairs, cursor
+
+
+async def _scan_members(
+    store: Store, key: str, pattern: str, cursor: str, limit: int
+) -> tuple[list[Any], str]:
+    """SSCAN until `limit` members or the end; returns the members and the next cursor."""
+    members: list[Any] = []
+    started = time.monotonic()
+    while True:
+        reply = await store.run("SSCAN", key, cursor, "MATCH", pattern, "COUNT", max(limit, 100))
+        cursor = _text(reply[0])
+        members.extend(reply[1])
+        if cursor == "0" or len(members) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
+            return members, cursor
+
+
+async def key_info(store: Store, keys: Sequence[str]) -> dict[str, Any]:
+    """Type, TTL, memory use, encoding and length of each key, in one round trip."""
+    if not keys or len(keys) > 100:
+        raise UserError(f"Give between 1 and 100 keys, got {len(keys)}.")
+    commands: list[list[Any]] = []
+    for key in keys:
+        commands += [["TYPE", key], ["PTTL", key], ["MEMORY", "USAGE", key], ["OBJECT", "ENCODING", key]]
+    replies = await store.pipeline(commands)
+    types = [_text(replies[i * 4]) for i in range(len(keys))]
+    lengths: list[list[Any]] = []
+    length_of = {
+        "string": "STRLEN",
+        "hash": "HLEN",
+        "list": "LLEN",
+        "set": "SCARD",
+        "zset": "ZCARD",
+        "stream": "XLEN",
+    }
+    for key, kind in zip(keys, types, strict=True):
+        if kind in length_of:
+            lengths.append([length_of[kind], key])
+    length_replies = iter(await store.pipeline(lengths)) if lengths else iter(())
+    info = []
+    for index, key in enumerate(keys):
+        kind = types[index]
+        if kind == "none":
+            info.append({"key": key, "exists": False})
+            continue
+        pttl, memory, encoding = replies[index * 4 + 1 : index * 4 + 4]
+        entry: dict[str, Any] = {"key": key, "exists": True, "type": kind, "ttl_seconds": _ttl(int(pttl))}
+        if not isinstance(memory, Exception) and memory is not None:
+            entry["memory_bytes"] = int(memory)
+        if not isinstance(encoding, Exception) and encoding is not None:
+            entry["encoding"] = _text(encoding)
+        if kind in length_of:
+            length = next(length_replies)
+            if not isinstance(length, Exception):
+                entry["length"] = int(length)
+        info.append(entry)
+    return {"keys": info}
+
+
+async def set_value(
+    store: Store,
+    key: str,
+    value: str,
+    *,
+    expire_seconds: int | None = None,
+    only_if: Literal["absent", "present"] | None = None,
+) -> dict[str, Any]:
+    """SET a string value, optionally with an expiry and a NX/XX condition."""
+    args: list[Any] = ["SET", key, value]
+    if expire_seconds is not None:
+        if expire_seconds < 1:
+            raise UserError(f"expire_seconds must be 1 or more, got {expire_seconds}.")
+        args += ["EX", expire_seconds]
+    if only_if == "absent":
+        args.append("NX")
+    elif only_if == "present":
+        args.append("XX")
+    reply = await store.run(*args)
+    if reply is None or reply is False:
+        state = "already exists" if only_if == "absent" else "does not exist"
+        return {"key": key, "set": False, "note": f"Not set: the key {state} (only_if={only_if})."}
+    return {"key": key, "set": True, "expire_seconds": expire_seconds}
+
+
+async def delete_keys(store: Store, keys: Sequence[str]) -> dict[str, Any]:
+    """UNLINK keys (memory is freed in the background, so large values never block Redis)."""
+    if not keys or len(keys) > 1000:
+        raise UserError(f"Give between 1 and 1000 keys, got {len(keys)}.")
+    deleted = int(await store.run("UNLINK", *keys))
+    return {"requested": len(keys), "deleted": deleted}
+
+
+async def expire(store: Store, key: str, seconds: int | None) -> dict[str, Any]:
+    """Set a key's time to live in seconds, or remove it (seconds=None: PERSIST)."""
+    if seconds is None:
+        changed = int(await store.run("PERSIST", key))
+    else:
+        if seconds < 1:
+            raise UserError(
+                f"seconds must be 1 or more, got {seconds}.", hint="Use delete to remove a key now."
+            )
+        changed = int(await store.run("EXPIRE", key, seconds))
+    if not changed and not int(await store.run("EXISTS", key)):
+        raise NotFound(f"Key not found: {json.dumps(key)}.", hint="Call list to find the key.")
+    return {"key": key, "ttl_seconds": seconds, "changed": bool(changed)}
+
+
+async def rename(store: Store, key: str, new_key: str, *, overwrite: bool = False) -> dict[str, Any]:
+    """RENAMENX (or RENAME when overwriting is asked for)."""
+    if not int(await store.run("EXISTS", key)):
+        raise NotFound(f"Key not found: {json.dumps(key)}.", hint="Call list to find the key.")
+    if overwrite:
+        await store.run("RENAME", key, new_key)
+        return {"key": key, "new_key": new_key, "renamed": True}
+    if not int(await store.run("RENAMENX", key, new_key)):
+        raise UserError(
+            f"Not renamed: {json.dumps(new_key)} already exists.",
+            hint="Pick another name, or pass overwrite=true to replace it.",
+        )
+    return {"key": key, "new_key": new_key, "renamed": True}
+
+
+# --------------------------------------------------------------------------------------------- strings
+
+
+async def mget(store: Store, keys: Sequence[str], *, max_chars: int = 25_000) -> dict[str, Any]:
+    """Several string values in one round trip (missing keys and non-strings show as null)."""
+    if not keys or len(keys) > 100:
+        raise UserError(f"Give between 1 and 100 keys, got {len(keys)}.")
+    values = await store.run("MGET", *keys)
+    budget = Budget(max_chars)
+    shown: dict[str, Any] = {}
+    for key, raw in zip(keys, values, strict=True):
+        item = show(raw, max_chars=max(200, max_chars // max(1, len(keys))))
+        if not budget.take([key, item]):
+            break
+        shown[key] = item
+    result: dict[str, Any] = {"values": shown}
+    if len(shown) < len(keys):
+        result["note"] = f"{len(shown)} of {len(keys)} values shown (character limit); ask for fewer keys."
+    return result
+
+
+async def incr(store: Store, key: str, by: float) -> dict[str, Any]:
+    """INCRBY (whole numbers) or INCRBYFLOAT; not retried, since running it twice would count twice."""
+    if float(by).is_integer() and not isinstance(by, float):
+        value = await store.run("INCRBY", key, int(by), idempotent=False)
+    else:
+        value = await store.run("INCRBYFLOAT", key, repr(float(by)), idempotent=False)
+    return {"key": key, "value": _number(value)}
+
+
+# -------------------------------------------------------------------------------------------- hashes
+
+
+async def hash_get(
+    store: Store,
+    key: str,
+    *,
+    fields: Sequence[str] | None = None,
+    pattern: str = "*",
+    cursor: str | None = None,
+    limit: int = 100,
+    max_chars: int = 25_000,
+) -> dict[str, Any]:
+    """Named fields (HMGET), or fields matching a pattern one page at a time (HSCAN)."""
+    await _expect_type(store, key, "hash")
+    budget = Budget(max_chars)
+    if fields:
+        values = await store.run("HMGET", key, *fields)
+        shown = {f: show(v) for f, v in zip(fields, values, strict=True)}
+        return {"key": key, "fields": dict(budget.keep(shown.items())), "missing_are_null": True}
+    pairs, nxt = await _scan_pairs(store, "HSCAN", key, pattern, cursor or "0", limit)
+    kept = budget.keep([[show(f), show(v)] for f, v in pairs])
+    result: dict[str, Any] = {"key": key, "fields": {_as_key(f): v for f, v in kept}}
+    if nxt != "0" or len(kept) < len(pairs):
+        result["next_cursor"] = nxt if len(kept) == len(pairs) else cursor or "0"
+        result["note"] = "More fields may match; call again with cursor=next_cursor."
+        if len(kept) < len(pairs):
+            result["note"] = "Character limit reached; ask for named fields or a narrower pattern."
+    return result
+
+
+async def hash_set(store: Store, key: str, fields: dict[str, str]) -> dict[str, Any]:
+    """HSET several fields at once."""
+    if not fields:
+        raise UserError("Give at least one field to set.")
+    await _expect_type(store, key, "hash", missing_ok=True)
+    args: list[Any] = ["HSET", key]
+    for name, value in fields.items():
+        args += [name, value]
+    added = int(await store.run(*args))
+    return {"key": key, "fields_set": len(fields), "fields_added": added}
+
+
+async def hash_delete(store: Store, key: str, fields: Sequence[str]) -> dict[str, Any]:
+    """HDEL fields; returns how many existed."""
+    if not fields:
+        raise UserError("Give at least one field to delete.")
+    removed = int(await store.run("HDEL", key, *fields))
+    return {"key": key, "requested": len(fields), "deleted": removed}
+
+
+# --------------------------------------------------------------------------------------------- lists
+
+
+async def list_range(
+    store: Store, key: str, *, start: int = 0, count: int = 100, max_chars: int = 25_000
+) -> dict[str, Any]:
+    """LRANGE from `start` (negative counts from the end), at most `count` items."""
+    if count < 1 or count > 1000:
+        raise UserError(f"count must be between 1 and 1000, got {count}.")
+    await _expect_type(store, key, "list")
+    total = int(await store.run("LLEN", key))
+    stop = start + count - 1 if start >= 0 or start + count - 1 < 0 else -1
+    items = await store.run("LRANGE", key, start, stop)
+    kept = Budget(max_chars).keep(show(v) for v in items)
+    first = start if start >= 0 else max(0, total + start)
+    result: dict[str, Any] = {"key": key, "length": total, "start": first, "items": kept}
+    if first + len(kept) < total:
+        result["next_start"] = first + len(kept)
+    return result
+
+
+async def list_push(
+    store: Store, key: str, values: Sequence[str], *, end: Literal["left", "right"] = "right"
+) -> dict[str, Any]:
+    """LPUSH or RPUSH values; not retried (a repeat would add them twice)."""
+    if not values:
+        raise UserError("Give at least one value to push.")
+    await _expect_type(store, key, "list", missing_ok=True)
+    length = await store.run("LPUSH" if end == "left" else "RPUSH", key, *values, idempotent=False)
+    return {"key": key, "pushed": len(values), "length": int(length)}
+
+
+async def list_pop(
+    store: Store, key: str, *, end: Literal["left", "right"] = "left", count: int = 1
+) -> dict[str, Any]:
+    """LPOP or RPOP up to `count` items and return them."""
+    if count < 1 or count > 1000:
+        raise UserError(f"count must be between 1 and 1000, got {count}.")
+    await _expect_type(store, key, "list")
+    items = await store.run("LPOP" if end == "left" else "RPOP", key, count, idempotent=False)
+    return {"key": key, "popped": [show(v) for v in items or []]}
+
+
+# ---------------------------------------------------------------------------------------------- sets
+
+
+async def set_members(
+    store: Store,
+    key: str,
+    *,
+    check: Sequence[str] | None = None,
+    pattern: str = "*",
+    cursor: str | None = None,
+    limit: int = 100,
+    max_chars: int = 25_000,
+) -> dict[str, Any]:
+    """Whether given values are members (SMISMEMBER), or members matching a pattern (SSCAN)."""
+    await _expect_type(store, key, "set")
+    if check:
+        flags = await store.run("SMISMEMBER", key, *check)
+        return {
+            "key": key,
+            "is_member": {value: bool(flag) for value, flag in zip(check, flags, strict=True)},
+        }
+    total = int(await store.run("SCARD", key))
+    members, nxt = await _scan_members(store, key, pattern, cursor or "0", limit)
+    kept = Budget(max_chars).keep(show(v) for v in members)
+    result: dict[str, Any] = {"key": key, "length": total, "members": kept}
+    if nxt != "0":
+        result["next_cursor"] = nxt
+        result["note"] = "More members may match; call again with cursor=next_cursor."
+    if len(kept) < len(members):
+        result["note"] = "Character limit reached; use a narrower pattern."
+    return result
+
+
+async def set_add(store: Store, key: str, members: Sequence[str]) -> dict[str, Any]:
+    """SADD members; returns how many were new."""
+    if not members:
+        raise UserError("Give at least one member to add.")
+    await _expect_type(store, key, "set", missing_ok=True)
+    return {"key": key, "added": int(await store.run("SADD", key, *members))}
+
+
+async def set_remove(store: Store, key: str, members: Sequence[str]) -> dict[str, Any]:
+    """SREM members; returns how many were there."""
+    if not members:
+        raise UserError("Give at least one member to remove.")
+    return {"key": key, "removed": int(await store.run("SREM", key, *members))}
+
+
+# -------------------------------------------------------------------------------------- sorted sets
+
+
+async def zset_range(
+    store: Store,
+    key: str,
+    *,
+    by: Literal["rank", "score"] = "rank",
+    start: str = "0",
+    stop: str = "-1",
+    reverse: bool = False,
+    offset: int = 0,
+    limit: int = 100,
+    max_chars: int = 25_000,
+) -> dict[str, Any]:
+    """ZRANGE by rank or by score (bounds like "-inf", "(5"), with scores, at most `limit` members."""
+    if limit < 1 or limit > 1000:
+        raise UserError(f"limit must be between 1 and 1000, got {limit}.")
+    await _expect_type(store, key, "zset")
+    args: list[Any] = ["ZRANGE", key, start, stop]
+    if by == "score":
+        args.append("BYSCORE")
+    if reverse:
+        args.append("REV")
+    if by == "score":
+        args += ["LIMIT", offset, limit + 1]
+        pairs = await store.run(*args, "WITHSCORES")
+    else:
+        pairs = await store.run(*args, "WITHSCORES")
+        pairs = (
+            pairs[offset * 2 : (offset + limit + 1) * 2]
+            if pairs and not isinstance(pairs[0], list | tuple)
+            else (pairs or [])[offset : offset + limit + 1]
+        )
+    members = _score_pairs(pairs, 2_000)
+    more = len(members) > limit
+    kept = Budget(max_chars).keep(members[:limit])
+    result: dict[str, Any] = {"key": key, "length": int(await store.run("ZCARD", key)), "members": kept}
+    if more or len(kept) < len(members[:limit]):
+        result["next_offset"] = offset + len(kept)
+    return result
+
+
+async def zset_add(store: Store, key: str, members: dict[str, float]) -> dict[str, Any]:
+    """ZADD members with their scores; returns how many were new."""
+    if not members:
+        raise UserError("Give at least one member with its score.")
+    await _expect_type(store, key, "zset", missing_ok=True)
+    args: list[Any] = ["ZADD", key]
+    for member, score in members.items():
+        if math.isnan(score):
+            raise UserError(f"The score of {json.dumps(member)} is not a number.")
+        args += [repr(float(score)), member]
+    return {"key": key, "added": int(await store.run(*args))}
+
+
+async def zset_remove(store: Store, key: str, members: Sequence[str]) -> dict[str, Any]:
+    """ZREM members; returns how many were there."""
+    if not members:
+        raise UserError("Give at least one member to remove.")
+    return {"key": key, "removed": int(await store.run("ZREM", key, *members))}
+
+
+# ------------------------------------------------------------------------------------------- streams
+
+
+async def stream_range(
+    store: Store,
+    key: str,
+    *,
+    start: str = "-",
+    end: str = "+",
+    count: int = 50,
+    reverse: bool = False,
+    max_chars: int = 25_000,
+) -> dict[str, Any]:
+    """XRANGE (or XREVRANGE) between two ids, at most `count` entries."""
+    if count < 1 or count > 1000:
+        raise UserError(f"count must be between 1 and 1000, got {count}.")
+    await _expect_type(store, key, "stream")
+    if reverse:
+        entries = await store.run("XREVRANGE", key, end, start, "COUNT", count + 1)
+    else:
+        entries = await store.run("XRANGE", key, start, end, "COUNT", count + 1)
+    shown = _entries(entries, 2_000)
+    more = len(shown) > count
+    kept = Budget(max_chars).keep(shown[:count])
+    result: dict[str, Any] = {"key": key, "length": int(await store.run("XLEN", key)), "entries": kept}
+    if more or len(kept) < len(shown[:count]):
+        last = kept[-1]["id"] if kept else (start if not reverse else end)
+        side = "end" if reverse else "start"
+        result["note"] = f'More entries; call again with {side}="({last}" to continue after the last one.'
+    return result
+
+
+async def stream_groups(store: Store, key: str) -> dict[str, Any]:
+    """Consumer groups of a stream with their consumers and pending counts (read-only inspection)."""
+    await _expect_type(store, key, "stream")
+    groups = await store.run("XINFO", "GROUPS", key)
+    shown = []
+    for group in groups or []:
+        info = _pairs_dict(group)
+        name = info.get("name")
+        consumers = await store.run("XINFO", "CONSUMERS", key, name)
+        info["consumers"] = [_pairs_dict(c) for c in consumers or []][:100]
+        shown.append(info)
+    return {"key": key, "groups": shown}
+
+
+def _pairs_dict(raw: Any) -> dict[str, Any]:
+    items = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+    out: dict[str, Any] = {}
+    for name, value in items:
+        if isinstance(value, bytes):
+            value = _text(value)
+        out[_text(name)] = value
+    return out
+
+
+async def stream_add(
+    store: Store, key: str, fields: dict[str, str], *, entry_id: str = "*", max_length: int | None = None
+) -> dict[str, Any]:
+    """XADD one entry (optionally trimming to about `max_length` entries); not retried."""
+    if not fields:
+        raise UserError("Give at least one field for the entry.")
+    await _expect_type(store, key, "stream", missing_ok=True)
+    args: list[Any] = ["XADD", key]
+    if max_length is not None:
+        args += ["MAXLEN", "~", max_length]
+    args.append(entry_id)
+    for name, value in fields.items():
+        args += [name, value]
+    new_id = await store.run(*args, idempotent=False)
+    return {"key": key, "id": _text(new_id)}
+
+
+async def stream_ack(store: Store, key: str, group: str, ids: Sequence[str]) -> dict[str, Any]:
+    """XACK entries for a consumer group; returns how many were pending."""
+    if not ids:
+        raise UserError("Give at least one entry id to acknowledge.")
+    return {"key": key, "group": group, "acknowledged": int(await store.run("XACK", key, group, *ids))}
+
+
+# ----------------------------------------------------------------------------------------- modules
+
+
+async def json_get(store: Store, key: str, path: str = "$", *, max_chars: int = 25_000) -> dict[str, Any]:
+    """JSON.GET a path of a RedisJSON document."""
+    raw = await store.run("JSON.GET", key, path)
+    if raw is None:
+        raise NotFound(f"Key not found: {json.dumps(key)}.", hint="Call list to find the key.")
+    return {"key": key, "path": path, "value": show(raw, max_chars=max_chars)}
+
+
+async def json_set(store: Store, key: str, path: str, value: str) -> dict[str, Any]:
+    """JSON.SET a path to a JSON text (validated here first)."""
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        raise UserError(
+            f"value is not valid JSON ({exc}).", hint="Pass a JSON text, e.g. '\"text\"' or '{}'."
+        ) from None
+    await store.run("JSON.SET", key, path, value)
+    return {"key": key, "path": path, "set": True}
+
+
+async def search_indexes(store: Store) -> dict[str, Any]:
+    """The search indexes (FT._LIST) with their document counts."""
+    names = [_text(n) for n in await store.run("FT._LIST")]
+    indexes = []
+    for name in names[:100]:
+        info = _pairs_dict(await store.run("FT.INFO", name))
+        indexes.append({"name": name, "num_docs": info.get("num_docs")})
+    return {"indexes": indexes}
+
+
+async def search(
+    store: Store, index: str, query: str, *, offset: int = 0, limit: int = 10, max_chars: int = 25_000
+) -> dict[str, Any]:
+    """FT.SEARCH with paging."""
+    reply = await store.run("FT.SEARCH", index, query, "LIMIT", offset, limit)
+    total, rest = int(reply[0]), reply[1:]
+    docs = []
+    for i in range(0, len(rest), 2):
+        fields = rest[i + 1] if i + 1 < len(rest) else []
+        docs.append(
+            {
+                "id": _text(rest[i]),
+                "fields": {_text(k): show(v) for k, v in zip(fields[::2], fields[1::2], strict=True)},
+            }
+        )
+    kept = Budget(max_chars).keep(docs)
+    result: dict[str, Any] = {"index": index, "total": total, "documents": kept}
+    if offset + len(kept) < total:
+        result["next_offset"] = offset + len(kept)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+
+async def server_info(store: Store, section: str = "default") -> dict[str, Any]:
+    """INFO for one section (server, clients, memory, stats, keyspace, ...) and DBSIZE."""
+    info, size = await store.pipeline([["INFO", section], ["DBSIZE"]])
+    if isinstance(info, Exception):
+        raise UserError(f"Redis refused INFO {section}: {info}.")
+    text = _text(info) if isinstance(info, bytes | str) else None
+    parsed = _parse_info(text) if text is not None else {k: v for k, v in dict(info).items()}
+    return {
+        "section": section,
+        "dbsize": int(size) if not isinstance(size, Exception) else None,
+        "info": parsed,
+    }
+
+
+def _parse_info(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        name, _, value = line.partition(":")
+        out[name] = value
+    return out
+
+
+async def slowlog(store: Store, count: int = 20) -> dict[str, Any]:
+    """The slowest recent commands (SLOWLOG GET), arguments cut short."""
+    if count < 1 or count > 128:
+        raise UserError(f"count must be between 1 and 128, got {count}.")
+    entries = await store.run("SLOWLOG", "GET", count)
+    shown = []
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            command = entry.get("command")
+            args = [command] if command else []
+            shown.append(
+                {
+                    "id": entry.get("id"),
+                    "start_time": entry.get("start_time"),
+                    "duration_us": entry.get("duration"),
+                    "command": [show(a, max_chars=100) for a in args],
+                }
+            )
+        else:
+            shown.append(
+                {
+                    "id": entry[0],
+                    "start_time": entry[1],
+                    "duration_us": entry[2],
+                    "command": [show(a, max_chars=100) for a in entry[3][:10]],
+                }
+            )
+    return {"entries": shown}
+
+
+_CLIENT_FIELDS = (
+    "id",
+    "name",
+    "user",
+    "db",
+    "age",
+    "idle",
+    "flags",
+    "cmd",
+    "sub",
+    "psub",
+    "multi",
+    "tot-mem",
+)
+
+
+async def client_list(store: Store) -> dict[str, Any]:
+    """Connected clients without their addresses or file descriptors (CLIENT LIST, redacted)."""
+    raw = await store.run("CLIENT", "LIST")
+    rows = (
+        raw
+        if isinstance(raw, list)
+        else [dict(p.split("=", 1) for p in line.split() if "=" in p) for line in _text(raw).splitlines()]
+    )
+    clients = [{k: _text(row[k]) for k in _CLIENT_FIELDS if k in row} for row in rows]
+    return {"count": len(clients), "clients": clients[:200], "redacted": "addr, laddr and fd are not shown"}
+
+
+async def latency(store: Store) -> dict[str, Any]:
+    """Latency monitor events (LATENCY LATEST) and Redis's own LATENCY DOCTOR report."""
+    latest, doctor = await store.pipeline([["LATENCY", "LATEST"], ["LATENCY", "DOCTOR"]])
+    events = []
+    for row in latest if isinstance(latest, list) else []:
+        events.append({"event": _text(row[0]), "time": row[1], "latest_ms": row[2], "max_ms": row[3]})
+    return {"events": events, "doctor": _text(doctor) if not isinstance(doctor, Exception) else str(doctor)}
+
+
+async def pubsub_channels(store: Store, pattern: str = "*") -> dict[str, Any]:
+    """Active channels matching a pattern with their subscriber counts."""
+    channels = (await store.run("PUBSUB", "CHANNELS", pattern))[:500]
+    counts = await store.run("PUBSUB", "NUMSUB", *channels) if channels else []
+    if isinstance(counts, list) and counts and not isinstance(counts[0], list | tuple):
+        counts = list(zip(counts[::2], counts[1::2], strict=True))
+    return {"channels": [{"channel": show(c), "subscribers": int(n)} for c, n in counts]}
+
+
+async def publish(store: Store, channel: str, message: str) -> dict[str, Any]:
+    """PUBLISH a message; returns how many subscribers received it."""
+    return {
+        "channel": channel,
+        "receivers": int(await store.run("PUBLISH", channel, message, idempotent=False)),
+    }
+
+
+async def raw_command(store: Store, args: Sequence[str], *, max_chars: int = 25_000) -> dict[str, Any]:
+    """An allow-listed command exactly as given (admin tier); the reply rendered as JSON."""
+    reply = await store.run(*args, raw=True)
+    return {"command": list(args[:1]), "reply": _render(reply, max_chars)}
+
+
+def _render(reply: Any, max_chars: int) -> Any:
+    if isinstance(reply, bytes | str):
+        return show(reply, max_chars=max_chars)
+    if isinstance(reply, dict):
+        return {_as_key(_render(k, 200)): _render(v, max_chars) for k, v in list(reply.items())[:1000]}
+    if isinstance(reply, list | tuple | set):
+        return Budget(max_chars).keep(_render(v, max_chars) for v in list(reply)[:1000])
+    return reply
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+async def _expect_type(store: Store, key: str, kind: str, *, missing_ok: bool = False) -> None:
+    """Refuse early, with the key's real type, when a tool for another type is used."""
+    actual = _text(await store.run("TYPE", key))
+    if actual == kind or (missing_ok and actual == "none"):
+        return
+    if actual == "none":
+        raise NotFound(f"Key not found: {json.dumps(key)}.", hint="Call list to find the key.")
+    raise UserError(
+        f"{json.dumps(key)} holds a {actual}, not a {kind}; nothing was changed.",
+        hint=f"Use get or the {actual} tools for it.",
+    )
