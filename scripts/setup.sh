@@ -6,6 +6,7 @@
 #   redis-server            apt-get install redis-server         (real Redis for the redis server's tests)
 #   chromium                apt-get install chromium             (the browser server's tests)
 #   postgresql-15           apt-get install postgresql-15        (only when `dpkg -s postgresql-15` fails)
+#   hypopg                  apt-get install postgresql-15-hypopg (the postgres server's index advice)
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
@@ -125,6 +126,14 @@ check_postgres() {
   if d="$(command -v initdb 2>/dev/null)"; then dirname "$d"; return 0; fi
   return 1
 }
+check_hypopg() {
+  # hypothetical indexes for the postgres server's index advice (its tests use the real extension)
+  local f
+  for f in /usr/share/postgresql/*/extension/hypopg.control; do
+    if [ -f "$f" ]; then echo "$f"; return 0; fi
+  done
+  return 1
+}
 node_major() { node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
 check_node() {
   local major
@@ -139,6 +148,7 @@ components=(
   "redis-server|redis-server|check_redis"
   "chromium|chromium|check_chromium"
   "postgresql-15|postgresql-15|check_postgres"
+  "hypopg|postgresql-15-hypopg|check_hypopg"
   "node|nodejs|check_node"
   "npm|npm|check_npm"
 )

@@ -1,0 +1,3 @@
+from patchbay_postgres.server import main
+
+main()

@@ -1,0 +1,312 @@
+"""The databases one server talks to: `--dsn NAME=URL` entries, a lazy asyncpg pool each, and clear errors.
+
+Nothing connects at start-up: a database that is down does not stop the server from answering
+`initialize`. The first call (or the background warm-up) opens the pool, retrying refused connections
+with backoff; a failure becomes a `UserError` that names the database, never its password. Every
+connection handed back to the pool is reset with `DISCARD ALL`, so no session state (settings, temporary
+tables, prepared statements, advisory locks, LISTENs) passes from one call to the next.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, register_secret
+from patchbay_common.logs import get_logger
+from patchbay_common.retry import retry_async
+
+__all__ = ["Database", "RoleInfo", "Target", "connection_lost", "parse_targets"]
+
+log = get_logger("patchbay.postgres")
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+_SCHEMES = ("postgresql://", "postgres://")
+_RESET_SQL = "DISCARD ALL"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One configured database: the name tools use, and its DSN (None: libpq's PG* environment)."""
+
+    name: str
+    dsn: str | None
+
+    def display(self) -> str:
+        """The DSN without its password, fit for a model or a log line."""
+        if self.dsn is None:
+            host = os.environ.get("PGHOST", "localhost")
+            return f"postgresql://{os.environ.get('PGUSER', '')}@{host}:{os.environ.get('PGPORT', '5432')}/"
+        parts = urlsplit(self.dsn)
+        netloc = parts.netloc.rsplit("@", 1)
+        if len(netloc) == 2:
+            user = netloc[0].split(":", 1)[0]
+            netloc_text = f"{user}@{netloc[1]}"
+        else:
+            netloc_text = netloc[0]
+        query = "&".join(
+            f"{k}={'***' if k.lower() in ('password', 'sslpassword') else v[0]}"
+            for k, v in parse_qs(parts.query).items()
+        )
+        return urlunsplit((parts.scheme, netloc_text, parts.path, query, ""))
+
+
+def parse_targets(entries: list[str]) -> list[Target]:
+    """Turn `--dsn` values (`NAME=postgresql://...` or a bare URL) into targets, registering passwords.
+
+    Raises:
+        ValueError: a value is not a postgres URL, a name is malformed, or a name repeats.
+    """
+    register_secret(os.environ.get("PGPASSWORD"))
+    if not entries:
+        return [Target("default", None)]
+    targets: list[Target] = []
+    for entry in entries:
+        entry = entry.strip()
+        if entry.startswith(_SCHEMES):
+            name, dsn = "", entry
+        else:
+            name, _, dsn = entry.partition("=")
+            if not dsn.startswith(_SCHEMES):
+                raise ValueError(
+                    "--dsn expects postgresql://user@host:port/dbname or NAME=postgresql://...; "
+                    f"got {redact(entry)!r}"
+                )
+        parts = urlsplit(dsn)
+        if parts.password:
+            register_secret(unquote(parts.password))
+        for key, values in parse_qs(parts.query).items():
+            if key.lower() in ("password", "sslpassword"):
+                for value in values:
+                    register_secret(value)
+        if not name:
+            name = unquote(parts.path.lstrip("/")) or unquote(parts.username or "") or "default"
+        if not _NAME.match(name):
+            raise ValueError(f"--dsn name {name!r} must be letters, digits, '_', '-' or '.'")
+        if any(t.name == name for t in targets):
+            raise ValueError(f"--dsn name {name!r} is given twice; name each database: NAME=postgresql://...")
+        targets.append(Target(name, dsn))
+    return targets
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    """Who the server is connected as, and what in that role reaches beyond plain table access."""
+
+    user: str
+    database: str
+    server_version: str
+    superuser: bool
+    risky_memberships: tuple[str, ...]
+    in_recovery: bool
+
+    @property
+    def risks(self) -> list[str]:
+        """Plain-language reasons this role is more powerful than a read-only role should be."""
+        found = ["it is a superuser"] if self.superuser else []
+        found += [f"it is a member of {role}" for role in self.risky_memberships]
+        return found
+
+
+_ROLE_SQL = """
+SELECT current_user AS "user", current_database() AS database, current_setting('server_version') AS version,
+       r.rolsuper AS superuser, pg_is_in_recovery() AS in_recovery,
+       ARRAY(SELECT g FROM unnest(ARRAY['pg_read_server_files','pg_write_server_files',
+                                        'pg_execute_server_program']) AS g
+             WHERE pg_has_role(current_user, g, 'MEMBER') AND NOT r.rolsuper) AS risky
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+_CONNECT_ERRORS_RETRIED = (OSError, TimeoutError)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` means the connection died under a call (restart, terminated backend, network)."""
+    import asyncpg
+
+    if isinstance(
+        exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.exceptions.ConnectionFailureError
+    ):
+        return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc).lower():
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return bool(sqlstate and (sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")))
+
+
+@dataclass
+class Database:
+    """One target with its lazily created pool and what the first connection learned about the role."""
+
+    target: Target
+    strict: bool = False
+    read_only: bool = True
+    pool_size: int = 5
+    connect_timeout: float = 10.0
+    _pool: Any = field(default=None, repr=False)
+    role: RoleInfo | None = None
+
+    @property
+    def name(self) -> str:
+        """The name tools use for this database."""
+        return self.target.name
+
+    async def _create_pool(self) -> Any:
+        import asyncpg
+
+        async def reset(connection: Any) -> None:
+            await connection.execute(_RESET_SQL)
+
+        pool = await asyncpg.create_pool(
+            self.target.dsn,
+            min_size=0,
+            max_size=self.pool_size,
+            statement_cache_size=0,  # DISCARD ALL drops prepared statements; never reuse a stale one
+            max_inactive_connection_lifetime=60.0,
+            timeout=self.connect_timeout,
+            reset=reset,
+            server_settings={"application_name": "patchbay-postgres"},
+        )
+        return pool
+
+    async def pool(self) -> Any:
+        """The pool, created on first use."""
+        if self._pool is None:
+            self._pool = await self._create_pool()
+        return self._pool
+
+    def _unreachable(self, exc: BaseException) -> UserError:
+        import asyncpg
+
+        where = self.target.display()
+        if isinstance(
+            exc,
+            asyncpg.exceptions.InvalidPasswordError
+            | asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+        ):
+            return UserError(
+                f"Database {self.name!r} ({where}) refused the login: {redact(str(exc))}.",
+                hint="The operator must fix the role or password in --dsn; calls cannot succeed until then.",
+            )
+        if isinstance(exc, asyncpg.exceptions.InvalidCatalogNameError):
+            return UserError(
+                f"Database {self.name!r} ({where}) does not exist on that server: {redact(str(exc))}.",
+                hint="The operator must fix the database name in --dsn.",
+            )
+        if isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
+            return UserError(
+                f"Database {self.name!r} ({where}) has no free connection slots: {redact(str(exc))}.",
+                hint="Try again in a little while.",
+            )
+        reason = redact(str(exc)) or type(exc).__name__
+        return UserError(
+            f"Cannot connect to database {self.name!r} ({where}): {reason}.",
+            hint=(
+                "The server is down, restarting or unreachable. This server reconnects by itself on the "
+                "next call; try again in a few seconds, or ask the operator to check PostgreSQL."
+            ),
+        )
+
+    async def _acquire(self) -> Any:
+        import asyncpg
+
+        pool = await self.pool()
+
+        async def attempt() -> Any:
+            return await pool.acquire(timeout=self.connect_timeout)
+
+        retried = (*_CONNECT_ERRORS_RETRIED, asyncpg.exceptions.CannotConnectNowError)
+        try:
+            return await retry_async(
+                attempt,
+                idempotent=True,
+                attempts=3,
+                initial_wait=0.2,
+                max_wait=1.0,
+                retry_on=retried,
+                total_timeout=self.connect_timeout,
+            )
+        except (*retried, asyncpg.exceptions.PostgresError, asyncpg.exceptions.InterfaceError) as exc:
+            raise self._unreachable(exc) from None
+
+    async def check_role(self, connection: Any) -> RoleInfo:
+        """Learn the role once; warn loudly (or, with --strict, refuse) when it can reach beyond its data."""
+        if self.role is None:
+            row = await connection.fetchrow(_ROLE_SQL)
+            self.role = RoleInfo(
+                user=row["user"],
+                database=row["database"],
+                server_version=row["version"],
+                superuser=bool(row["superuser"]),
+                risky_memberships=tuple(row["risky"] or ()),
+                in_recovery=bool(row["in_recovery"]),
+            )
+            if self.role.risks and self.read_only:
+                log.warning(
+                    "DANGER: the read-only server connects with a powerful role; use a least-privilege role",
+                    database=self.name,
+                    role=self.role.user,
+                    risks=self.role.risks,
+                    strict=self.strict,
+                )
+        if self.strict and self.read_only and self.role.risks:
+            raise AccessDenied(
+                f"Database {self.name!r} is refused by --strict: the role {self.role.user!r} is too "
+                f"powerful for a read-only server ({'; '.join(self.role.risks)}).",
+                hint="The operator must connect with a least-privilege role (see the README); "
+                "no call can run until then.",
+            )
+        return self.role
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A pooled connection for one call; returned to the pool (and reset) afterwards."""
+        connection = await self._acquire()
+        pool = self._pool
+        try:
+            await self.check_role(connection)
+            yield connection
+        finally:
+            try:
+                await pool.release(connection, timeout=5.0)
+            except Exception as exc:  # a dead connection: the pool replaces it on the next acquire
+                log.info("connection dropped on release", database=self.name, error=redact(str(exc)))
+
+    async def close(self) -> None:
+        """Close the pool (idle connections at once, busy ones after a short grace)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await pool.close()
+            except Exception:
+                pool.terminate()
+
+
+class Databases:
+    """The configured databases by name; the first is the default."""
+
+    def __init__(self, databases: list[Database]) -> None:
+        self.by_name = {db.name: db for db in databases}
+        self.default = databases[0]
+
+    def get(self, name: str | None) -> Database:
+        """The database called `name` (the first one when None)."""
+        if not name:
+            return self.default
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise NotFound(
+                f"There is no database called {name!r}.",
+                hint=f"Configured databases: {', '.join(self.by_name)} (see list_databases).",
+            ) from None
+
+    async def close(self) -> None:
+        """Close every pool."""
+        for db in self.by_name.values():
+            await db.close()

@@ -1,0 +1,3 @@
+"""patchbay-slack: Slack for MCP clients."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from patchbay_slack.server import main
+
+main()
