@@ -1,0 +1,3 @@
+from patchbay_fetch.server import main
+
+main()
