@@ -74,14 +74,16 @@ def _cache(ctx: Context[Any, Any]) -> ClientRootsCache:
     return cache
 
 
-def _ask_client(ctx: Context[Any, Any]) -> ListRoots | ListRootsResult | None:
+# Both resolvers are `async def` on purpose: the SDK runs a plain `def` resolver in a worker thread, and
+# two thread hops per tool call cost more than the call itself on a small file read.
+async def _ask_client(ctx: Context[Any, Any]) -> ListRoots | ListRootsResult | None:
     caps = ctx.client_capabilities
     if caps is None or caps.roots is None:
         return None
     return _cache(ctx).listing(ctx) or ListRoots()
 
 
-def _allowed(
+async def _allowed(
     ctx: Context[Any, Any], listing: Annotated[ListRootsResult | None, Resolve(_ask_client)]
 ) -> Roots:
     operator = getattr(ctx.mcp_server, "roots", None)

@@ -18,9 +18,11 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -28,9 +30,10 @@ from urllib.parse import unquote, urlsplit
 
 from patchbay_common.errors import AccessDenied, NotFound, UserError
 
-__all__ = ["Entry", "Located", "Roots", "path_from_uri"]
+__all__ = ["Copied", "DirScan", "Entry", "Located", "Roots", "path_from_uri"]
 
 _MAX_SYMLINKS = 40
+_MAX_WALK_DEPTH = 256
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -86,6 +89,43 @@ class Entry:
     kind: str  # "file" | "directory" | "symlink" | "other"
     size: int
     mtime: float
+
+
+@dataclass(frozen=True)
+class DirScan:
+    """One directory met by `Roots.walk`: where it is, what it holds, and a descriptor to open its files.
+
+    `rel` is the directory relative to the walked path ("" for the walked path itself), `path` its canonical
+    absolute path, `entries` its `(name, kind)` pairs sorted by name (kinds as in `Entry`; links are never
+    followed). `fd` is valid only until the walk moves to the next directory.
+    """
+
+    rel: str
+    path: str
+    depth: int
+    fd: int
+    entries: list[tuple[str, str]]
+
+    def open_file(self, name: str) -> BinaryIO:
+        """Open the regular file `name` of this directory for reading, never following a link."""
+        path = os.path.join(self.path, name)
+        try:
+            return _open_regular(Located(path, self.fd, name, None), os.O_RDONLY)
+        except AccessDenied as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and cause.errno == errno.ELOOP:
+                raise AccessDenied(f"{path} is a symbolic link; a walk does not follow links.") from None
+            raise
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What `Roots.copy` did: canonical source and destination, files copied, entries skipped (links etc.)."""
+
+    source: str
+    destination: str
+    files: int
+    skipped: int
 
 
 def path_from_uri(value: str) -> str:
@@ -349,6 +389,13 @@ class Roots:
                 raise UserError(f"{path} is a directory, not a file.", hint="List it with list_directory.")
             return _open_regular(loc, os.O_RDONLY)
 
+    def open_read_with_path(self, path: str) -> tuple[str, BinaryIO]:
+        """Open a regular file for reading; return its canonical path too (one resolution, not two)."""
+        with self.locate(path) as loc:
+            if loc.is_dir:
+                raise UserError(f"{path} is a directory, not a file.", hint="List it with list_directory.")
+            return loc.path, _open_regular(loc, os.O_RDONLY)
+
     def read_bytes(self, path: str, max_bytes: int | None = None) -> bytes:
         """The bytes of a regular file, at most `max_bytes` of them when given."""
         with self.open_read(path) as handle:
@@ -370,7 +417,9 @@ class Roots:
             mode = stat.S_IMODE(loc.stat.st_mode) if loc.stat else 0o644
             temp = f".{loc.name[:200]}.{secrets.token_hex(4)}.tmp"
             fd = os.open(
-                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                temp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
                 dir_fd=loc.parent_fd,
             )
             try:
@@ -447,7 +496,10 @@ class Roots:
             else:  # link + unlink never replaces a file that appeared at the destination meanwhile
                 try:
                     os.link(
-                        src.name, dst.name, src_dir_fd=src.parent_fd, dst_dir_fd=dst.parent_fd,
+                        src.name,
+                        dst.name,
+                        src_dir_fd=src.parent_fd,
+                        dst_dir_fd=dst.parent_fd,
                         follow_symlinks=False,
                     )
                 except FileExistsError as exc:
@@ -462,6 +514,105 @@ class Roots:
                 return True
         except UserError:
             return False
+
+    # --- walking, copying, deleting (added for the filesystem server) ----------------------------
+
+    def walk(
+        self,
+        path: str,
+        *,
+        descend: Callable[[str, int], bool] | None = None,
+        max_depth: int | None = None,
+        breadth_first: bool = False,
+    ) -> Iterator[DirScan]:
+        """Yield every directory under `path` (itself first) without ever following a symbolic link.
+
+        Each directory is reopened from the walked directory's descriptor one component at a time with
+        `O_NOFOLLOW`, so a subdirectory swapped for a link mid-walk is skipped, never followed. Order is
+        depth-first by name, or level by level with `breadth_first`. `descend(rel, depth)` can refuse to
+        enter a subdirectory; `max_depth` (1 = the walked directory only) bounds the depth.
+        """
+        limit = _MAX_WALK_DEPTH if max_depth is None else min(max_depth, _MAX_WALK_DEPTH)
+        with self.open_dir(path) as (top_path, top_fd):
+            pending: deque[tuple[str, ...]] = deque([()])
+            while pending:
+                parts = pending.popleft() if breadth_first else pending.pop()
+                fd = _open_chain(top_fd, parts)
+                if fd is None:  # vanished, or swapped for something that is not a directory
+                    continue
+                try:
+                    entries = _scan(fd)
+                    rel = "/".join(parts)
+                    yield DirScan(rel, os.path.join(top_path, *parts), len(parts), fd, list(entries))
+                finally:
+                    os.close(fd)
+                if len(parts) + 1 >= limit:
+                    continue
+                children = [
+                    (*parts, name)
+                    for name, kind in entries
+                    if kind == "directory"
+                    and (descend is None or descend(f"{rel}/{name}" if rel else name, len(parts) + 1))
+                ]
+                pending.extend(children if breadth_first else reversed(children))
+
+    def copy(self, source: str, destination: str) -> Copied:
+        """Copy a file, or a directory recursively, to `destination`, which must not exist.
+
+        The copy is built under a temporary name beside the destination and renamed into place, so a
+        failure leaves nothing at `destination`. Links and special files inside a copied directory are
+        skipped (and counted), never followed.
+        """
+        with (
+            self.locate(source) as src,
+            self.locate(destination, follow_final=False, missing_ok=True) as dst,
+        ):
+            if dst.exists:
+                raise UserError(f"Destination {destination} already exists.", hint="Choose another name.")
+            if src.is_dir and (dst.path == src.path or dst.path.startswith(src.path.rstrip("/") + "/")):
+                raise UserError(
+                    f"Cannot copy the directory {src.path} into itself ({dst.path}).",
+                    hint="Choose a destination outside it.",
+                )
+            temp = f".{dst.name[:200]}.{secrets.token_hex(4)}.tmp"
+            try:
+                if src.is_dir:
+                    files, skipped = _copy_tree(src.parent_fd, src.name, dst.parent_fd, temp)
+                else:
+                    with _open_regular(src, os.O_RDONLY) as handle:
+                        _copy_file(handle, dst.parent_fd, temp)
+                    files, skipped = 1, 0
+                _place(dst.parent_fd, temp, dst.name, destination, is_dir=src.is_dir)
+            except BaseException:
+                _remove(dst.parent_fd, temp)
+                raise
+            return Copied(src.path, dst.path, files, skipped)
+
+    def delete(self, path: str, *, recursive: bool = False) -> tuple[str, str]:
+        """Delete a file, a link (not its target) or a directory; return its canonical path and kind.
+
+        A non-empty directory needs `recursive`. An allowed directory itself cannot be deleted.
+        """
+        with self.locate(path, follow_final=False) as loc:
+            assert loc.stat is not None
+            if loc.name == ".":
+                raise AccessDenied(f"{path} is an allowed directory itself and cannot be deleted.")
+            if stat.S_ISDIR(loc.stat.st_mode):
+                if recursive:
+                    shutil.rmtree(loc.name, dir_fd=loc.parent_fd)
+                else:
+                    try:
+                        os.rmdir(loc.name, dir_fd=loc.parent_fd)
+                    except OSError as exc:
+                        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                            raise UserError(
+                                f"{path} is a directory that is not empty.",
+                                hint="Pass recursive=true to delete it with everything inside.",
+                            ) from exc
+                        raise
+                return loc.path, "directory"
+            os.unlink(loc.name, dir_fd=loc.parent_fd)
+            return loc.path, "symlink" if stat.S_ISLNK(loc.stat.st_mode) else "file"
 
 
 def _open_regular(loc: Located, flags: int) -> BinaryIO:
@@ -492,3 +643,110 @@ def _entry(item: os.DirEntry[str]) -> Entry:
     else:
         kind = "other"
     return Entry(item.name, kind, info.st_size, info.st_mtime)
+
+
+def _open_chain(top_fd: int, parts: tuple[str, ...]) -> int | None:
+    """Open `parts` below `top_fd` one directory at a time without following links; None if that fails."""
+    fd = os.dup(top_fd)
+    for part in parts:
+        try:
+            next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = next_fd
+    return fd
+
+
+def _scan(fd: int) -> list[tuple[str, str]]:
+    """The `(name, kind)` entries of an open directory, sorted by name, from `d_type` where possible."""
+    found: list[tuple[str, str]] = []
+    with os.scandir(fd) as items:
+        for item in items:
+            try:
+                if item.is_symlink():
+                    kind = "symlink"
+                elif item.is_dir(follow_symlinks=False):
+                    kind = "directory"
+                elif item.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    kind = "other"
+            except OSError:  # vanished between readdir and stat
+                continue
+            found.append((item.name, kind))
+    found.sort()
+    return found
+
+
+def _copy_file(handle: BinaryIO, dir_fd: int, name: str) -> None:
+    """Copy an open regular file to a new file `name` in `dir_fd`, keeping its permission bits."""
+    mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(handle, out, 1 << 20)
+        out.flush()
+        os.fchmod(out.fileno(), mode)
+
+
+def _copy_tree(src_parent: int, src_name: str, dst_parent: int, dst_name: str) -> tuple[int, int]:
+    """Copy a directory recursively by descriptors (links and special files skipped); (files, skipped)."""
+    os.mkdir(dst_name, 0o700, dir_fd=dst_parent)
+    src_fd = os.open(src_name, _DIR_FLAGS, dir_fd=src_parent)
+    try:
+        dst_fd = os.open(dst_name, _DIR_FLAGS, dir_fd=dst_parent)
+        try:
+            files = skipped = 0
+            for name, kind in _scan(src_fd):
+                if kind == "directory":
+                    sub_files, sub_skipped = _copy_tree(src_fd, name, dst_fd, name)
+                    files, skipped = files + sub_files, skipped + sub_skipped
+                elif kind == "file":
+                    located = Located(name, src_fd, name, None)
+                    try:
+                        handle = _open_regular(located, os.O_RDONLY)
+                    except AccessDenied:  # swapped for a link or a FIFO meanwhile
+                        skipped += 1
+                        continue
+                    with handle:
+                        _copy_file(handle, dst_fd, name)
+                    files += 1
+                else:
+                    skipped += 1
+            os.fchmod(dst_fd, stat.S_IMODE(os.fstat(src_fd).st_mode))
+            return files, skipped
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
+
+
+def _place(dir_fd: int, temp: str, name: str, shown: str, *, is_dir: bool) -> None:
+    """Give the finished copy `temp` its final `name`, never replacing anything that appeared there."""
+    if is_dir:
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
+        raise UserError(f"Destination {shown} already exists.", hint="Choose another name.")
+    try:
+        os.link(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError as exc:
+        raise UserError(f"Destination {shown} already exists.", hint="Choose another name.") from exc
+    os.unlink(temp, dir_fd=dir_fd)
+
+
+def _remove(dir_fd: int, name: str) -> None:
+    """Remove a leftover temporary file or directory, if it is there."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(name, dir_fd=dir_fd, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)

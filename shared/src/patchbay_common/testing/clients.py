@@ -140,10 +140,14 @@ async def connect(
     era: Era = "legacy",
     headers: Mapping[str, str] | None = None,
     list_roots: RootsCallback | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
-    """A connected `Client` for an in-process server, a stdio `Launch`, or a running `HttpServer`."""
+    """A connected `Client` for an in-process server, a stdio `Launch`, or a running `HttpServer`.
+
+    `client_options` go to `mcp.Client` as they are (e.g. `elicitation_callback`, `message_handler`).
+    """
     mode = "legacy" if era == "legacy" else "auto"
-    options: dict[str, Any] = {"mode": mode}
+    options: dict[str, Any] = {"mode": mode, **client_options}
     if list_roots is not None:
         options["list_roots_callback"] = list_roots
     server: Any

@@ -1,0 +1,3 @@
+from patchbay_filesystem.server import main
+
+main()
