@@ -1,0 +1,3 @@
+from patchbay_browser.server import main
+
+main()
