@@ -1,0 +1,3 @@
+from patchbay_sqlite.server import main
+
+main()

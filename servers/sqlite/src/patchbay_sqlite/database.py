@@ -1,0 +1,630 @@
+"""One SQLite database file, opened through aiosqlite with the access tier enforced on every connection.
+
+Reads run on a small pool of read-only connections (`mode=ro`, `PRAGMA query_only`), writes on one
+read-write connection in autocommit mode. Every connection carries an `Authorizer` (the tier) and a
+progress handler that interrupts a statement past its deadline, after which the connection is still
+usable. Rows are streamed with `fetchmany`, never fetched all at once: a large result keeps its cursor
+open as a `Result` the caller pages through, so the query is not run again.
+
+aiosqlite gives each connection its own thread. Each operation here (run a statement and fetch its first
+page; fetch the next page; a dry run) is one plain `sqlite3` function sent to that thread in one hop,
+rather than one hop per cursor call: a hop costs more than a small query.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from patchbay_common.errors import NotFound, UserError
+from patchbay_common.logs import get_logger
+from patchbay_sqlite.policy import DROP_ACTIONS, Access, Authorizer, Purpose
+from patchbay_sqlite.render import cell
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+__all__ = ["Assessment", "Database", "Page", "Result", "sql_error"]
+
+log = get_logger("patchbay.sqlite")
+
+Params = Sequence[Any]
+T = TypeVar("T")
+
+_PROGRESS_STEPS = 1000  # VM instructions between two deadline checks
+_IDLE_READERS = 2
+_SCHEMA_TABLES = ("sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema")
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a double-quoted SQLite identifier (used only for names SQLite itself reported)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Conn:
+    """An aiosqlite connection with its authorizer and the deadline its progress handler checks."""
+
+    conn: aiosqlite.Connection
+    auth: Authorizer
+    deadline: float | None = None
+    timeout: float = 0.0
+    # The authorizer's purpose and record belong to one statement at a time: concurrent tool calls on
+    # the same connection take turns, or one call could read (or reset) another's record.
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    def _progress(self) -> int:
+        return 1 if self.deadline is not None and time.monotonic() > self.deadline else 0
+
+    def arm(self, purpose: Purpose, timeout: float) -> None:
+        """Start a statement for `purpose` that must finish within `timeout` seconds."""
+        self.auth.begin(purpose)
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def disarm(self) -> None:
+        """No statement of ours is running: nothing to interrupt."""
+        self.deadline = None
+
+    @asynccontextmanager
+    async def turn(self, purpose: Purpose, seconds: float) -> AsyncIterator[None]:
+        """Hold the connection for one statement for `purpose`, interrupted after `seconds`."""
+        async with self.lock:
+            self.arm(purpose, seconds)
+            try:
+                yield
+            finally:
+                self.disarm()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop."""
+        result: T = await self.conn._execute(fn, self.conn._conn, *args)  # type: ignore[no-untyped-call]
+        return result
+
+    async def close(self) -> None:
+        """Close the connection and stop its thread."""
+        await self.conn.close()
+
+
+@dataclass
+class Page:
+    """Rows of one page (JSON-safe), and where the next page starts."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    offset: int
+    more: bool
+
+
+@dataclass
+class Result:
+    """A query whose rows did not fit one page: its open cursor and the rows already fetched.
+
+    Rows already fetched are kept (up to a character budget) so a page can be read again; later pages
+    come from the same cursor, so the query never runs twice.
+    """
+
+    id: str
+    database: str
+    sql: str
+    columns: list[str]
+    reader: _Conn
+    cursor: sqlite3.Cursor
+    rows: list[list[Any]] = field(default_factory=list)
+    base: int = 0  # offset of rows[0]
+    exhausted: bool = False
+    cursor_closed: bool = False
+    closed_reason: str | None = None
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def fetched(self) -> int:
+        """How many rows have come from the cursor so far."""
+        return self.base + len(self.rows)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a write statement would do, found by compiling it (and, for DELETE/UPDATE, a dry run)."""
+
+    destructive: str | None  # a sentence for the confirmation question, or None
+    creates_table: str | None  # the table a CREATE TABLE statement creates
+
+
+# --- work done in a connection's thread (plain sqlite3) -----------------------------------------------------
+
+
+def _rows(batch: list[Any]) -> list[list[Any]]:
+    return [[cell(v) for v in row] for row in batch]
+
+
+def _open_read(
+    raw: sqlite3.Connection, sql: str, params: Params, first: int
+) -> tuple[sqlite3.Cursor, list[Any]]:
+    cursor = raw.execute(sql, tuple(params))
+    batch = cursor.fetchmany(first)
+    if len(batch) < first:
+        cursor.close()
+    return cursor, _rows(batch)
+
+
+def _fetch(_: sqlite3.Connection, cursor: sqlite3.Cursor, count: int) -> list[list[Any]]:
+    batch = cursor.fetchmany(count)
+    if len(batch) < count:
+        cursor.close()
+    return _rows(batch)
+
+
+def _close_cursor(_: sqlite3.Connection, cursor: sqlite3.Cursor) -> None:
+    cursor.close()
+
+
+def _fetch_all(raw: sqlite3.Connection, sql: str, params: Params) -> list[Any]:
+    cursor = raw.execute(sql, tuple(params))
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _setup(raw: sqlite3.Connection, auth: Authorizer, progress: Callable[[], int], read_only: bool) -> None:
+    if read_only:
+        raw.execute("PRAGMA query_only = 1")
+    raw.execute("PRAGMA busy_timeout = 2000")
+    raw.set_authorizer(auth)
+    raw.set_progress_handler(progress, _PROGRESS_STEPS)
+
+
+def _compile(raw: sqlite3.Connection, sql: str, params: Params) -> None:
+    """Compile `sql` (so the authorizer sees every action) without running it."""
+    raw.execute(f"EXPLAIN {sql}", tuple(params)).close()
+
+
+def _dry_run(
+    raw: sqlite3.Connection, auth: Authorizer, sql: str, params: Params, tables: list[str]
+) -> tuple[dict[str, int], int]:
+    """Row counts of `tables`, and the rows `sql` changes, inside a transaction rolled back at once."""
+    auth.internal = True
+    try:
+        counts = {t: raw.execute(f"SELECT count(*) FROM {quote_identifier(t)}").fetchone()[0] for t in tables}  # noqa: S608
+        raw.execute("BEGIN")
+    finally:
+        auth.internal = False
+    try:
+        auth.begin(Purpose.WRITE)
+        cursor = raw.execute(sql, tuple(params))
+        changed = cursor.rowcount
+        cursor.close()
+    finally:
+        auth.internal = True
+        try:
+            raw.execute("ROLLBACK")  # the file is left exactly as it was
+        finally:
+            auth.internal = False
+    return counts, changed
+
+
+def _write(
+    raw: sqlite3.Connection, auth: Authorizer, sql: str, params: Params, max_rows: int
+) -> tuple[int, Page | None]:
+    try:
+        cursor = raw.execute(sql, tuple(params))
+        page = None
+        if cursor.description:
+            rows = _rows(cursor.fetchmany(max_rows + 1))
+            page = Page([d[0] for d in cursor.description], rows[:max_rows], 0, len(rows) > max_rows)
+        cursor.close()
+        return cursor.rowcount, page
+    except sqlite3.Error:
+        if raw.in_transaction:
+            auth.internal = True
+            try:
+                raw.rollback()
+            finally:
+                auth.internal = False
+        raise
+
+
+def sql_error(exc: sqlite3.Error, conn: _Conn | None = None) -> UserError:
+    """A `UserError` with SQLite's message and what to do next."""
+    message = str(exc)
+    low = message.lower()
+    if conn is not None and conn.auth.denial and ("authoriz" in low or "prohibited" in low):
+        return UserError(f"Refused: {conn.auth.denial}", hint="Nothing was changed.")
+    if "interrupted" in low:
+        seconds = conn.timeout if conn is not None else 0
+        return UserError(
+            f"The statement ran longer than {seconds:g} s and was stopped; nothing was changed.",
+            hint="Narrow it (a WHERE clause, a LIMIT, an index) or ask the operator for a longer "
+            "--query-timeout.",
+        )
+    if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in low:
+        return UserError(
+            "Only one SQL statement is allowed per call; nothing was run.",
+            hint="Send the statements one at a time.",
+        )
+    if isinstance(exc, sqlite3.ProgrammingError) and "bindings" in low:
+        return UserError(
+            f"SQLite error: {message}",
+            hint="Pass one value in `params` for each ? placeholder, in order.",
+        )
+    if "no such table" in low:
+        hint = "Call list_tables to see the tables."
+    elif "no such column" in low:
+        hint = "Call describe_table to see the columns."
+    elif "syntax error" in low or "incomplete input" in low:
+        hint = "Check the SQL: SQLite's dialect, one statement, values passed as ? placeholders in `params`."
+    elif "readonly" in low or "read-only" in low:
+        hint = "The database is open read-only."
+    elif "locked" in low or "busy" in low:
+        hint = "Another process is writing to the database; try again in a moment."
+    elif "constraint" in low:
+        hint = "Nothing was changed; check the values against describe_table."
+    else:
+        hint = "Nothing was changed."
+    return UserError(f"SQLite error: {message}.", hint=hint)
+
+
+class Database:
+    """A named SQLite file: a pool of read connections and, in the dml/ddl tiers, one write connection."""
+
+    def __init__(
+        self, name: str, path: Path, access: Access, *, timeout: float, immutable: bool = False
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.access = access
+        self.timeout = timeout
+        self.immutable = immutable
+        self._idle: list[_Conn] = []
+        self._writer: _Conn | None = None
+        self._opening = anyio.Lock()
+        self.results: dict[str, Result] = {}
+
+    # --- connections -------------------------------------------------------------------------------------
+
+    def _uri(self, mode: str) -> str:
+        extra = "&immutable=1" if self.immutable else ""
+        return f"{self.path.resolve().as_uri()}?mode={mode}{extra}"
+
+    async def _open(self, *, write: bool) -> _Conn:
+        import aiosqlite  # imported on first use, so start-up does not pay for it
+
+        mode = "rwc" if write and self.access is Access.DDL else ("rw" if write else "ro")
+        try:
+            # No statement cache: a cached statement is not compiled again, so the authorizer would not
+            # see it again, and the same text may come back under another purpose (read, write, create).
+            conn = await aiosqlite.connect(
+                self._uri(mode), uri=True, isolation_level=None, check_same_thread=False, cached_statements=0
+            )
+        except sqlite3.Error as exc:
+            raise UserError(f"Cannot open database {self.name} ({self.path}): {exc}.") from exc
+        wrapped = _Conn(conn, Authorizer(self.access))
+        await wrapped.run(_setup, wrapped.auth, wrapped._progress, not write)
+        return wrapped
+
+    async def _reader(self) -> _Conn:
+        if not self.path.exists():  # ddl tier, file not created yet: the writer creates it
+            return await self._write_conn()
+        if self._idle:
+            return self._idle.pop()
+        return await self._open(write=False)
+
+    async def _release(self, conn: _Conn) -> None:
+        conn.disarm()
+        if conn is self._writer:
+            return
+        if len(self._idle) < _IDLE_READERS:
+            self._idle.append(conn)
+        else:
+            await conn.close()
+
+    async def _write_conn(self) -> _Conn:
+        if self.access is Access.READ:
+            raise UserError("The server is read-only (--access read).", hint="Nothing was changed.")
+        async with self._opening:  # concurrent first calls must not open (and leak) two writers
+            if self._writer is None:
+                self._writer = await self._open(write=True)
+        return self._writer
+
+    async def close(self) -> None:
+        """Close every connection and open result."""
+        for result in list(self.results.values()):
+            await self.drop_result(result, "the server is shutting down")
+        for conn in self._idle:
+            await conn.close()
+        self._idle.clear()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    # --- reading -----------------------------------------------------------------------------------------
+
+    async def read(self, sql: str, params: Params, *, first: int) -> Result:
+        """Run a read-only statement and fetch `first` rows; the cursor stays open if more remain."""
+        conn = await self._reader()
+        try:
+            async with conn.turn(Purpose.READ, self.timeout):
+                try:
+                    cursor, rows = await conn.run(_open_read, sql, params, first)
+                except sqlite3.Error as exc:
+                    raise sql_error(exc, conn) from exc
+        except BaseException:
+            await self._release(conn)
+            raise
+        columns = [d[0] for d in cursor.description or ()]
+        result = Result(secrets.token_hex(8), self.name, sql, columns, conn, cursor, rows=rows)
+        self.results[result.id] = result
+        if len(rows) < first:
+            result.exhausted = result.cursor_closed = True
+            await self._release(conn)
+        return result
+
+    async def page(self, result: Result, offset: int, max_rows: int, budget_chars: int) -> Page:
+        """Rows `offset..offset+max_rows` of `result`, fetching from its cursor as far as needed."""
+        if result.closed_reason:
+            raise UserError(
+                f"This result is no longer available: {result.closed_reason}.", hint="Run the query again."
+            )
+        if offset < result.base:
+            raise UserError(
+                f"Rows before {result.base} of this result were released to save memory.",
+                hint="Run the query again, or continue from a later cursor.",
+            )
+        if offset > result.fetched:
+            raise UserError(
+                "The cursor points past the rows read so far.", hint="Pass a cursor exactly as given."
+            )
+        result.last_used = time.monotonic()
+        need = offset + max_rows + 1
+        if not result.exhausted and result.fetched < need:
+            wanted = need - result.fetched
+            try:
+                async with result.reader.turn(Purpose.READ, self.timeout):
+                    try:
+                        batch = await result.reader.run(_fetch, result.cursor, wanted)
+                    except sqlite3.Error as exc:
+                        raise sql_error(exc, result.reader) from exc
+            except UserError as error:
+                await self.drop_result(result, str(error))
+                raise
+            result.rows.extend(batch)
+            if len(batch) < wanted:
+                result.exhausted = result.cursor_closed = True
+                await self._release(result.reader)
+        start = offset - result.base
+        rows = result.rows[start : start + max_rows]
+        more = result.fetched > offset + len(rows) or not result.exhausted
+        self._trim(result, budget_chars, keep_from=start)
+        return Page(result.columns, rows, offset, more)
+
+    def _trim(self, result: Result, budget_chars: int, keep_from: int) -> None:
+        """Release the oldest fetched rows once their size passes `budget_chars`."""
+        total = 0
+        cut = 0
+        for index in range(len(result.rows) - 1, -1, -1):
+            total += sum(len(str(v)) + 3 for v in result.rows[index])
+            if total > budget_chars and index < keep_from:
+                cut = index + 1
+                break
+        if cut:
+            del result.rows[:cut]
+            result.base += cut
+
+    async def drop_result(self, result: Result, reason: str) -> None:
+        """Close `result`'s cursor and give back its connection; reading it later says `reason`."""
+        result.closed_reason = reason
+        self.results.pop(result.id, None)
+        if not result.cursor_closed:
+            result.cursor_closed = True
+            try:
+                await result.reader.run(_close_cursor, result.cursor)
+            finally:
+                await self._release(result.reader)
+
+    async def drop_open_results(self, reason: str) -> None:
+        """Close every result still holding a cursor (before a write: an open read would block it)."""
+        for result in list(self.results.values()):
+            if not result.cursor_closed:
+                await self.drop_result(result, reason)
+
+    # --- metadata ----------------------------------------------------------------------------------------
+
+    async def fetch_all(self, sql: str, params: Params = (), purpose: Purpose = Purpose.READ) -> list[Any]:
+        """All rows of a small query the server itself wrote (metadata)."""
+        conn = await self._reader()
+        try:
+            async with conn.turn(purpose, self.timeout):
+                try:
+                    rows: list[Any] = await conn.run(_fetch_all, sql, params)
+                    return rows
+                except sqlite3.Error as exc:
+                    raise sql_error(exc, conn) from exc
+        finally:
+            await self._release(conn)
+
+    async def tables(self) -> list[tuple[str, str, str]]:
+        """(name, type, comma-separated columns) for every table and view, by name."""
+        rows = await self.fetch_all(
+            "SELECT s.name, s.type, group_concat(c.name, ', ') FROM sqlite_schema AS s "
+            "JOIN pragma_table_info(s.name) AS c WHERE s.type IN ('table', 'view') "
+            "AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' GROUP BY s.name ORDER BY s.name"
+        )
+        return [(r[0], r[1], r[2] or "") for r in rows]
+
+    async def resolve_table(self, name: str) -> tuple[str, str, str]:
+        """(real name, type, CREATE sql) of the table or view called `name` (any case).
+
+        Raises:
+            NotFound: no such table or view; the hint names the ones that exist.
+        """
+        rows = await self.fetch_all(
+            "SELECT name, type, sql FROM sqlite_schema "
+            "WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE",
+            (name,),
+        )
+        if not rows:
+            names = [t[0] for t in await self.tables()]
+            shown = ", ".join(names[:50]) or "(none)"
+            raise NotFound(
+                f"No table or view named {name!r} in database {self.name}.",
+                hint=f"Tables: {shown}. Call list_tables for details.",
+            )
+        return rows[0][0], rows[0][1], rows[0][2] or ""
+
+    async def describe(self, name: str) -> dict[str, Any]:
+        """Columns, foreign keys, indexes and the CREATE statement of one table or view."""
+        real, kind, create = await self.resolve_table(name)
+        columns = await self.fetch_all(
+            'SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid',
+            (real,),
+        )
+        fks = await self.fetch_all(
+            'SELECT "from", "table", "to", on_update, on_delete '
+            "FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+            (real,),
+        )
+        indexes = await self.fetch_all(
+            "SELECT il.name, il.\"unique\", group_concat(ii.name, ', ') FROM pragma_index_list(?) AS il "
+            "JOIN pragma_index_info(il.name) AS ii GROUP BY il.name ORDER BY il.name",
+            (real,),
+        )
+        return {
+            "name": real,
+            "type": kind,
+            "columns": [
+                {"name": c[0], "type": c[1], "not_null": bool(c[2]), "default": c[3], "primary_key": c[4]}
+                for c in columns
+                if not c[5] or c[5] in (2, 3)  # hidden columns of virtual tables stay hidden
+            ],
+            "foreign_keys": [
+                {"column": f[0], "references": f"{f[1]}({f[2] or ''})", "on_update": f[3], "on_delete": f[4]}
+                for f in fks
+            ],
+            "indexes": [{"name": i[0], "unique": bool(i[1]), "columns": i[2]} for i in indexes],
+            "sql": create,
+        }
+
+    async def schema(self) -> str:
+        """Every CREATE statement of the database, in creation order."""
+        rows = await self.fetch_all(
+            "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "ORDER BY rowid"
+        )
+        return ";\n\n".join(r[0] for r in rows) + (";" if rows else "")
+
+    async def explain(self, sql: str, params: Params) -> list[tuple[int, int, str]]:
+        """`EXPLAIN QUERY PLAN` rows (id, parent, detail); compiled under the tier, never run."""
+        rows = await self.fetch_all(f"EXPLAIN QUERY PLAN {sql}", params, purpose=Purpose.WRITE)
+        return [(r[0], r[1], r[3]) for r in rows]
+
+    # --- writing -----------------------------------------------------------------------------------------
+
+    async def assess(self, sql: str, params: Params, purpose: Purpose) -> Assessment:
+        """Compile `sql` under the tier without running it and say whether it destroys data.
+
+        Destructive means: it drops a table, view, index or trigger, or it is a DELETE/UPDATE that would
+        touch every row of a non-empty table (found by running it in a transaction rolled back at once).
+        """
+        conn = await self._write_conn()
+        async with conn.turn(purpose, self.timeout):
+            try:
+                await conn.run(_compile, sql, params)
+            except sqlite3.Error as exc:
+                raise sql_error(exc, conn) from exc
+            actions = list(conn.auth.actions)
+            creates = next((t for a, t in actions if a in ("CREATE_TABLE", "CREATE_TEMP_TABLE")), None)
+            drops = [_dropped(a, t) for a, t in actions if a in DROP_ACTIONS]
+            if drops:
+                return Assessment(f"It drops {', '.join(drops)}.", creates)
+            targets = sorted(
+                {
+                    (a, t)
+                    for a, t in actions
+                    if a in ("DELETE", "UPDATE") and t and t.lower() not in _SCHEMA_TABLES
+                }
+            )
+            if not targets:
+                return Assessment(None, creates)
+            try:
+                counts, changed = await conn.run(
+                    _dry_run, conn.auth, sql, params, sorted({t for _, t in targets})
+                )
+            except sqlite3.Error as exc:
+                raise sql_error(exc, conn) from exc
+            for action, table in targets:
+                total = counts[table]
+                if total and changed >= total:
+                    verb = "delete" if action == "DELETE" else "update"
+                    return Assessment(f"It would {verb} all {total} rows of {table}.", creates)
+            return Assessment(None, creates)
+
+    async def write(
+        self, sql: str, params: Params, purpose: Purpose, *, max_rows: int
+    ) -> tuple[int, Page | None]:
+        """Run one change and commit it; return the rows changed (-1 for DDL) and any RETURNING rows."""
+        conn = await self._write_conn()
+        await self.drop_open_results("the database was changed after it was read")
+        async with conn.turn(purpose, self.timeout):
+            try:
+                return await conn.run(_write, conn.auth, sql, params, max_rows)
+            except sqlite3.Error as exc:
+                raise sql_error(exc, conn) from exc
+
+
+def _dropped(action: str, target: str | None) -> str:
+    return f"{action.removeprefix('DROP_').lower().replace('_', ' ')} {target}"
+
+
+MAX_OPEN_RESULTS = 8
+
+
+class Catalog:
+    """Every database the server serves, by name, and the large results still open for paging."""
+
+    def __init__(self, databases: dict[str, Database]) -> None:
+        if not databases:
+            raise ValueError("at least one database is needed")
+        self.databases = databases
+        self.default = next(iter(databases))
+        self._results: dict[str, Result] = {}
+
+    def get(self, name: str | None) -> Database:
+        """The database called `name` (the first one when None)."""
+        db = self.databases.get(name or self.default)
+        if db is None:
+            raise NotFound(
+                f"No database named {name!r}.",
+                hint=f"Databases: {', '.join(self.databases)} (call list_databases).",
+            )
+        return db
+
+    async def keep(self, result: Result) -> None:
+        """Keep `result` open for paging; the least recently used one beyond the limit is closed."""
+        self._results[result.id] = result
+        while len(self._results) > MAX_OPEN_RESULTS:
+            oldest = min(self._results.values(), key=lambda r: r.last_used)
+            self._results.pop(oldest.id)
+            await self.databases[oldest.database].drop_result(oldest, "too many results were open")
+
+    def result(self, result_id: str) -> Result:
+        """An open result by id."""
+        found = self._results.get(result_id)
+        if found is None or found.closed_reason:
+            reason = found.closed_reason if found else "it was closed or never existed"
+            raise NotFound(f"Result {result_id} is not available: {reason}.", hint="Run the query again.")
+        return found
+
+    async def close(self) -> None:
+        """Close every connection of every database."""
+        self._results.clear()
+        for db in self.databases.values():
+            await db.close()
