@@ -26,8 +26,25 @@ format:
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: setup  ## side-by-side benchmarks against the official servers (not part of `make test`)
-	@for b in bench/*.py; do [ "$$(basename $$b)" = "_harness.py" ] && continue; echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
+bench: setup  ## every side-by-side benchmark against the official servers; writes bench/REPORT.md (long)
+	@$(UV) run --frozen python bench/report.py $(BENCH_ARGS)
+
+stress: setup  ## load (minutes), two replicas behind nginx, faults; not part of `make test` (long)
+	@for s in bench/stress_load.py bench/stress_replicas.py bench/stress_faults.py; do echo "== $$s"; $(UV) run --frozen python $$s $(STRESS_ARGS) || exit 1; done
 
 lock:
 	@$(UV) lock
+
+.PHONY: new-server
+NEW_SERVER_DEST ?= .
+new-server:  ## scaffold servers/$(NAME) from templates/server (copier): make new-server NAME=weather
+	@test -n "$(NAME)" || { echo "usage: make new-server NAME=<name>  (lower case, e.g. weather)" >&2; exit 2; }
+	@test ! -e "$(NEW_SERVER_DEST)/servers/$(NAME)" || { echo "servers/$(NAME) exists already" >&2; exit 2; }
+	@$(UV) run --frozen copier copy --quiet --defaults --data name=$(NAME) templates/server "$(NEW_SERVER_DEST)"
+	@if [ "$(NEW_SERVER_DEST)" = . ]; then \
+	  $(UV) lock && $(UV) sync --all-packages && \
+	  $(UV) run --frozen python scripts/readme_tables.py $(NAME) && \
+	  $(UV) run --frozen python scripts/gen_server_json.py $(NAME) && \
+	  echo "servers/$(NAME) created: uv run pytest servers/$(NAME); then record its tools snapshot with" \
+	       "PATCHBAY_UPDATE_SNAPSHOTS=1 uv run pytest tests/test_every_server.py -k $(NAME)"; \
+	fi

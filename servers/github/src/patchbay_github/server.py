@@ -986,4 +986,4 @@ async def _announce(ctx: Context) -> None:
 
 def main() -> None:
     """Console entry point: `patchbay-github`."""
-    serve(build, Settings)
+    serve(build, Settings, secret_env=["GITHUB_PERSONAL_ACCESS_TOKEN"])

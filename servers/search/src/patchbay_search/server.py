@@ -232,4 +232,4 @@ def build(settings: Settings) -> PatchbayServer:
 
 def main() -> None:
     """Console entry point: `patchbay-search [flags]`."""
-    serve(build, Settings)
+    serve(build, Settings, secret_env=[KEY_VARIABLE])
