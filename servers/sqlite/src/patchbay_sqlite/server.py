@@ -60,8 +60,8 @@ class Settings(CommonSettings):
 
     db: list[str] = Field(
         default_factory=list,
-        description="A database as NAME=PATH or PATH (name from the file name); repeatable. "
-        "None given: the built-in sample database.",
+        description="A database as NAME=PATH or PATH (name from the file name); repeatable, a JSON list in "
+        "the environment. None given: the built-in sample database.",
     )
     access: Literal["read", "dml", "ddl"] = Field(
         "read",
@@ -406,9 +406,9 @@ def build(settings: Settings) -> PatchbayServer:
 
         return json.dumps(await catalog.get(database).describe(table), ensure_ascii=False)
 
-    @mcp.resource("sqlite://result/{result_id}{?offset}", mime_type="text/csv")
+    @mcp.resource("sqlite://result/{result_id}{?offset}", mime_type="text/plain")
     async def result_resource(result_id: str, offset: str = "0") -> str:
-        """A page of an open large query result as CSV, from row `offset`."""
+        """A page of an open large query result as CSV wrapped as untrusted data, from row `offset`."""
         result = catalog.result(result_id)
         db = catalog.get(result.database)
         start = int(offset) if offset.isdigit() else 0
@@ -416,9 +416,12 @@ def build(settings: Settings) -> PatchbayServer:
         capped = cap_rows(
             page.rows, max_rows=settings.max_rows, max_chars=max_chars, offset=start, more_available=page.more
         )
-        body = render(page.columns, capped.rows, "csv")
+        # Cell values are database content: framed as data, like read_query's page (the footer stays outside).
+        body = wrap_untrusted(
+            render(page.columns, capped.rows, "csv"), f"query result from database {db.name}"
+        )
         if capped.truncated and capped.next_offset is not None:
-            body += f"\n# more rows: sqlite://result/{result_id}?offset={capped.next_offset}"
+            body += f"\nMore rows: sqlite://result/{result_id}?offset={capped.next_offset}"
         return body
 
     @mcp.prompt(name="mcp-demo", title="Guided tour of the data")
