@@ -35,7 +35,7 @@ FIGURES = CACHE / "figures.json"
 
 # Servers declared finished (the lead extends this as servers land).
 SHIPPED: tuple[str, ...] = (
-    "browser", "fetch", "filesystem", "github", "postgres", "redis", "search", "slack",
+    "browser", "fetch", "filesystem", "github", "postgres", "redis", "search", "slack", "sqlite",
 )  # fmt: skip
 
 # The sections every server README has, in this order (other sections may sit between them).

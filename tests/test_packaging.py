@@ -252,6 +252,7 @@ SECRET_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "redis": ("PATCHBAY_REDIS_PASSWORD",),
     "search": ("BRAVE_API_KEY",),
     "slack": ("SLACK_BOT_TOKEN",),
+    "sqlite": (),
 }
 
 

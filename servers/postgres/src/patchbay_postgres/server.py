@@ -573,4 +573,4 @@ def build(settings: Settings) -> PatchbayServer:
 
 def main() -> None:
     """Console entry point: `patchbay-postgres --dsn postgresql://...`."""
-    serve(build, Settings)
+    serve(build, Settings, secret_env=["PATCHBAY_POSTGRES_DSN"])

@@ -426,4 +426,4 @@ def build(settings: Settings) -> PatchbayServer:
 
 def main() -> None:
     """Console entry point: `patchbay-slack [flags]`."""
-    serve(build, Settings)
+    serve(build, Settings, secret_env=["SLACK_BOT_TOKEN"])
