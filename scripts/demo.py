@@ -44,35 +44,50 @@ def excerpt(result: Any, lines: int = 8) -> str:
     return textwrap.indent("\n".join(shown), "    ") + more + flag
 
 
-async def call(client: Any, tool: str, arguments: dict[str, Any]) -> None:
+async def call(client: Any, tool: str, arguments: dict[str, Any], lines: int) -> None:
+    """Call one tool and print the call, its time and the start of its answer."""
     started = time.perf_counter()
     result = await client.call_tool(tool, arguments)
     took = (time.perf_counter() - started) * 1000
     print(f"  -> {tool}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})  [{took:.0f} ms]")
-    print(excerpt(result))
+    print(excerpt(result, lines))
 
 
-async def demo_server(title: str, launch: Launch, calls: list[tuple[str, dict[str, Any]]]) -> None:
+async def demo_server(
+    title: str, launch: Launch, calls: list[tuple[str, dict[str, Any]]], lines: int = 8
+) -> None:
+    """Start one server over stdio, list its tools, and make the calls."""
     print(f"\n== {title}\n   $ {' '.join(launch.argv())}")
+    launch = Launch(launch.command, [*launch.args, "--log-level", "WARNING"])
     started = time.perf_counter()
     async with connect(launch) as client:
         tools = (await client.list_tools()).tools
-        print(f"  initialize + tools/list in {(time.perf_counter() - started) * 1000:.0f} ms: "
-              f"{len(tools)} tools ({', '.join(t.name for t in tools)})")
+        print(
+            f"  initialize + tools/list in {(time.perf_counter() - started) * 1000:.0f} ms: "
+            f"{len(tools)} tools ({', '.join(t.name for t in tools)})"
+        )
         for tool, arguments in calls:
-            await call(client, tool, arguments)
+            await call(client, tool, arguments, lines)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the demo folder without an access log on the terminal."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet."""
 
 
 def serve_page(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve `folder` on a free loopback port; return the server and the page's URL."""
     (folder / "index.html").write_text(PAGE)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    handler = partial(QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/index.html"
 
 
 async def main() -> None:
+    """Run the three demos."""
     base = Path(tempfile.mkdtemp(prefix="patchbay-demo-"))
     try:
         sample = base / "sample"
@@ -106,6 +121,7 @@ async def main() -> None:
                 "patchbay-fetch: a page served on this machine (loopback allowed for the demo only)",
                 Launch("patchbay-fetch", ["--allow-private"]),
                 [("fetch", {"url": url})],
+                lines=18,
             )
             await demo_server(
                 "patchbay-fetch with its default egress guard: loopback is refused",
