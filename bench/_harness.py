@@ -1,7 +1,8 @@
-"""Small helpers shared by the side-by-side benchmarks: timing, percentiles, process memory, a table printer."""
+"""Helpers shared by the side-by-side benchmarks: timing, percentiles, process memory, a table printer."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -44,18 +45,51 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def child_pids() -> set[int]:
+    """PIDs of this process's direct children (a stdio server the SDK client started)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+def children_rss_kib() -> int:
+    """Resident memory of this process's direct children together, in KiB."""
+    total = 0
+    for pid in child_pids():
+        try:
+            total += rss_kib(pid)
+        except (OSError, RuntimeError):
+            continue
+    return total
+
+
 def summary(samples: Sequence[float]) -> str:
     """p50 / p90 / mean of samples in ms."""
-    return f"p50 {percentile(samples, 50):8.1f}  p90 {percentile(samples, 90):8.1f}  mean {statistics.fmean(samples):8.1f}"
+    p50, p90, mean = percentile(samples, 50), percentile(samples, 90), statistics.fmean(samples)
+    return f"p50 {p50:8.1f}  p90 {p90:8.1f}  mean {mean:8.1f}"
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Print an aligned table to stdout."""
-    cells = [[str(c) for c in header], *[[f"{c:.1f}" if isinstance(c, float) else str(c) for c in r] for r in rows]]
+    cells = [
+        [str(c) for c in header],
+        *[[f"{c:.1f}" if isinstance(c, float) else str(c) for c in r] for r in rows],
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")
     for index, row in enumerate(cells):
-        print("  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                cell.rjust(width) if i else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if index == 0:
             print("  ".join("-" * w for w in widths))
     sys.stdout.flush()

@@ -1,8 +1,8 @@
 """Cold start over stdio: spawn -> initialize answered -> tools/list answered, side by side.
 
-Compares a patchbay server (default: patchbay-sqlite, zero configuration) with a minimal MCPServer that has one
-tool, in the same run, and prints the ratio. Also measures what importing patchbay_common adds to the SDK's
-own import (budget: 30 ms), and what a server's whole module import adds.
+Compares a patchbay server (default: patchbay-sqlite, zero configuration) with a minimal MCPServer that
+has one tool, in the same run, and prints the ratio. Also measures what importing patchbay_common adds to
+the SDK's own import (budget: 30 ms), and what a server's whole module import adds.
 
     uv run python bench/cold_start.py [--server sqlite] [--runs 15]
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,11 @@ HANDSHAKE = (
             "jsonrpc": "2.0",
             "id": 1,
             "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}},
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "b", "version": "0"},
+            },
         }
     )
     + "\n"
@@ -110,7 +113,11 @@ def main() -> None:
     for name, (inits, lists) in results.items():
         p50_init, p50_list = percentile(inits, 50), percentile(lists, 50)
         rows.append([name, p50_init, p50_list, f"{p50_init / base_init:.2f}x"])
-    table(f"cold start over stdio, p50 of {args.runs} runs (ms)", ["server", "initialize", "tools/list", "ratio"], rows)
+    table(
+        f"cold start over stdio, p50 of {args.runs} runs (ms)",
+        ["server", "initialize", "tools/list", "ratio"],
+        rows,
+    )
 
     sdk = import_ms("import mcp.server", args.runs)
     common = import_ms("import mcp.server, patchbay_common", args.runs)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _harness import OFFICIAL, percentile, rss_kib, table
+from _harness import OFFICIAL, child_pids, percentile, rss_kib, table
 from mcp import Client, StdioServerParameters
 
 OFFICIAL_JS = (
@@ -50,20 +49,6 @@ MINIMAL_SERVER = textwrap.dedent(
     mcp.run()
     """
 )
-
-
-def children() -> set[int]:
-    """PIDs of this process's direct children (to read a stdio server's RSS)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid():
-                found.add(int(entry.name))
-    return found
 
 
 def make_data(base: Path, files: int, big_mb: int) -> None:
@@ -150,9 +135,9 @@ async def measure_all(
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for name, server in params.items():
-            before = children()
+            before = child_pids()
             clients[name] = await stack.enter_async_context(Client(server, mode="legacy"))
-            pid = next(iter(children() - before), None)
+            pid = next(iter(child_pids() - before), None)
             results[name]["rss"] = rss_kib(pid) / 1024 if pid else float("nan")
         plan = [
             ("read", "read_text_file", {"path": str(base / "small.txt")}, calls, 5),
@@ -195,12 +180,12 @@ async def measure_all(
 async def minimal_rss() -> float:
     script = Path(tempfile.mkdtemp()) / "minimal.py"
     script.write_text(MINIMAL_SERVER)
-    before = children()
+    before = child_pids()
     async with Client(
         StdioServerParameters(command=sys.executable, args=[str(script)]), mode="legacy"
     ) as client:
         await client.list_tools()
-        pid = next(iter(children() - before))
+        pid = next(iter(child_pids() - before))
         return rss_kib(pid) / 1024
 
 

@@ -19,10 +19,9 @@ import shutil
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
-from _harness import OFFICIAL, percentile, rss_kib, table
+from _harness import OFFICIAL, child_pids, percentile, rss_kib, table
 from mcp import Client, StdioServerParameters
 
 from patchbay_common.testing.components import postgres_server
@@ -57,20 +56,6 @@ MINIMAL_SERVER = textwrap.dedent(
 )
 
 
-def children() -> set[int]:
-    """PIDs of this process's direct children (to read a stdio server's RSS)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid():
-                found.add(int(entry.name))
-    return found
-
-
 async def prepare(dsn: str) -> None:
     import asyncpg
 
@@ -93,10 +78,10 @@ async def measure(name: str, params: StdioServerParameters, args: argparse.Names
         started = time.perf_counter()
         async with Client(params, mode="legacy"):
             colds.append((time.perf_counter() - started) * 1000)
-    before = children()
+    before = child_pids()
     out: dict[str, Any] = {"cold": percentile(colds, 50)}
     async with Client(params, mode="legacy") as client:
-        pid = max(children() - before, default=None)
+        pid = max(child_pids() - before, default=None)
         for _ in range(20):
             await client.call_tool("query", {"sql": ONE_ROW})
         warm = []

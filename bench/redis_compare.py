@@ -20,10 +20,9 @@ import shutil
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
-from _harness import OFFICIAL, percentile, rss_kib, table
+from _harness import OFFICIAL, child_pids, percentile, rss_kib, table
 from mcp import Client, StdioServerParameters
 
 from patchbay_common.testing.components import redis_server
@@ -46,20 +45,6 @@ MINIMAL_SERVER = textwrap.dedent(
     mcp.run()
     """
 )
-
-
-def children() -> set[int]:
-    """PIDs of this process's direct children (to read a stdio server's RSS)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid():
-                found.add(int(entry.name))
-    return found
 
 
 async def fill(url: str, count: int) -> None:
@@ -114,9 +99,9 @@ async def measure(
         started = time.perf_counter()
         async with Client(params, mode="legacy"):
             colds.append((time.perf_counter() - started) * 1000)
-    before = children()
+    before = child_pids()
     async with Client(params, mode="legacy") as client:
-        pid = max(children() - before, default=None)
+        pid = max(child_pids() - before, default=None)
         tool, call_args = (
             ("echo", {"key": "bench:value"}) if name == "minimal" else ("get", {"key": "bench:value"})
         )

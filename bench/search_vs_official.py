@@ -27,6 +27,9 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import children_rss_kib
+
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_DIR = ROOT / ".cache/official/brave-search"
 OFFICIAL_JS = OFFICIAL_DIR / "node_modules/@modelcontextprotocol/server-brave-search/dist/index.js"
@@ -72,21 +75,6 @@ def servers(base_url: str, key: str) -> dict[str, StdioServerParameters]:
             env={**env, "BRAVE_STANDIN_URL": base_url, "NODE_OPTIONS": f"--import={SHIM.as_uri()}"},
         ),
     }
-
-
-def children_rss_kb() -> int:
-    """Resident memory of this process's direct children (the server under test), in KiB."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == os.getpid():
-                status = (stat.parent / "status").read_text()
-                rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
-                total += int(rss.split()[1])
-        except (OSError, StopIteration, IndexError, ValueError):
-            continue
-    return total
 
 
 def text_of(result: Any) -> str:
@@ -148,7 +136,7 @@ async def measure(name: str, params: StdioServerParameters, api: Any) -> dict[st
             repeated_ok += not result.is_error
             await anyio.sleep(1.1)
         row["earlier query x3: API requests"] = len(api.requests) - before
-        row["memory RSS (MiB)"] = children_rss_kb() / 1024
+        row["memory RSS (MiB)"] = children_rss_kib() / 1024
     return row
 
 

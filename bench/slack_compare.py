@@ -32,7 +32,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import OFFICIAL, percentile, rss_kib, table
+from _harness import OFFICIAL, children_rss_kib, percentile, table
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_DIR = OFFICIAL / "slack"
@@ -158,25 +158,12 @@ async def after_429(params: StdioServerParameters, name: str, standin: Any) -> s
     return f"{'isError' if result.is_error else 'ok'}: {first}"
 
 
-def children_rss() -> int:
-    own = os.getpid()
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == own:
-                total += rss_kib(int(stat.parent.name))
-        except (OSError, ValueError, IndexError, RuntimeError):
-            continue
-    return total
-
-
 async def rss_after_history(params: StdioServerParameters, name: str) -> int:
     arguments = HISTORY_ARGS[name]
     async with Client(params, mode="legacy") as client:
         await client.call_tool("slack_get_channel_history", arguments)
         await asyncio.sleep(0.2)
-        return children_rss()
+        return children_rss_kib()
 
 
 async def main() -> None:

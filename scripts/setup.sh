@@ -227,3 +227,38 @@ if [ "${#todo[@]}" -gt 0 ]; then
   echo "then run \`make setup\` again."
   exit 1
 fi
+
+# ---------------------------------------------------------------- npm tools for the hardening checks (issue 14)
+# Node 22 (the conformance suite needs >= 22; Debian's is older) as the npm package `node`, into .cache/node22,
+# and the official tools the cross-cutting tests drive every server with, into .cache/npm (gitignored):
+#   @modelcontextprotocol/conformance   tests/test_conformance.py (see tests/CONFORMANCE.md)
+#   @modelcontextprotocol/inspector     tests/test_independent_clients.py (its CLI mode)
+#   @modelcontextprotocol/sdk           tests/ts_client.mjs, bench/transport_vs_official.py
+# Only what is missing is installed; when everything is present this is a few `test -e`.
+NODE22_VERSION=22
+NPM_TOOLS=(
+  "@modelcontextprotocol/conformance@0.1.16|@modelcontextprotocol/conformance/dist/index.js"
+  "@modelcontextprotocol/inspector@0.15.0|@modelcontextprotocol/inspector-cli/build/index.js"
+  "@modelcontextprotocol/sdk@1.32.2|@modelcontextprotocol/sdk/dist/esm/client/index.js"
+)
+node22=.cache/node22/node_modules/.bin/node
+npm_missing=()
+for entry in "${NPM_TOOLS[@]}"; do
+  IFS='|' read -r spec file <<<"$entry"
+  [ -e ".cache/npm/node_modules/$file" ] || npm_missing+=("$spec")
+done
+if [ "$DRY_RUN" = 1 ]; then
+  [ -x "$node22" ] && say node22 "ok ($("$node22" --version))" || say node22 "MISSING (npm install --prefix .cache/node22 node@$NODE22_VERSION)"
+  [ "${#npm_missing[@]}" -eq 0 ] && say npm-tools "ok (.cache/npm)" || say npm-tools "MISSING: ${npm_missing[*]}"
+else
+  if [ ! -x "$node22" ]; then
+    say node22 "installing node@$NODE22_VERSION into .cache/node22"
+    npm install --silent --no-audit --no-fund --prefix .cache/node22 "node@$NODE22_VERSION" >/dev/null
+  fi
+  say node22 "ok ($("$node22" --version), $node22)"
+  if [ "${#npm_missing[@]}" -gt 0 ]; then
+    say npm-tools "installing ${npm_missing[*]} into .cache/npm"
+    npm install --silent --no-audit --no-fund --prefix .cache/npm "${npm_missing[@]}" >/dev/null
+  fi
+  say npm-tools "ok (conformance, inspector, sdk in .cache/npm)"
+fi

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hardening import HttpPool
 
 from registry import SPECS, TestEnv
 
@@ -35,3 +36,11 @@ def server_envs(request: pytest.FixtureRequest) -> Iterator[dict[str, TestEnv]]:
         envs[spec.name] = env
     yield envs
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def http_pool(server_envs: dict[str, TestEnv]) -> Iterator[HttpPool]:
+    """One long-lived streamable HTTP server per registered server, shared by the hardening checks."""
+    pool = HttpPool(server_envs)
+    yield pool
+    pool.close()

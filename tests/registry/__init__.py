@@ -12,6 +12,7 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from patchbay_common.testing.clients import Launch
 
@@ -36,6 +37,9 @@ class ServerSpec:
     launch: Callable[[TestEnv], Launch]
     components: tuple[str, ...] = ()  # names of component fixtures it needs (keys of TestEnv.urls)
     prepare: Callable[[TestEnv], None] | None = None  # e.g. create sample files in env.tmp
+    # One read-only tool call the independent clients (Inspector CLI, TypeScript SDK) make: (tool, arguments).
+    # None: the first read-only tool that needs no argument (tests/hardening.py, smoke_call).
+    smoke_call: tuple[str, Mapping[str, Any]] | None = None
 
 
 def all_specs() -> list[ServerSpec]:

@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -33,7 +34,16 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, Icon, NotificationParams, TextContent, ToolAnnotations
+from mcp_types import (
+    CallToolResult,
+    ErrorData,
+    Icon,
+    JSONRPCError,
+    NotificationParams,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -267,6 +277,60 @@ def serve(
 
 
 _STDIO_GRACE_SECONDS = 1.0
+_PARSE_ERROR, _INVALID_REQUEST = -32700, -32600
+_LEADING_ID = re.compile(r'^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"[^"\\]{0,200}")')
+
+
+async def _serve_stdio(server: MCPServer[Any]) -> None:
+    """`MCPServer.run_stdio_async`, except that a malformed line gets its JSON-RPC error.
+
+    The SDK's stdio transport hands a line it cannot parse to the dispatcher, which only logs it, so a
+    client that sent a broken request would wait forever; over HTTP the same line gets an error at once.
+    """
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream):
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+
+        async def forward() -> None:
+            async with send:
+                async for item in read_stream:
+                    if isinstance(item, Exception):
+                        log.info("malformed message on stdin", error=str(item).splitlines()[0])
+                        await write_stream.send(SessionMessage(_malformed_reply(item)))
+                    else:
+                        await send.send(item)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(forward)
+            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+            group.cancel_scope.cancel()
+
+
+def _malformed_reply(error: Exception) -> JSONRPCError:
+    """The JSON-RPC error for a line that is not valid JSON (-32700) or not a valid message (-32600)."""
+    details = error.errors() if isinstance(error, ValidationError) else []
+    if not details or any(item["type"] == "json_invalid" for item in details):
+        # Too deeply nested is well-formed JSON the parser refused: its leading id can still be answered.
+        too_deep = details and "recursion limit" in details[0]["msg"]
+        head = _LEADING_ID.match(str(details[0].get("input", ""))) if too_deep else None
+        recovered = json.loads(head.group(1)) if head else None
+        return JSONRPCError(
+            jsonrpc="2.0", id=recovered, error=ErrorData(code=_PARSE_ERROR, message="Parse error")
+        )
+    request_id = None
+    for item in details:  # "missing" errors carry the whole message as their input: take its id from there
+        found = item.get("input")
+        if isinstance(found, dict) and isinstance(found.get("id"), str | int):
+            request_id = found["id"]
+            break
+    return JSONRPCError(
+        jsonrpc="2.0",
+        id=request_id,
+        error=ErrorData(code=_INVALID_REQUEST, message="Invalid Request: not a valid JSON-RPC 2.0 message"),
+    )
 
 
 def _exit_now() -> None:
@@ -305,7 +369,7 @@ async def _until_signal(server: MCPServer[Any]) -> None:
 
             group.start_soon(watch)
             log.info("server starting", server=server.name, transport="stdio")
-            await server.run_stdio_async()
+            await _serve_stdio(server)
             group.cancel_scope.cancel()
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -87,6 +88,7 @@ def http_server(
     transport: Literal["sse", "streamable-http"] = "streamable-http",
     *extra: str,
     startup_timeout: float = 30.0,
+    port: int | None = None,
 ) -> Iterator[HttpServer]:
     """Start `launch` on a free port with an HTTP transport; wait for `/healthz`; SIGTERM it afterwards.
 
@@ -94,22 +96,25 @@ def http_server(
         AssertionError: the server exited or did not answer in time (its stderr is in the message), or it
             did not exit cleanly (status 0) within 10 s of SIGTERM.
     """
-    port = free_port()
+    port = port or free_port()
     argv = launch.argv("--transport", transport, "--port", str(port), *extra)
+    # The log goes to a file, not a pipe: nobody reads a pipe while the server runs, and a full one
+    # would freeze the server after a few hundred logged calls.
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        argv,
-        env=launch.environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        argv, env=launch.environment(), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT
     )
     server = HttpServer(process, port, transport)
+
+    def log_tail() -> str:
+        log_file.seek(0)
+        return log_file.read().decode(errors="replace")[-4000:]
+
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                _, err = process.communicate()
-                raise AssertionError(f"{argv} exited with {process.returncode}:\n{err.decode()[-4000:]}")
+                raise AssertionError(f"{argv} exited with {process.returncode}:\n{log_tail()}")
             try:
                 if httpx2.get(f"{server.base_url}/healthz", timeout=1.0).status_code == 200:
                     break
@@ -128,9 +133,11 @@ def http_server(
                 process.kill()
                 process.wait()
                 raise AssertionError(f"{argv} did not stop within 10 s of SIGTERM") from None
-        _, err = process.communicate()
-        if process.returncode != 0:
-            raise AssertionError(f"{argv} exited with {process.returncode}:\n{err.decode()[-4000:]}")
+        try:
+            if process.returncode != 0:
+                raise AssertionError(f"{argv} exited with {process.returncode}:\n{log_tail()}")
+        finally:
+            log_file.close()
 
 
 @asynccontextmanager
