@@ -56,6 +56,8 @@ SERVER_SOURCE = textwrap.dedent(
                 raise RuntimeError("db password=hunter2 exploded")
             if text == "slow":
                 await anyio.sleep(30)
+            if text == "a while":
+                await anyio.sleep(1.5)
             return text.upper() if settings.shout else text
 
         return mcp
@@ -365,3 +367,46 @@ async def test_multi_line_docstrings_are_dedented() -> None:
     async with connect(server) as client:
         tool = (await client.list_tools()).tools[0]
     assert tool.description == "First line.\n\nSecond paragraph, indented in the source."
+
+
+def test_sigterm_over_http_lets_the_call_in_flight_answer(http_echo: Launch) -> None:
+    """A rolling restart must not drop answers: SIGTERM drains calls in flight before streams close."""
+    import threading
+
+    with http_server(http_echo, "streamable-http") as server:
+        url = f"{server.base_url}/mcp"
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            },
+        }
+        with httpx2.Client(timeout=30) as client:
+            opened = client.post(url, json=init, headers=headers)
+            headers = {
+                **headers,
+                "mcp-session-id": opened.headers["mcp-session-id"],
+                "mcp-protocol-version": "2025-06-18",
+            }
+            client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            answers: list[str] = []
+            call = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "a while"}},
+            }
+            worker = threading.Thread(
+                target=lambda: answers.append(client.post(url, json=call, headers=headers).text)
+            )
+            worker.start()
+            time.sleep(0.5)
+            server.process.send_signal(signal.SIGTERM)
+            worker.join(timeout=20)
+        assert answers and '"a while"' in answers[0], answers
+        assert server.process.wait(timeout=15) == 0

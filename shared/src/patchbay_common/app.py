@@ -80,6 +80,7 @@ class PatchbayServer(MCPServer[Any]):
         self.patchbay_settings = settings or CommonSettings(_cli_parse_args=[])  # type: ignore[call-arg]
         self.roots = roots
         self.client_roots_cache = ClientRootsCache()
+        self.calls_in_flight = 0  # read by the HTTP shutdown, which lets these finish first
         self.custom_route("/healthz", methods=["GET"], include_in_schema=False)(self._healthz)
         if roots is not None:
             self._lowlevel_server.add_notification_handler(
@@ -117,8 +118,22 @@ class PatchbayServer(MCPServer[Any]):
     ) -> Any:
         """Run one tool call with a request id, logging, a deadline and model-readable errors."""
         call_id = secrets.token_hex(6)
-        timeout = self.patchbay_settings.tool_timeout
         started = time.perf_counter()
+        self.calls_in_flight += 1
+        try:
+            return await self._logged_call(name, arguments, context, call_id, started)
+        finally:
+            self.calls_in_flight -= 1
+
+    async def _logged_call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: Context[Any, Any] | None,
+        call_id: str,
+        started: float,
+    ) -> Any:
+        timeout = self.patchbay_settings.tool_timeout
         with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
             log.info("tool call started", arguments=summarize_arguments(arguments))
             try:
@@ -277,6 +292,7 @@ def serve(
 
 
 _STDIO_GRACE_SECONDS = 1.0
+_HTTP_DRAIN_SECONDS = 30.0
 _PARSE_ERROR, _INVALID_REQUEST = -32700, -32600
 _LEADING_ID = re.compile(r'^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"[^"\\]{0,200}")')
 
@@ -388,13 +404,34 @@ async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+    from sse_starlette.sse import AppStatus
+
+    # sse-starlette ends every SSE stream the moment shutdown starts, which would cut off the answer of a
+    # tool call in flight. Streams are closed by `drain` below instead, once those calls have answered.
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+    drain_seconds = min(settings.tool_timeout, _HTTP_DRAIN_SECONDS)
     config = uvicorn.Config(
         http_app(server, settings),
         host=settings.host,
         port=settings.port,
         log_config=None,
         lifespan="on",
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=int(drain_seconds) + 5,
         server_header=False,
     )
-    await _QuietExitServer(config).serve()
+    http_server = _QuietExitServer(config)
+
+    async def drain() -> None:
+        while not http_server.should_exit:  # noqa: ASYNC110 - uvicorn's flag has no event to wait on
+            await anyio.sleep(0.1)
+        deadline = anyio.current_time() + drain_seconds
+        while getattr(server, "calls_in_flight", 0) and anyio.current_time() < deadline:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+        await anyio.sleep(0.2)  # let the last answers leave before their streams end
+        log.info("in-flight calls drained; closing streams", left=getattr(server, "calls_in_flight", 0))
+        AppStatus.should_exit = True
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(drain)
+        await http_server.serve()
+        group.cancel_scope.cancel()
