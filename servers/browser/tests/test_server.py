@@ -378,6 +378,36 @@ async def test_browser_starts_lazily_and_closes_when_idle(chromium_path: str, si
         await idle.browser.close()
 
 
+def _kill_processes_with_argument(argument: str) -> int:
+    """SIGKILL every process whose command line holds `argument`; how many there were."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argument.encode() in cmdline:
+                os.kill(int(entry.name), 9)
+                killed += 1
+    return killed
+
+
+async def test_a_killed_browser_is_replaced_on_the_next_call(chromium_path: str, site: Any) -> None:
+    fresh = build(settings_for("--allow-host", "127.0.0.1", "--executable-path", chromium_path))
+    try:
+        async with connect(fresh) as client:
+            await ok(client, "navigate", url=site.url("/"))
+            assert fresh.browser.proxy is not None
+            killed = _kill_processes_with_argument(f"--proxy-server={fresh.browser.proxy.url}")
+            assert killed == 1
+            await anyio.sleep(0.5)
+            assert "Second page" in await ok(client, "navigate", url=site.url("/two"))
+            assert fresh.browser.launches == 2
+    finally:
+        await fresh.browser.close()
+
+
 async def test_console_evaluate_and_resources(server: Any, site: Any) -> None:
     async with connect(server) as client:
         await ok(client, "navigate", url=site.url("/console"))

@@ -518,6 +518,8 @@ class Browser:
         once it is garbage-collected.
         """
         async with self._lock:
+            if self._browser is not None and not self._browser.is_connected():
+                await self._discard_dead_browser()
             found = self._sessions.get(key)
             if found is not None and not found.closed:
                 return found
@@ -539,6 +541,17 @@ class Browser:
             if owner is not None:
                 weakref.finalize(owner, self._forget, key)
             return session
+
+    async def _discard_dead_browser(self) -> None:
+        """Forget a Chromium whose process ended (killed, crashed), so the next call starts a new one."""
+        log.warning(
+            "the browser process ended unexpectedly; starting a new one", sessions=len(self._sessions)
+        )
+        for session in self._sessions.values():
+            session.closed = True
+        self._sessions = {}
+        self._browser = None
+        await self._stop_driver()
 
     def _forget(self, key: Any) -> None:
         session = self._sessions.pop(key, None)

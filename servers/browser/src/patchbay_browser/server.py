@@ -34,6 +34,7 @@ from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.client_roots import AllowedRoots
 from patchbay_common.egress import EgressSettings
+from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_text
 from patchbay_common.roots import Roots
 from patchbay_common.settings import CommonSettings, settings_config
@@ -134,7 +135,16 @@ def build(settings: Settings) -> PatchbayServer:
     async def session_for(ctx: Context[Any, Any]) -> AsyncIterator[Session]:
         async with browser.use():
             key, owner = _client(ctx)
-            yield await browser.session(key, owner)
+            try:
+                yield await browser.session(key, owner)
+            # Playwright is imported lazily, so its closed-target error is recognised by name.
+            except Exception as exc:
+                if type(exc).__name__ == "TargetClosedError" or "has been closed" in str(exc):
+                    raise UserError(
+                        "The browser closed while this call ran (its process ended or the tab was closed).",
+                        hint="Call the tool again: a new browser is started when the old one is gone.",
+                    ) from exc
+                raise
 
     # --- navigation ---------------------------------------------------------------------------------
 
