@@ -11,11 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import standin as standin_module
+from gh_tokens import OTHER_TOKEN, TOKEN
 
 from patchbay_github.server import Settings
-
-TOKEN = "ghp_TestToken0123456789abcdefghijklmnopqr"
-OTHER_TOKEN = "ghp_OtherToken9876543210zyxwvutsrqponmlk"
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from gh_tokens import OTHER_TOKEN, TOKEN
 from standin import StandIn
 
-from conftest import OTHER_TOKEN, TOKEN
 from patchbay_common.errors import AccessDenied, NotFound, UserError, redact
 from patchbay_common.limits import decode_cursor
 from patchbay_github.accounts import parse_accounts

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from gh_tokens import TOKEN
 from standin import StandIn
 
-from conftest import TOKEN
 from patchbay_common.errors import UserError
 from patchbay_github.api import Api, ApiOptions
 from patchbay_github.ops import Ops

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gh_tokens import OTHER_TOKEN, TOKEN
 from mcp import Client
 from mcp_types import ElicitResult, ServerNotification, ToolListChangedNotification
 from standin import StandIn
 
-from conftest import OTHER_TOKEN, TOKEN
 from patchbay_common.testing.clients import ERAS, connect
 from patchbay_github.server import Settings, build
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from gh_tokens import TOKEN
 from standin import StandIn
 
-from conftest import TOKEN
 from patchbay_common.testing.clients import Launch, connect, http_server
 
 pytestmark = pytest.mark.anyio

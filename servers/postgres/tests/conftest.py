@@ -6,14 +6,9 @@ dropped afterwards, so modules never see each other's data.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -21,100 +16,7 @@ from patchbay_common.testing.components import PostgresInstance
 
 sys.path.insert(0, str(Path(__file__).parent))  # pg_helpers, pg_cluster (--import-mode=importlib)
 
-SAMPLE_SQL = """
-CREATE TABLE customers (
-    id serial PRIMARY KEY,
-    name text NOT NULL,
-    email text UNIQUE,
-    created_at timestamptz DEFAULT now()
-);
-COMMENT ON TABLE customers IS 'People who buy things';
-COMMENT ON COLUMN customers.email IS 'Contact address';
-CREATE TABLE orders (
-    id bigserial PRIMARY KEY,
-    customer_id int REFERENCES customers(id),
-    status text NOT NULL,
-    total numeric(10,2),
-    created date,
-    note text
-);
-INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', 'grace@example.com'),
-    ('Linus', NULL);
-INSERT INTO orders (customer_id, status, total, created)
-SELECT 1 + i % 3, (ARRAY['new','paid','shipped','cancelled'])[1 + i % 4], (i % 500) + 0.5,
-       DATE '2024-01-01' + (i % 365)
-FROM generate_series(1, 20000) AS i;
-CREATE VIEW order_totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
-CREATE MATERIALIZED VIEW paid_orders AS SELECT * FROM orders WHERE status = 'paid';
-CREATE SCHEMA sales;
-CREATE TABLE sales.orders (id int PRIMARY KEY, region text);
-CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1';
-CREATE INDEX orders_created_idx ON orders (created);
-CREATE INDEX orders_created_dup ON orders (created);
-ANALYZE;
-"""
-
-
-@dataclass(frozen=True)
-class TestDb:
-    """A database of this module: DSNs for the superuser and the reader role, and the names."""
-
-    name: str
-    superuser_dsn: str
-    reader_dsn: str
-    reader: str
-    admin_dsn: str  # the server's own maintenance database, for setup and checks
-
-
-def dsn_for(base: str, database: str, user: str | None = None, password: str | None = None) -> str:
-    """`base` with another database, user and password."""
-    parts = urlsplit(base)
-    host = parts.hostname or "127.0.0.1"
-    port = f":{parts.port}" if parts.port else ""
-    login = user or parts.username or "postgres"
-    credentials = f"{login}:{password}" if password else login
-    return urlunsplit((parts.scheme, f"{credentials}@{host}{port}", f"/{database}", parts.query, ""))
-
-
-async def run_sql(dsn: str, sql: str, *args: Any) -> list[Any]:
-    """Run SQL with a plain asyncpg connection (test setup and checks, outside the server)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn)
-    try:
-        if args:
-            return list(await connection.fetch(sql, *args))
-        await connection.execute(sql)
-        return []
-    finally:
-        await connection.close()
-
-
-def make_db(instance: PostgresInstance, sample: str = SAMPLE_SQL) -> TestDb:
-    """Create a database with the sample schema and a reader role; the caller drops them with drop_db."""
-    token = secrets.token_hex(4)
-    name, reader = f"pbpg_{token}", f"pbpg_reader_{token}"
-    admin = instance.dsn
-    asyncio.run(run_sql(admin, f"CREATE DATABASE {name}"))
-    asyncio.run(run_sql(admin, f"CREATE ROLE {reader} LOGIN"))
-    superuser = dsn_for(admin, name)
-    asyncio.run(
-        run_sql(
-            superuser,
-            sample
-            + f"""
-            GRANT USAGE ON SCHEMA public, sales TO {reader};
-            GRANT SELECT ON ALL TABLES IN SCHEMA public, sales TO {reader};
-            """,
-        )
-    )
-    return TestDb(name, superuser, dsn_for(admin, name, reader), reader, admin)
-
-
-def drop_db(db: TestDb) -> None:
-    """Drop the database and the role made by make_db."""
-    asyncio.run(run_sql(db.admin_dsn, f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)"))
-    asyncio.run(run_sql(db.admin_dsn, f"DROP ROLE IF EXISTS {db.reader}"))
+from pg_helpers import SAMPLE_SQL, TestDb, drop_db, dsn_for, make_db, run_sql  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from pg_helpers import call, server
+from pg_helpers import call, run_sql, server
 
-from conftest import run_sql
 from patchbay_common.testing.clients import connect
 
 pytestmark = pytest.mark.anyio

@@ -7,9 +7,7 @@ import json
 import anyio
 import pytest
 from mcp import Client
-from pg_helpers import server
-
-from conftest import run_sql
+from pg_helpers import run_sql, server
 
 pytestmark = pytest.mark.anyio
 

@@ -15,9 +15,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from pg_cluster import Cluster, private_cluster
-from pg_helpers import call, server
+from pg_helpers import call, run_sql, server
 
-from conftest import run_sql
 from patchbay_common.testing.clients import Launch, connect
 from patchbay_common.testing.components import free_port
 

@@ -11,9 +11,8 @@ import asyncio
 import json
 
 import pytest
-from pg_helpers import call, server
+from pg_helpers import call, drop_db, make_db, run_sql, server
 
-from conftest import drop_db, make_db, run_sql
 from patchbay_common.testing.clients import connect
 
 pytestmark = pytest.mark.anyio

@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context, ListRoots, Resolve
 from mcp_types import ListRootsResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
+from patchbay_common.connections import connection_of
 from patchbay_common.roots import Roots
 
 __all__ = ["AllowedRoots", "ClientRootsCache"]
@@ -34,8 +35,7 @@ class ClientRootsCache:
         """The object that lives as long as the client's connection (handshake era), or None."""
         if ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
             return None
-        # ServerSession is built per request; its connection is the per-client object we can key on.
-        return getattr(ctx.session, "_connection", None)
+        return connection_of(ctx)
 
     def listing(self, ctx: Context[Any, Any]) -> ListRootsResult | None:
         """The cached listing for this connection, if any."""
@@ -50,9 +50,7 @@ class ClientRootsCache:
 
     def forget(self, ctx: Any) -> None:
         """Drop the listing of the connection `ctx` belongs to."""
-        key = getattr(getattr(ctx, "session", None), "_connection", None)
-        if key is not None:
-            self._listings.pop(key, None)
+        self._listings.pop(connection_of(ctx), None)
 
     def narrowed(self, operator: Roots, listing: ListRootsResult) -> Roots:
         """`operator` narrowed by `listing`, reused while the same listing comes back."""

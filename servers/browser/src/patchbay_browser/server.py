@@ -33,6 +33,7 @@ from patchbay_browser.browser import Browser, BrowserOptions, Session
 from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.client_roots import AllowedRoots
+from patchbay_common.connections import connection_of
 from patchbay_common.egress import EgressSettings
 from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_text
@@ -105,9 +106,8 @@ def _browser_options(settings: Settings) -> BrowserOptions:
 def _client(ctx: Context[Any, Any]) -> tuple[Any, Any]:
     """The key of this client's session, and the object whose lifetime bounds it (None when shared)."""
     if ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
-        connection = getattr(ctx.session, "_connection", None)
-        if connection is not None:
-            return id(connection), connection
+        connection = connection_of(ctx)
+        return id(connection), connection
     return "shared", None
 
 

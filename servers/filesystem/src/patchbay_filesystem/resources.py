@@ -21,6 +21,7 @@ from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from patchbay_common.app import PatchbayServer
+from patchbay_common.connections import connection_of
 from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
 from patchbay_common.logs import get_logger
@@ -121,14 +122,14 @@ def register_resources(
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-        owner = ctx.session._connection  # lives as long as the client's connection
+        owner = connection_of(ctx)
         path = await subscription_path(ctx, str(params.uri))
         sessions[owner] = ctx.session
         watcher.add(owner, str(params.uri), path)
         return EmptyResult()
 
     async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        watcher.remove(ctx.session._connection, str(params.uri))
+        watcher.remove(connection_of(ctx), str(params.uri))
         return EmptyResult()
 
     lowlevel = mcp._lowlevel_server

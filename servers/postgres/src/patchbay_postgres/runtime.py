@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
+from patchbay_common.connections import connection_of
 from patchbay_common.errors import UserError, redact
 from patchbay_common.logs import get_logger
 from patchbay_postgres.databases import Databases
@@ -32,7 +33,7 @@ def listen_uri(database: str, channel: str) -> str:
 
 def _client_key(session: Any) -> Any:
     """What identifies one client across its requests (each request gets its own session object)."""
-    return getattr(session, "_connection", session)
+    return connection_of(session)
 
 
 class Runtime:

@@ -35,6 +35,7 @@ from pydantic import Field, SecretStr
 
 from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.connections import connection_of
 from patchbay_common.errors import UserError, register_secret
 from patchbay_common.limits import cap_text
 from patchbay_common.logs import get_logger
@@ -607,7 +608,7 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
 
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
         # One connection, many per-request sessions: the connection is the subscriber.
-        connection = getattr(ctx.session, "_connection", ctx.session)
+        connection = connection_of(ctx)
         connections = legacy.setdefault(params.uri, set())
         if connection in connections:
             return EmptyResult()
@@ -621,7 +622,7 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
         return EmptyResult()
 
     async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        connection = getattr(ctx.session, "_connection", ctx.session)
+        connection = connection_of(ctx)
         connections = legacy.get(params.uri, set())
         if connection in connections:
             connections.discard(connection)

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 
 from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.connections import connection_of
 from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_rows, decode_cursor, encode_cursor
 from patchbay_common.logs import get_logger
@@ -504,7 +505,7 @@ def build(settings: Settings) -> PatchbayServer:
 
 def _connection_id(ctx: Any) -> int:
     """The client connection a request came on (each request gets its own session object)."""
-    return id(getattr(ctx.session, "_connection", ctx.session))
+    return id(connection_of(ctx))
 
 
 def main() -> None:
