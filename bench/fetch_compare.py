@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import shutil
 import sys
@@ -32,6 +31,8 @@ from typing import Any
 from _harness import OFFICIAL, ROOT, percentile, rss_kib, table
 from mcp import Client, StdioServerParameters
 
+from patchbay_common.testing.modules import import_file
+
 OFFICIAL_BIN = OFFICIAL / "fetch" / "bin" / "mcp-server-fetch"
 RUST_DOCS = Path.home() / ".rustup" / "toolchains"
 TINY = (
@@ -41,12 +42,8 @@ TINY = (
 
 
 def load_standin() -> Any:
-    spec = importlib.util.spec_from_file_location("fetch_standin", ROOT / "servers/fetch/tests/standin.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fetch_standin"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The server's test stand-in, imported from its tests folder."""
+    return import_file(ROOT / "servers/fetch/tests/standin.py", "fetch_standin")
 
 
 def big_page() -> Path:

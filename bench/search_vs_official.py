@@ -14,7 +14,6 @@ Run: uv run python bench/search_vs_official.py
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +25,8 @@ from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
+
+from patchbay_common.testing.modules import import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import children_rss_kib
@@ -49,12 +50,8 @@ QUERIES = [f"brave search api {i}" for i in range(5)]
 
 
 def load_standin() -> Any:
-    spec = importlib.util.spec_from_file_location("search_standin", ROOT / "servers/search/tests/standin.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    return module
+    """The server's test stand-in, imported from its tests folder."""
+    return import_file(ROOT / "servers/search/tests/standin.py", "search_standin")
 
 
 def servers(base_url: str, key: str) -> dict[str, StdioServerParameters]:

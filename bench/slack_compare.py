@@ -18,7 +18,6 @@ Run: uv run python bench/slack_compare.py
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
+
+from patchbay_common.testing.modules import import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import OFFICIAL, children_rss_kib, percentile, table
@@ -66,12 +67,8 @@ HISTORY_ARGS = {
 
 
 def load_standin() -> Any:
-    spec = importlib.util.spec_from_file_location("slack_standin", ROOT / "servers/slack/tests/standin.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The server's test stand-in, imported from its tests folder."""
+    return import_file(ROOT / "servers/slack/tests/standin.py", "slack_standin")
 
 
 def servers(standin: Any, *, redirected: bool) -> dict[str, StdioServerParameters]:

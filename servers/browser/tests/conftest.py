@@ -6,8 +6,6 @@ own client connection, and so its own isolated browser context.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +13,9 @@ from typing import Any
 import pytest
 
 from patchbay_browser.server import Settings, build
+from patchbay_common.testing.modules import import_file
 
-
-def _load(name: str) -> Any:
-    """Import tests/<name>.py under a name no other server's test helpers use."""
-    module_name = f"patchbay_browser_tests_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, Path(__file__).parent / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-site_module = _load("site")
+site_module = import_file(Path(__file__).parent / "site.py", "patchbay_browser_tests_site")
 
 
 @pytest.fixture(scope="session")

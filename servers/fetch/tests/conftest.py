@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from patchbay_common.testing.modules import import_file
 from patchbay_fetch.server import Settings, build
 
-
-def _load_standin() -> Any:
-    """Import tests/standin.py under a name no other server's stand-in uses."""
-    name = "patchbay_fetch_tests_standin"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "standin.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-standin = _load_standin()
+standin = import_file(Path(__file__).parent / "standin.py", "patchbay_fetch_tests_standin")
 
 
 @pytest.fixture(scope="session")

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from patchbay_common.testing.modules import import_file
 from patchbay_search.server import Settings, build
 
-
-def _load_standin() -> ModuleType:
-    """Import standin.py under a name no other server's tests use (tests are not a package)."""
-    name = "patchbay_search_tests_standin"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("standin.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-standin_module = _load_standin()
+standin_module = import_file(Path(__file__).with_name("standin.py"), "patchbay_search_tests_standin")
 API_KEY: str = standin_module.TEST_KEY
 
 
