@@ -14,22 +14,12 @@ import subprocess
 import sys
 
 import pytest
+from shipping import README_SECTIONS as SECTIONS
 from shipping import ROOT, SHIPPED, server_names
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import readme_tables
-
-# The sections every server README has, in this order (other sections may sit between them).
-SECTIONS = (
-    "Install",
-    "Client config",
-    "Flags",
-    "Tools",
-    "Resources and prompts",
-    "Security",
-    "Measured figures",
-)
 
 
 def _readme(name: str) -> str:
