@@ -16,7 +16,8 @@ that says what to do next. stdio, SSE and streamable HTTP, both protocol eras; G
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.lowlevel import NotificationOptions
@@ -38,6 +39,8 @@ from patchbay_github.ops import Ops
 from patchbay_github.toolsets import DEFAULT_TOOLSETS, TOOLSETS, Catalog, compact_schema
 
 log = get_logger("patchbay.github")
+
+ToolFn = TypeVar("ToolFn", bound=Callable[..., Any])
 
 Owner = Annotated[str, Field(description="Repository owner (user or organization login).")]
 Repo = Annotated[str, Field(description="Repository name.")]
@@ -203,8 +206,8 @@ def build(settings: Settings) -> PatchbayServer:
 
     def tool(
         toolset: str, *, write: bool = False, destructive: bool = False, idempotent: bool = False
-    ) -> Any:
-        def register(fn: Any) -> Any:
+    ) -> Callable[[ToolFn], ToolFn]:
+        def register(fn: ToolFn) -> ToolFn:
             known.add(fn.__name__)
             wanted = toolset in chosen or fn.__name__ in settings.tools
             if wanted and (settings.allow_write or not write) and fn.__name__ not in settings.exclude_tools:

@@ -115,7 +115,9 @@ def compact_schema(schema: dict[str, object], drop: Iterable[str] = ()) -> dict[
         if isinstance(required, list):
             schema["required"] = [r for r in required if r not in dropped]
     schema.pop("title", None)
-    for definition in (schema.get("$defs") or {}).values():  # type: ignore[union-attr]
-        if isinstance(definition, dict):
-            compact_schema(definition)
+    definitions = schema.get("$defs")
+    if isinstance(definitions, dict):
+        for definition in definitions.values():
+            if isinstance(definition, dict):
+                compact_schema(definition)
     return schema
