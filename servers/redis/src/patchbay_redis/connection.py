@@ -9,6 +9,7 @@ jittered exponential backoff (only for commands that are safe to repeat), and tu
 from __future__ import annotations
 
 import ssl
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionOptions", "Modules", "Store", "describe", "probe_modules"]
 
 log = get_logger("patchbay.redis")
+
+_SENTINELS: weakref.WeakKeyDictionary[Redis, list[Redis]] = weakref.WeakKeyDictionary()
+"""The connections to the sentinels behind a Sentinel-managed client, closed with it (`close_client`)."""
 
 
 @dataclass(frozen=True)
@@ -102,17 +106,18 @@ class ConnectionOptions:
             sentinel_kwargs = {"socket_timeout": self.command_timeout}
             if self.password is not None:
                 sentinel_kwargs["password"] = self.password  # type: ignore[assignment]
-            sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **kwargs)
-            client = sentinel.master_for(self.sentinel_service or "", **kwargs)
-            client.patchbay_sentinels = sentinel.sentinels  # closed with the client (close_client)
+            # redis-py leaves Sentinel.__init__ unannotated (no-untyped-call).
+            sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **kwargs)  # type: ignore[no-untyped-call]
+            client: Redis = sentinel.master_for(self.sentinel_service or "", **kwargs)
+            _SENTINELS[client] = list(sentinel.sentinels)  # closed with the client (close_client)
             return client
-        return Redis.from_url(self.url, **kwargs)  # type: ignore[no-any-return]
+        return Redis.from_url(self.url, **kwargs)
 
 
 async def close_client(client: Redis) -> None:
     """Close a client's pool, and for Sentinel the connections to the sentinels too."""
     await client.aclose()
-    for sentinel in getattr(client, "patchbay_sentinels", ()):
+    for sentinel in _SENTINELS.pop(client, ()):
         await sentinel.aclose()
 
 
@@ -196,9 +201,9 @@ def _probe_with_redis_py(options: ConnectionOptions) -> set[str]:
         if options.sentinels:
             from redis.sentinel import Sentinel
 
-            client = Sentinel([_host_port(n) for n in options.sentinels], **kwargs).master_for(
-                options.sentinel_service or "", **kwargs
-            )
+            # redis-py leaves Sentinel.__init__ and master_for unannotated (no-untyped-call).
+            sentinel = Sentinel([_host_port(n) for n in options.sentinels], **kwargs)  # type: ignore[no-untyped-call]
+            client = sentinel.master_for(options.sentinel_service or "", **kwargs)  # type: ignore[no-untyped-call]
         else:
             client = redis.Redis.from_url(options.url, **kwargs)
         with client:
@@ -313,7 +318,9 @@ class Store:
         self.policy.check(args, raw=raw)
         client = self.client if idempotent else self.client_no_retry
         name = command_name(args)
-        return await self._guarded(client.execute_command(*args), name[1] or name[0])
+        # redis-py leaves Redis.execute_command unannotated (no-untyped-call); its reply is Any anyway.
+        call = client.execute_command(*args)  # type: ignore[no-untyped-call]
+        return await self._guarded(call, name[1] or name[0])
 
     async def _guarded(self, call: Any, shown: str) -> Any:
         import redis

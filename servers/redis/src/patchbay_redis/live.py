@@ -146,7 +146,7 @@ class Hub:
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
         with contextlib.suppress(Exception):
             if pubsub is not None:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
             if client is not None:
                 await close_client(client)
 
