@@ -182,9 +182,10 @@ def test_logs_go_to_stderr_as_json_with_request_id_and_no_secret(echo_script: Pa
     for line in process.stdout.splitlines():
         assert json.loads(line)["jsonrpc"] == "2.0"  # stdout carries protocol messages only
     records = [json.loads(line) for line in process.stderr.splitlines() if line.startswith("{")]
-    started = [r for r in records if r["event"] == "tool call started"]
+    calls = [r for r in records if r["event"] == "tool call"]  # one line per call
     crashed = [r for r in records if r["event"] == "tool call crashed"]
-    assert started and crashed and started[0]["request_id"] == crashed[0]["request_id"]
+    assert len(calls) == 1 and crashed and calls[0]["request_id"] == crashed[0]["request_id"]
+    assert calls[0]["outcome"] == "refused" and "ms" in calls[0]
     assert "exploded" in crashed[0]["exception"]  # the traceback is in the log ...
     assert "hunter2" not in process.stderr  # ... with the secret redacted
 

@@ -13,6 +13,7 @@ and runs stdio, SSE or streamable HTTP with Host/Origin checks on every bind, op
 
 from __future__ import annotations
 
+import functools
 import hmac
 import inspect
 import json
@@ -24,20 +25,30 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
 import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
+    INVALID_PARAMS,
     CallToolResult,
     ErrorData,
+    GetPromptResult,
     Icon,
+    InputRequiredResult,
     JSONRPCError,
     NotificationParams,
     TextContent,
@@ -47,15 +58,30 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from patchbay_common import sdk
 from patchbay_common.client_roots import ClientRootsCache
-from patchbay_common.errors import UserError, redact, register_secret
+from patchbay_common.errors import NotFound, UserError, redact, register_secret
+from patchbay_common.limits import set_cursor_scope
 from patchbay_common.logs import configure_logging, get_logger, summarize_arguments
+from patchbay_common.results import (
+    Reply,
+    cap_error,
+    cap_prompt,
+    cap_result,
+    cap_text_to,
+    frame_result,
+    reply_result,
+)
 from patchbay_common.roots import Roots
 from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_settings
+from patchbay_common.subscriptions import Subscriptions
+from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
+from patchbay_common.untrusted import wrap_untrusted
 
 __all__ = ["PatchbayServer", "http_app", "serve"]
 
 S = TypeVar("S", bound=CommonSettings)
+F = TypeVar("F", bound=Callable[..., Any])
 ASGIApp = Callable[
     [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
 ]
@@ -64,7 +90,15 @@ log = get_logger("patchbay")
 
 
 class PatchbayServer(MCPServer[Any]):
-    """An `MCPServer` whose every tool call is logged, bounded in time, and fails with a useful text."""
+    """An `MCPServer` where a tool declares and the server enforces.
+
+    Tools are declared with their access, whether their output is outside-world content, and whether they
+    ask for confirmation (`tool(...)` here, or a `Toolset` registered with `add_toolset`); the server lists
+    only the tools whose access is granted, states their annotations, asks the user where declared, and
+    passes every tool result, resource read and prompt through one pipeline (`results`): errors redacted and
+    capped with their hint kept, outside content framed in text and structured form, output capped under
+    one budget with one marker. Each call has a request id, a deadline and one log line.
+    """
 
     def __init__(
         self,
@@ -76,19 +110,134 @@ class PatchbayServer(MCPServer[Any]):
         roots: Roots | None = None,
         **kwargs: Any,
     ) -> None:
+        settings = settings or CommonSettings(_cli_parse_args=[])  # type: ignore[call-arg]
+        if settings.transport == "streamable-http" and settings.json_response:
+            kwargs.setdefault("subscriptions", False)  # a JSON answer cannot carry a listen stream
         super().__init__(name, version=version, instructions=instructions, **kwargs)
-        self.patchbay_settings = settings or CommonSettings(_cli_parse_args=[])  # type: ignore[call-arg]
+        set_cursor_scope(name)
+        self.patchbay_settings = settings
         self.roots = roots
         self.client_roots_cache = ClientRootsCache()
         self.calls_in_flight = 0  # read by the HTTP shutdown, which lets these finish first
+        self.tool_specs: dict[str, ToolSpec] = {}
+        self._untrusted_resources: set[str] = set()
         self.custom_route("/healthz", methods=["GET"], include_in_schema=False)(self._healthz)
         if roots is not None:
-            self._lowlevel_server.add_notification_handler(
-                "notifications/roots/list_changed", NotificationParams, self._roots_changed
+            sdk.add_notification_handler(
+                self, "notifications/roots/list_changed", NotificationParams, self._roots_changed
             )
         # MCPServer's constructor installs the SDK's own log handler; route everything through ours again.
-        if settings is not None:
-            configure_logging(settings.log_level, settings.log_format)
+        configure_logging(settings.log_level, settings.log_format)
+
+    @property
+    def max_chars(self) -> int:
+        """The character budget of one answer (text and structured content together)."""
+        return self.patchbay_settings.max_output_chars
+
+    @property
+    def back_channel(self) -> bool:
+        """Whether handshake-era clients can be sent requests and notifications outside a call's answer."""
+        return not self.patchbay_settings.stateless
+
+    def subscriptions(self, **hooks: Any) -> Subscriptions:
+        """Serve resource subscriptions in both eras with these hooks (see `subscriptions`)."""
+        return Subscriptions(self, legacy=self.back_channel, **hooks)
+
+    # --- declaring tools -----------------------------------------------------------------------------------
+
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+        *,
+        access: str = READ,
+        untrusted: str | None = None,
+        destructive: bool = False,
+        idempotent: bool | None = None,
+        open_world: bool = False,
+        confirm: Callable[..., Any] | None = None,
+        continuation: str | None = None,
+        allow_unconfirmed: bool = False,
+    ) -> Callable[[F], F]:
+        """Register a tool from its declaration (see `patchbay_common.toolsets`); `deps` is not bound here."""
+
+        def register(fn: F) -> F:
+            spec = ToolSpec(
+                fn=fn,
+                name=name or fn.__name__,
+                toolset="",
+                access=access,
+                untrusted=untrusted,
+                destructive=destructive,
+                idempotent=idempotent,
+                open_world=open_world,
+                confirm=confirm,
+                title=title,
+                structured_output=structured_output,
+                continuation=continuation,
+            )
+            self.add_spec(
+                spec,
+                None,
+                description=description,
+                annotations=annotations,
+                icons=icons,
+                meta=meta,
+                allow_unconfirmed=allow_unconfirmed,
+            )
+            return fn
+
+        return register
+
+    def add_toolset(
+        self,
+        toolset: Toolset,
+        deps: Any,
+        *,
+        access: Iterable[str] = (READ,),
+        only: Callable[[ToolSpec], bool] | None = None,
+        allow_unconfirmed: bool = False,
+    ) -> list[str]:
+        """Register the tools of `toolset` whose access is granted (and `only` keeps); return their names.
+
+        Tools whose access is not granted are not registered at all, so they are neither listed nor callable.
+        """
+        names = []
+        for spec in toolset.granted(access):
+            if only is None or only(spec):
+                self.add_spec(spec, deps, allow_unconfirmed=allow_unconfirmed)
+                names.append(spec.name)
+        return names
+
+    def add_spec(
+        self,
+        spec: ToolSpec,
+        deps: Any,
+        *,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        allow_unconfirmed: bool = False,
+    ) -> None:
+        """Register one declared tool with `deps` bound as its first argument."""
+        bound = bind_tool(spec, deps, allow_unconfirmed=allow_unconfirmed, reply=self._reply)
+        self.tool_specs[spec.name] = spec
+        self.add_tool(
+            bound,
+            name=spec.name,
+            title=spec.title,
+            description=description,
+            annotations=annotations or spec.annotations(),
+            icons=icons,
+            meta=meta,
+            structured_output=spec.structured_output,
+        )
 
     def add_tool(
         self,
@@ -106,6 +255,67 @@ class PatchbayServer(MCPServer[Any]):
             description = inspect.cleandoc(fn.__doc__)
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
+    def _reply(self, reply: Reply, spec: ToolSpec) -> CallToolResult:
+        return reply_result(reply, spec.untrusted)
+
+    # --- resources and prompts -----------------------------------------------------------------------------
+
+    def resource(
+        self, uri: str, *, untrusted: str | None = None, **kwargs: Any
+    ) -> Callable[[F], F]:
+        """Register a resource; `untrusted=` names the source of outside content, which is then framed."""
+        register = super().resource(uri, **kwargs)
+        if untrusted is None:
+            return register
+
+        def framed(fn: F) -> F:
+            @functools.wraps(fn)
+            async def read(*args: Any, **kw: Any) -> Any:
+                value = fn(*args, **kw)
+                if inspect.isawaitable(value):
+                    value = await value
+                return wrap_untrusted(value, untrusted) if isinstance(value, str) else value
+
+            register(read)
+            return fn
+
+        return framed
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        """Read a resource through the pipeline: errors with their hint kept, text capped under the budget."""
+        try:
+            contents = await super().read_resource(uri, context)
+        except Exception as exc:
+            cause = _user_error(exc)
+            if cause is None:
+                raise
+            log.info("resource read refused", uri=str(uri), error=cap_error(str(cause), 300))
+            kind = ResourceNotFoundError if isinstance(cause, NotFound) else ResourceError
+            raise kind(cap_error(str(cause))) from None
+        if isinstance(contents, InputRequiredResult):
+            return contents
+        capped = []
+        for item in contents:
+            if isinstance(item.content, str) and len(item.content) > self.max_chars:
+                item = replace(item, content=cap_text_to(item.content, self.max_chars, _RESOURCE_HOW))
+            capped.append(item)
+        return capped
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> Any:
+        """Render a prompt through the pipeline: a refusal becomes a clear error; text stays under budget."""
+        try:
+            result = await super().get_prompt(name, arguments, context)
+        except Exception as exc:
+            cause = _user_error(exc)
+            if cause is None:
+                raise
+            raise MCPError(INVALID_PARAMS, cap_error(str(cause))) from None
+        if isinstance(result, GetPromptResult):
+            result = cap_prompt(result, self.max_chars)
+        return result
+
     async def _roots_changed(self, ctx: Any, params: NotificationParams | None) -> None:
         log.info("client roots changed")
         self.client_roots_cache.forget(ctx)
@@ -113,58 +323,92 @@ class PatchbayServer(MCPServer[Any]):
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "server": self.name, "version": self.version})
 
+    # --- calling tools -------------------------------------------------------------------------------------
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        """Run one tool call with a request id, logging, a deadline and model-readable errors."""
+        """Run one tool call with a request id, a deadline, the result pipeline and one log line."""
         call_id = secrets.token_hex(6)
         started = time.perf_counter()
         self.calls_in_flight += 1
+        outcome = "ok"
+        chars = 0
         try:
-            return await self._logged_call(name, arguments, context, call_id, started)
+            with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
+                try:
+                    result = await self._run_tool(name, arguments, context, call_id)
+                except ToolError as exc:
+                    outcome = "refused"
+                    raise ToolError(cap_error(str(exc))) from exc
+                if isinstance(result, CallToolResult):
+                    result = self._finish(name, result)
+                    chars = _result_chars(result)
+                    if result.is_error:
+                        outcome = "error"
+                return result
         finally:
             self.calls_in_flight -= 1
+            if _call_log.isEnabledFor(logging.INFO):
+                with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
+                    log.info(
+                        "tool call",
+                        outcome=outcome,
+                        ms=_ms(started),
+                        chars=chars,
+                        arguments=summarize_arguments(arguments),
+                    )
 
-    async def _logged_call(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        context: Context[Any, Any] | None,
-        call_id: str,
-        started: float,
+    async def _run_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None, call_id: str
     ) -> Any:
         timeout = self.patchbay_settings.tool_timeout
-        with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
-            log.info("tool call started", arguments=summarize_arguments(arguments))
-            try:
-                with anyio.fail_after(timeout):
-                    result = await super().call_tool(name, arguments, context)
-            except TimeoutError:
-                log.warning("tool call timed out", seconds=timeout)
-                raise ToolError(
-                    f"{name} did not finish within {timeout:g} s and was stopped. "
-                    "Ask for less (a narrower path, query or page) or try again later."
-                ) from None
-            except UnexpectedToolError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, UserError):
-                    log.info("tool call refused", error=str(cause), ms=_ms(started))
-                    raise ToolError(redact(str(cause))) from cause
-                log.error("tool call crashed", ms=_ms(started), exc_info=cause or exc)
-                raise ToolError(
-                    f"{name} failed with an internal error (request id {call_id}); "
-                    "the details are in the server log. Try again or use another tool."
-                ) from exc
-            except ToolError as exc:
-                log.info("tool call rejected", error=str(exc), ms=_ms(started))
-                raise ToolError(redact(str(exc))) from exc
-            is_error = bool(getattr(result, "is_error", False))
-            log.info("tool call finished", ms=_ms(started), error=is_error, chars=_result_chars(result))
-            if is_error and isinstance(result, CallToolResult):
-                for block in result.content:
-                    if isinstance(block, TextContent):
-                        block.text = redact(block.text)
-            return result
+        try:
+            with anyio.fail_after(timeout):
+                return await super().call_tool(name, arguments, context)
+        except TimeoutError:
+            raise ToolError(
+                f"{name} did not finish within {timeout:g} s and was stopped. "
+                "Ask for less (a narrower path, query or page) or try again later."
+            ) from None
+        except UnexpectedToolError as exc:
+            cause = _user_error(exc)
+            if cause is not None:
+                raise ToolError(str(cause)) from cause
+            log.error("tool call crashed", exc_info=exc.__cause__ or exc)
+            raise ToolError(
+                f"{name} failed with an internal error (request id {call_id}); "
+                "the details are in the server log. Try again or use another tool."
+            ) from exc
+
+    def _finish(self, name: str, result: CallToolResult) -> CallToolResult:
+        """The pipeline every successful or `isError` tool result goes through."""
+        spec = self.tool_specs.get(name)
+        if result.is_error:
+            blocks = [
+                b.model_copy(update={"text": cap_error(b.text)}) if isinstance(b, TextContent) else b
+                for b in result.content
+            ]
+            return result.model_copy(update={"content": blocks})
+        if spec is not None and spec.untrusted is not None:
+            result = frame_result(result, spec.untrusted)
+        return cap_result(result, self.max_chars, spec.continuation if spec else None)
+
+
+_RESOURCE_HOW = "read a narrower resource or use the matching tool, which pages"
+_call_log = logging.getLogger("patchbay")
+
+
+def _user_error(exc: BaseException) -> UserError | None:
+    """The `UserError` an SDK wrapper exception was raised from, if any."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, UserError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _ms(started: float) -> float:
@@ -306,7 +550,7 @@ async def _serve_stdio(server: MCPServer[Any]) -> None:
     from mcp.server.stdio import stdio_server
     from mcp.shared.message import SessionMessage
 
-    lowlevel = server._lowlevel_server
+    lowlevel = sdk.lowlevel(server)
     async with stdio_server() as (read_stream, write_stream):
         send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
 

@@ -1,20 +1,12 @@
 """Per-client state needs a key that lives as long as the client's connection; this module gives it.
 
 The SDK builds a new `ServerSession` for every request, so a session is no key for subscriptions, caches or
-browser contexts. Its private `_connection` is the per-client object; this is the one place that reads it.
+browser contexts. The per-client object is private to the SDK: `patchbay_common.sdk` is the one place that
+reads it, and this module re-exports it under the name servers already use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from patchbay_common.sdk import connection_of
 
 __all__ = ["connection_of"]
-
-
-def connection_of(ctx_or_session: Any) -> Any:
-    """The object that lives as long as the client's connection (a request context or a session may be given).
-
-    Falls back to the session itself when the SDK offers no connection object, so a key is always returned.
-    """
-    session = getattr(ctx_or_session, "session", ctx_or_session)
-    return getattr(session, "_connection", session)

@@ -7,7 +7,11 @@ cursor), so a model can page instead of guessing.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +28,23 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "human_size",
+    "set_cursor_scope",
+    "truncation_marker",
 ]
 
 DEFAULT_MAX_CHARS = 25_000
 """About 6k tokens: large enough for real work, small enough to leave room in any model's context."""
 
 DEFAULT_MAX_ROWS = 200
+
+
+def truncation_marker(shown: str, how: str = "") -> str:
+    """The one line every capped output ends with: what is shown, and how to get the rest.
+
+    `shown` says what the answer holds ("characters 0-25000 of 91234", "200 rows (row limit 200)");
+    `how` is the continuation ("call again with offset=25000", "call read_more_rows with cursor=…").
+    """
+    return f"[truncated: showing {shown}; {how or 'ask for less to see the rest'}]"
 
 
 @dataclass(frozen=True)
@@ -55,10 +70,8 @@ class CappedText:
         """The window followed by a truncation marker when more remains."""
         if not self.truncated:
             return self.text
-        return (
-            f"{self.text}\n[truncated: showing characters {self.start}-{self.end} of {self.total_chars}; "
-            f"call again with {continue_with}={self.end} to read on]"
-        )
+        shown = f"characters {self.start}-{self.end} of {self.total_chars}"
+        return f"{self.text}\n{truncation_marker(shown, f'call again with {continue_with}={self.end}')}"
 
 
 def cap_text(text: str, max_chars: int = DEFAULT_MAX_CHARS, offset: int = 0) -> CappedText:
@@ -95,8 +108,8 @@ class CappedRows:
         """The line a model reads when rows were cut, or "" when none were."""
         if not self.truncated:
             return ""
-        where = f"; call again with {continue_with}={self.next_offset} for more" if self.next_offset else ""
-        return f"[truncated: {len(self.rows)} rows shown ({self.reason}){where}]"
+        how = f"call again with {continue_with}={self.next_offset}" if self.next_offset else ""
+        return truncation_marker(f"{len(self.rows)} rows ({self.reason})", how)
 
 
 def cap_rows(
@@ -126,26 +139,98 @@ def cap_rows(
     return CappedRows(kept, False, None)
 
 
-def encode_cursor(state: dict[str, Any]) -> str:
-    """An opaque, URL-safe cursor a model passes back unchanged to continue a listing."""
-    raw = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+_CURSOR_KEY_ENV = "PATCHBAY_CURSOR_KEY"
+_cursor_key: bytes | None = None
+_cursor_scope = "patchbay"
+
+
+def set_cursor_scope(scope: str) -> None:
+    """Bind cursors to one server (its name), so a cursor from another server is refused."""
+    global _cursor_scope
+    _cursor_scope = scope
+
+
+def _key() -> bytes:
+    """The key cursors are signed with: `$PATCHBAY_CURSOR_KEY`, else a per-user key file, else per process.
+
+    A per-user file (created once, mode 0600) keeps a cursor valid in the next process of the same user,
+    which matters for clients that start a new stdio server for every call.
+    """
+    global _cursor_key
+    if _cursor_key is not None:
+        return _cursor_key
+    given = os.environ.get(_CURSOR_KEY_ENV, "")
+    if given:
+        _cursor_key = hashlib.sha256(given.encode()).digest()
+        return _cursor_key
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    path = os.path.join(base, "patchbay", "cursor.key")
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read()
+        if len(key) < 32:
+            raise OSError("short key")
+    except OSError:
+        key = secrets.token_bytes(32)
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            temporary = f"{path}.{os.getpid()}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+            try:
+                os.link(temporary, path)  # the first writer wins; everyone then reads the same key
+            except FileExistsError:
+                with open(path, "rb") as handle:
+                    key = handle.read() or key
+            finally:
+                os.unlink(temporary)
+        except OSError:
+            pass  # no writable home: the key lives as long as this process
+    _cursor_key = key
+    return key
+
+
+def _mac(payload: bytes) -> bytes:
+    return hmac.new(_key(), _cursor_scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+def encode_cursor(state: dict[str, Any]) -> str:
+    """An opaque, signed, URL-safe cursor a model passes back unchanged to continue a listing.
+
+    The state is signed with a key the model never sees and bound to this server, so a forged, edited or
+    borrowed cursor is refused by `decode_cursor`; the fields in it still need checking against the server's
+    own limits, since a cursor may be old.
+    """
+    payload = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(payload))}"
+
+
 def decode_cursor(cursor: str) -> dict[str, Any]:
-    """Read a cursor made by `encode_cursor`.
+    """Read a cursor made by `encode_cursor` (by this server, with this key).
 
     Raises:
-        UserError: the cursor was not made by this server (edited, truncated or from another tool).
+        UserError: the cursor was not made by this server (edited, truncated, forged or from another tool).
     """
+    state: Any = None
+    body, _, signature = cursor.strip().partition(".")
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        payload = _unb64(body)
+        if len(cursor) <= 4096 and hmac.compare_digest(_unb64(signature), _mac(payload)):
+            state = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         state = None
     if not isinstance(state, dict):
         raise UserError(
-            "The cursor is not valid.",
+            "The cursor is not valid: it was changed, cut short, or made by another server.",
             hint="Pass the cursor exactly as the previous result gave it, or omit it to start over.",
         )
     return state

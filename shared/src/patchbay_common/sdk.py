@@ -1,0 +1,112 @@
+"""The one place that reaches into the SDK's private attributes.
+
+`MCPServer` (mcp 2.x) keeps a few things patchbay needs behind underscore names: the low-level server
+(to register `resources/subscribe` and notification handlers, which MCPServer does not expose), the
+subscription bus (to publish 2026-era events), the tool manager (to edit a registered schema or list a
+tool's registration), and the per-client connection behind each request's session. Every such use lives
+here, each covered by a test in `shared/tests/test_sdk_adapter.py` pinned to the SDK behaviour it relies on,
+so an SDK upgrade that moves one of them breaks this file loudly instead of a server quietly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.subscriptions import SubscriptionBus
+from pydantic import BaseModel
+
+__all__ = [
+    "add_notification_handler",
+    "add_request_handler",
+    "advertise_list_changed",
+    "connection_of",
+    "lowlevel",
+    "registered_tool",
+    "registered_tools",
+    "remove_request_handler",
+    "request_handler",
+    "subscription_bus",
+]
+
+
+def lowlevel(server: MCPServer[Any]) -> Server[Any]:
+    """The low-level `Server` an `MCPServer` wraps."""
+    return server._lowlevel_server
+
+
+def subscription_bus(server: MCPServer[Any]) -> SubscriptionBus:
+    """The bus that feeds 2026-era `subscriptions/listen` streams."""
+    return server._subscriptions
+
+
+def add_request_handler(
+    server: MCPServer[Any],
+    method: str,
+    params_type: type[BaseModel],
+    handler: Callable[[Any, Any], Awaitable[Any]],
+) -> None:
+    """Serve a request method MCPServer does not register (e.g. handshake-era `resources/subscribe`)."""
+    server._lowlevel_server.add_request_handler(method, params_type, handler)
+
+
+def remove_request_handler(server: MCPServer[Any], method: str) -> None:
+    """Stop serving `method` (and stop advertising what its presence implies, e.g. subscriptions)."""
+    server._lowlevel_server._request_handlers.pop(method, None)
+
+
+def request_handler(server: MCPServer[Any], method: str) -> Callable[[Any, Any], Awaitable[Any]] | None:
+    """The handler registered for `method`, if any (to wrap the SDK's own, e.g. `subscriptions/listen`)."""
+    entry = server._lowlevel_server.get_request_handler(method)
+    return None if entry is None else entry.handler
+
+
+def add_notification_handler(
+    server: MCPServer[Any],
+    method: str,
+    params_type: type[BaseModel],
+    handler: Callable[[Any, Any], Awaitable[None]],
+) -> None:
+    """Handle a client notification MCPServer has no hook for (e.g. `notifications/roots/list_changed`)."""
+    server._lowlevel_server.add_notification_handler(method, params_type, handler)
+
+
+def advertise_list_changed(server: MCPServer[Any], *, tools: bool = False, resources: bool = False) -> None:
+    """Advertise `listChanged` in the handshake era, which MCPServer always sends as false.
+
+    The low-level server derives capabilities from the `NotificationOptions` its caller passes, and every
+    transport calls `create_initialization_options()` with none; this fills them in for all of them.
+    """
+    low = server._lowlevel_server
+    original = low.create_initialization_options
+    wanted = NotificationOptions(tools_changed=tools, resources_changed=resources)
+
+    def with_list_changed(
+        notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(notification_options or wanted, *args, **kwargs)
+
+    low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
+
+
+def registered_tool(server: MCPServer[Any], name: str) -> Tool | None:
+    """The SDK's registration of a tool (its schema can be edited in place before the server runs)."""
+    return server._tool_manager.get_tool(name)
+
+
+def registered_tools(server: MCPServer[Any]) -> list[Tool]:
+    """Every registered tool, in registration order."""
+    return server._tool_manager.list_tools()
+
+
+def connection_of(ctx_or_session: Any) -> Any:
+    """The object that lives as long as the client's connection (a request context or a session may be given).
+
+    The SDK builds a new session object for every request, so the session is no key for per-client state;
+    its private `_connection` is. Falls back to the session itself, so a key is always returned.
+    """
+    session = getattr(ctx_or_session, "session", ctx_or_session)
+    return getattr(session, "_connection", session)
