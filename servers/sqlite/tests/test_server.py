@@ -122,7 +122,7 @@ async def test_read_tools_on_the_sample(era: str) -> None:
             {"query": "SELECT 1", "database": "other"},
             "No database named 'other'. Databases: sample",
         ),
-        ("read_more_rows", {"cursor": "garbage"}, "The cursor is not valid."),
+        ("read_more_rows", {"cursor": "garbage"}, "The cursor is not valid"),
         ("describe_table", {"table_name": "nope"}, "No table or view named 'nope' in database sample."),
         ("append_insight", {"insight": "   "}, "The insight is empty."),
     ],

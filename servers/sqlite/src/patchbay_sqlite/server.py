@@ -179,13 +179,20 @@ def build(settings: Settings) -> PatchbayServer:
     subscribers: dict[int, Any] = {}  # connection id -> a session on it (legacy resources/subscribe)
     max_chars = settings.max_output_chars
 
+    active = 0  # client connections inside the lifespan: over SSE the SDK runs it once per connection
+
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        """Close the databases when the last client connection ends, not when any one of them does."""
+        nonlocal active
+        active += 1
         try:
             yield
         finally:
-            with anyio.CancelScope(shield=True):  # a connection left open keeps its thread (and Python) alive
-                await catalog.close()
+            active -= 1
+            if active == 0:
+                with anyio.CancelScope(shield=True):  # an open connection keeps its thread (and Python) alive
+                    await catalog.close()
 
     mcp = PatchbayServer(
         "patchbay-sqlite",
