@@ -1,0 +1,109 @@
+"""Each private SDK attribute `patchbay_common.sdk` reaches, pinned to the behaviour patchbay relies on.
+
+An SDK upgrade that renames or reshapes one of them fails here, in one place, with the name of the seam.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp.server import MCPServer
+from mcp.server.lowlevel import Server
+from mcp.server.mcpserver import Context
+from mcp_types import EmptyResult, NotificationParams, SubscribeRequestParams
+
+from patchbay_common import sdk
+from patchbay_common.testing.clients import ERAS, connect
+
+pytestmark = pytest.mark.anyio
+
+
+def test_lowlevel_server_and_bus_are_reachable() -> None:
+    server = MCPServer("adapter")
+    assert isinstance(sdk.lowlevel(server), Server)
+    assert hasattr(sdk.subscription_bus(server), "publish")
+    assert sdk.request_handler(server, "subscriptions/listen") is not None  # MCPServer serves listen itself
+
+
+def test_registered_tools_can_be_read_and_their_schema_edited() -> None:
+    server = MCPServer("adapter")
+
+    @server.tool()
+    def pick(choice: str) -> str:
+        return choice
+
+    tool = sdk.registered_tool(server, "pick")
+    assert tool is not None and [t.name for t in sdk.registered_tools(server)] == ["pick"]
+    tool.parameters["properties"]["choice"]["enum"] = ["a", "b"]
+    assert sdk.registered_tool(server, "pick").parameters["properties"]["choice"]["enum"] == ["a", "b"]  # type: ignore[union-attr]
+
+
+async def test_subscribe_handler_is_served_and_advertised_and_removable() -> None:
+    server = MCPServer("adapter")
+
+    @server.resource("demo://x")
+    def x() -> str:
+        return "x"
+
+    seen: list[str] = []
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        seen.append(str(params.uri))
+        return EmptyResult()
+
+    sdk.add_request_handler(server, "resources/subscribe", SubscribeRequestParams, subscribe)
+    async with connect(server, era="legacy") as client:
+        caps = client.initialize_result.capabilities if hasattr(client, "initialize_result") else None
+        await client.subscribe_resource("demo://x")
+    assert seen == ["demo://x"]
+    if caps is not None:
+        assert caps.resources is not None and caps.resources.subscribe
+    sdk.remove_request_handler(server, "resources/subscribe")
+    assert sdk.request_handler(server, "resources/subscribe") is None
+
+
+async def test_notification_handler_is_called() -> None:
+    server = MCPServer("adapter")
+    called: list[bool] = []
+
+    async def changed(ctx: Any, params: NotificationParams) -> None:
+        called.append(True)
+
+    sdk.add_notification_handler(server, "notifications/roots/list_changed", NotificationParams, changed)
+    assert sdk.lowlevel(server).get_notification_handler("notifications/roots/list_changed") is not None
+
+
+def test_list_changed_is_advertised_in_the_handshake_era() -> None:
+    server = MCPServer("adapter")
+
+    @server.tool()
+    def t() -> str:
+        return ""
+
+    before = sdk.lowlevel(server).create_initialization_options().capabilities.tools
+    sdk.advertise_list_changed(server, tools=True)
+    after = sdk.lowlevel(server).create_initialization_options().capabilities.tools
+    assert before is not None and not before.list_changed
+    assert after is not None and after.list_changed
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_connection_outlives_the_per_request_session(era: str) -> None:
+    server = MCPServer("adapter")
+    keys: list[Any] = []
+    sessions: list[Any] = []
+
+    @server.tool()
+    async def who(ctx: Context) -> str:
+        keys.append(sdk.connection_of(ctx))
+        sessions.append(ctx.session)
+        return "ok"
+
+    async with connect(server, era=era) as client:  # type: ignore[arg-type]
+        await client.call_tool("who", {})
+        await client.call_tool("who", {})
+    assert sessions[0] is not sessions[1]  # a new session object per request ...
+    if era == "legacy":
+        assert keys[0] is keys[1]  # ... but one connection per client
+        assert hasattr(keys[0], "exit_stack")  # whose teardown the subscription service hooks
