@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import redis
 
 from patchbay_common.testing.components import RedisInstance, free_port
 from patchbay_redis.server import Settings, build
+
+sys.path.insert(0, str(Path(__file__).parent))  # redis_load (--import-mode=importlib)
 
 # Databases 0 and 1 are left to other test suites that share the session's redis-server.
 _DBS = itertools.cycle(range(2, 16))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -33,7 +34,87 @@ A listing starts with COUNT equal to its page size and doubles it while a sparse
 SCAN_TIME_BUDGET = 0.5
 """Seconds one listing may spend walking a sparse key space before it returns what it has."""
 
+MAX_SKIP = 10 * SCAN_COUNT
+"""Most keys a `list` cursor may skip into one SCAN batch (a batch can hold a little more than COUNT)."""
+
+MAX_PATTERN_CHARS = 1_024
+"""Longest glob pattern sent to SCAN, HSCAN, SSCAN or PUBSUB CHANNELS."""
+
+KEY_TYPES = ("string", "hash", "list", "set", "zset", "stream")
+"""The type filters `list` accepts."""
+
+_SCAN_CURSOR = re.compile(r"^[0-9]{1,20}$")
+
 Number = int | float
+
+
+def _bad_cursor(why: str) -> UserError:
+    return UserError(
+        f"The cursor is not valid: {why}; nothing was sent to Redis.",
+        hint="Pass next_cursor exactly as the previous result gave it, with the same pattern and type, "
+        "or omit cursor to start over.",
+    )
+
+
+def _cursor_int(state: dict[str, Any], name: str, what: str, low: int, high: int) -> int | None:
+    """An integer field of a decoded cursor, re-checked against this server's own limits (None if absent)."""
+    if name not in state:
+        return None
+    value = state[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        shown = json.dumps(value)[:40]
+        raise _bad_cursor(f"its {what} {shown} is outside this server's limits ({low}-{high})")
+    return value
+
+
+def _scan_position(value: Any, what: str = "cursor") -> str:
+    """A SCAN-family position: decimal digits below 2**64, as Redis itself gives them."""
+    if not isinstance(value, str) or not _SCAN_CURSOR.match(value) or int(value) >= 2**64:
+        raise _bad_cursor(f"its {what} {json.dumps(value)[:40]} is not a Redis scan position")
+    return str(int(value))
+
+
+def check_pattern(pattern: str) -> str:
+    """A glob pattern within this server's limits."""
+    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_CHARS:
+        raise UserError(
+            f"The pattern is longer than {MAX_PATTERN_CHARS} characters; nothing was sent to Redis.",
+            hint="Use a shorter glob, e.g. 'user:*'.",
+        )
+    return pattern
+
+
+def check_limit(limit: int, what: str = "limit", high: int = 1000) -> int:
+    """A page size within this server's limits."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= high:
+        raise UserError(f"{what} must be between 1 and {high}, got {limit}.")
+    return limit
+
+
+def _list_cursor(cursor: str, pattern: str, type_: str | None) -> tuple[str, int, int | None]:
+    """The SCAN position, skip and COUNT a `list` cursor holds, each re-checked against this server's limits.
+
+    The cursor is signed by `encode_cursor`, but it may be old, or come from a server with other limits, so
+    nothing in it is trusted: a forged COUNT would make one SCAN walk the whole key space and block Redis.
+    """
+    state = decode_cursor(cursor)
+    unknown = sorted(set(state) - {"c", "s", "p", "n", "t"})
+    if unknown:
+        raise _bad_cursor(f"it holds fields this server does not make ({', '.join(unknown)[:80]})")
+    if state.get("p") != pattern:
+        raise UserError(
+            "This cursor belongs to a listing with another pattern.",
+            hint="Pass the same pattern as the call that returned the cursor, or omit the cursor.",
+        )
+    if state.get("t") != type_:
+        raise UserError(
+            "This cursor belongs to a listing with another type filter.",
+            hint="Pass the same type as the call that returned the cursor, or omit the cursor.",
+        )
+    position = _scan_position(state.get("c", "0"), "scan position")
+    skip = _cursor_int(state, "s", "skip", 0, MAX_SKIP) or 0
+    count = _cursor_int(state, "n", "scan count", 1, SCAN_COUNT)
+    return position, skip, count
 
 
 def _text(raw: Any) -> str:
@@ -72,15 +153,11 @@ async def list_keys(
     max_chars: int = 25_000,
 ) -> dict[str, Any]:
     """Keys matching a glob pattern, walked with SCAN (never KEYS), one bounded page at a time."""
-    if limit < 1 or limit > 1000:
-        raise UserError(f"limit must be between 1 and 1000, got {limit}.")
-    state = decode_cursor(cursor) if cursor else {"c": "0", "s": 0}
-    if cursor and state.get("p") != pattern:
-        raise UserError(
-            "This cursor belongs to a listing with another pattern.",
-            hint="Pass the same pattern as the call that returned the cursor, or omit the cursor.",
-        )
-    scan_cursor, skip = str(state.get("c", "0")), int(state.get("s", 0))
+    check_limit(limit)
+    check_pattern(pattern)
+    if type_ is not None and type_ not in KEY_TYPES:
+        raise UserError(f"type must be one of {', '.join(KEY_TYPES)}, got {type_!r}.")
+    scan_cursor, skip, resumed_count = _list_cursor(cursor, pattern, type_) if cursor else ("0", 0, None)
     budget = Budget(max_chars)
     keys: list[Any] = []
     started = time.monotonic()
@@ -88,7 +165,7 @@ async def list_keys(
     next_state: dict[str, Any] | None = None
     # Resume with the COUNT that produced the batch being skipped into, so the skip lines up.
     base = min(SCAN_COUNT, max(limit, 100))
-    count = int(state.get("n") or base)
+    count = resumed_count or base
     while True:
         args: list[Any] = ["SCAN", scan_cursor, "MATCH", pattern, "COUNT", count]
         if type_:
@@ -100,7 +177,7 @@ async def list_keys(
         for index, raw in enumerate(batch):
             name = decode_key(raw)
             if len(keys) >= limit or not budget.take(name):
-                next_state = {"c": scan_cursor, "s": skip + index, "p": pattern, "n": count}
+                next_state = {"c": scan_cursor, "s": skip + index, "p": pattern, "n": count, "t": type_}
                 break
             keys.append(name)
         if next_state is not None:
@@ -112,7 +189,7 @@ async def list_keys(
         if scan_cursor == "0":
             break
         if len(keys) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
-            next_state = {"c": scan_cursor, "s": 0, "p": pattern}
+            next_state = {"c": scan_cursor, "s": 0, "p": pattern, "t": type_}
             break
     result: dict[str, Any] = {"pattern": pattern, "keys": keys, "count": len(keys), "scan_calls": calls}
     if next_state is not None:
@@ -394,6 +471,9 @@ async def hash_get(
     max_chars: int = 25_000,
 ) -> dict[str, Any]:
     """Named fields (HMGET), or fields matching a pattern one page at a time (HSCAN)."""
+    check_limit(limit)
+    check_pattern(pattern)
+    cursor = _scan_position(cursor) if cursor else None
     await _expect_type(store, key, "hash")
     budget = Budget(max_chars)
     if fields:
@@ -488,6 +568,9 @@ async def set_members(
     max_chars: int = 25_000,
 ) -> dict[str, Any]:
     """Whether given values are members (SMISMEMBER), or members matching a pattern (SSCAN)."""
+    check_limit(limit)
+    check_pattern(pattern)
+    cursor = _scan_position(cursor) if cursor else None
     await _expect_type(store, key, "set")
     if check:
         flags = await store.run("SMISMEMBER", key, *check)
@@ -816,6 +899,7 @@ async def latency(store: Store) -> dict[str, Any]:
 
 async def pubsub_channels(store: Store, pattern: str = "*") -> dict[str, Any]:
     """Active channels matching a pattern with their subscriber counts."""
+    check_pattern(pattern)
     channels = (await store.run("PUBSUB", "CHANNELS", pattern))[:500]
     counts = await store.run("PUBSUB", "NUMSUB", *channels) if channels else []
     if isinstance(counts, list) and counts and not isinstance(counts[0], list | tuple):
