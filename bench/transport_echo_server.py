@@ -4,7 +4,7 @@
     python bench/transport_echo_server.py --plain stdio|PORT                        the SDK alone
 
 The patchbay one is built exactly like a real server (patchbay_common.app.serve), so the figures include
-everything every patchbay server pays per call: request id, start/end log lines, deadline, redaction.
+everything every patchbay server pays per call: request id, one log line, deadline, the result pipeline.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def plain(where: str) -> None:
 
 
 def patchbay() -> None:
-    from patchbay_common.annotations import hints
     from patchbay_common.app import PatchbayServer, serve
     from patchbay_common.settings import CommonSettings, settings_config
 
@@ -39,7 +38,7 @@ def patchbay() -> None:
     def build(settings: Settings) -> PatchbayServer:
         mcp = PatchbayServer("patchbay-echo", version="0", settings=settings)
 
-        @mcp.tool(annotations=hints(read_only=True, open_world=False))
+        @mcp.tool()  # declared read-only (the default access): the layer derives the annotations
         async def echo(text: str) -> str:
             """Return the text."""
             return text

@@ -62,7 +62,7 @@ from patchbay_common import sdk
 from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
 from patchbay_common.limits import set_cursor_scope
-from patchbay_common.logs import configure_logging, get_logger, summarize_arguments
+from patchbay_common.logs import configure_logging, get_logger, log_call, summarize_arguments
 from patchbay_common.results import (
     Reply,
     cap_error,
@@ -260,9 +260,7 @@ class PatchbayServer(MCPServer[Any]):
 
     # --- resources and prompts -----------------------------------------------------------------------------
 
-    def resource(
-        self, uri: str, *, untrusted: str | None = None, **kwargs: Any
-    ) -> Callable[[F], F]:
+    def resource(self, uri: str, *, untrusted: str | None = None, **kwargs: Any) -> Callable[[F], F]:
         """Register a resource; `untrusted=` names the source of outside content, which is then framed."""
         register = super().resource(uri, **kwargs)
         if untrusted is None:
@@ -334,38 +332,43 @@ class PatchbayServer(MCPServer[Any]):
         self.calls_in_flight += 1
         outcome = "ok"
         chars = 0
+        tokens = structlog.contextvars.bind_contextvars(request_id=call_id, tool=name)
         try:
-            with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
-                try:
-                    result = await self._run_tool(name, arguments, context, call_id)
-                except ToolError as exc:
-                    outcome = "refused"
-                    raise ToolError(cap_error(str(exc))) from exc
-                if isinstance(result, CallToolResult):
-                    result = self._finish(name, result)
-                    chars = _result_chars(result)
-                    if result.is_error:
-                        outcome = "error"
-                return result
+            try:
+                result = await self._run_tool(name, arguments, context, call_id)
+            except ToolError as exc:
+                outcome = "refused"
+                raise ToolError(cap_error(str(exc))) from exc
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
+            if isinstance(result, CallToolResult):
+                result = self._finish(name, result)
+                chars = _result_chars(result)
+                if result.is_error:
+                    outcome = "error"
+            return result
         finally:
             self.calls_in_flight -= 1
-            if _call_log.isEnabledFor(logging.INFO):
-                with structlog.contextvars.bound_contextvars(request_id=call_id, tool=name):
-                    log.info(
-                        "tool call",
-                        outcome=outcome,
-                        ms=_ms(started),
-                        chars=chars,
-                        arguments=summarize_arguments(arguments),
-                    )
+            log_call(
+                "tool call",
+                request_id=call_id,
+                tool=name,
+                outcome=outcome,
+                ms=_ms(started),
+                chars=chars,
+                arguments=summarize_arguments(arguments),
+            )
 
     async def _run_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None, call_id: str
     ) -> Any:
         timeout = self.patchbay_settings.tool_timeout
         try:
-            with anyio.fail_after(timeout):
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 return await super().call_tool(name, arguments, context)
+            if scope.cancelled_caught:
+                raise TimeoutError
+            raise TimeoutError  # pragma: no cover - a cancelled scope is the only way here
         except TimeoutError:
             raise ToolError(
                 f"{name} did not finish within {timeout:g} s and was stopped. "
@@ -396,7 +399,6 @@ class PatchbayServer(MCPServer[Any]):
 
 
 _RESOURCE_HOW = "read a narrower resource or use the matching tool, which pages"
-_call_log = logging.getLogger("patchbay")
 
 
 def _user_error(exc: BaseException) -> UserError | None:

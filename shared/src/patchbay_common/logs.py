@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
+from pydantic_core import to_json
 
 from patchbay_common.errors import redact
 
-__all__ = ["LogFormat", "configure_logging", "get_logger", "summarize_arguments"]
+__all__ = ["LogFormat", "configure_logging", "get_logger", "log_call", "summarize_arguments"]
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -56,6 +58,8 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    global _json_stream
+    _json_stream = sys.stderr if fmt == "json" else None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -73,6 +77,36 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     # The transport libraries are chatty at INFO; their warnings still come through.
     for name in ("uvicorn.access", "httpx2", "httpcore2", "mcp.server.streamable_http_manager"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+_json_stream: Any = None  # stderr when lines are JSON: the per-call line is written there directly
+_call_logger = logging.getLogger("patchbay")
+
+
+def log_call(event: str, **fields: Any) -> None:
+    """Write the one line a tool call logs, at INFO, as cheaply as the format allows.
+
+    Every call pays for this line, so when logs are JSON it is rendered here in one `json.dumps` instead of
+    through the processor chain (same keys as every other line); `fields` must already be redacted.
+    """
+    if not _call_logger.isEnabledFor(logging.INFO):
+        return
+    stream = _json_stream
+    if stream is None:
+        get_logger("patchbay").info(event, **fields)
+        return
+    line = {
+        **fields,
+        "event": event,
+        "level": "info",
+        "logger": "patchbay",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    try:
+        stream.write(to_json(line, fallback=str).decode() + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # stderr closed (the client went away): nothing to log to
+        pass
 
 
 def _configure_default() -> None:

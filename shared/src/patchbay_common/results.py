@@ -26,6 +26,7 @@ from mcp_types import (
     TextContent,
     TextResourceContents,
 )
+from pydantic_core import to_json
 
 from patchbay_common.errors import redact
 from patchbay_common.limits import truncation_marker
@@ -99,6 +100,11 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
+def _size_at_most(value: Any) -> int:
+    """An upper bound of `_size`, cheaply (UTF-8 bytes are at least as many as characters)."""
+    return len(to_json(value, fallback=str))
+
+
 def _limited(value: Any, items: int, chars: int) -> Any:
     if isinstance(value, str):
         return value if len(value) <= chars else value[:chars] + "…"
@@ -148,6 +154,9 @@ def cap_result(result: CallToolResult, budget: int, how: str | None = None) -> C
     texts = [b for b in result.content if isinstance(b, TextContent)]
     text_size = sum(len(b.text) for b in texts)
     structured = result.structured_content
+    structured_size = _size_at_most(structured) if structured is not None else 0
+    if text_size + structured_size <= budget:
+        return result
     structured_size = _size(structured) if structured is not None else 0
     if text_size + structured_size <= budget:
         return result
