@@ -14,13 +14,14 @@ demo: setup  ## run a real MCP client against the zero-configuration servers and
 run: setup  ## run one server over stdio: make run SERVER=filesystem ARGS="--help"
 	@$(UV) run --frozen patchbay-$(SERVER) $(ARGS)
 
-test: setup  ## every test, against real components
+test: setup  ## lint and type checks, then every test against real components
+	@$(MAKE) --no-print-directory lint
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-lint:  ## ruff (lint + format check) and mypy (strict on shared/)
+lint:  ## ruff (lint + format check) and mypy (strict on shared/, clean on every server)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src
+	@$(UV) run --frozen mypy shared/src $(wildcard servers/*/src)
 
 format:
 	@$(UV) run --frozen ruff format .

@@ -19,7 +19,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import percentile, table, time_async  # noqa: E402
+from _harness import percentile, table, time_async
 
 ECHO = str(Path(__file__).parent / "transport_echo_server.py")
 
@@ -30,11 +30,16 @@ async def measure(rounds: int, calls: int) -> dict[str, list[float]]:
     servers = {
         "sdk": StdioServerParameters(command=sys.executable, args=[ECHO, "--plain", "stdio"]),
         "patchbay": StdioServerParameters(
-            command=sys.executable, args=[ECHO, "--log-level", "INFO"], env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command=sys.executable,
+            args=[ECHO, "--log-level", "INFO"],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         ),
     }
     with log.open("w") as errlog:
-        async with Client(servers["sdk"], mode="legacy") as sdk, Client(servers["patchbay"], mode="legacy") as ours:
+        async with (
+            Client(servers["sdk"], mode="legacy") as sdk,
+            Client(servers["patchbay"], mode="legacy") as ours,
+        ):
             clients = {"sdk": sdk, "patchbay": ours}
             for _ in range(rounds):
                 for name, client in clients.items():
