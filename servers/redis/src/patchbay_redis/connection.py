@@ -8,23 +8,32 @@ jittered exponential backoff (only for commands that are safe to repeat), and tu
 
 from __future__ import annotations
 
+import re
 import ssl
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from patchbay_common.errors import UserError, register_secret
+from patchbay_common.errors import AccessDenied, UserError, register_secret
 from patchbay_common.logs import get_logger
 from patchbay_redis.policy import Policy, command_name
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["ConnectionOptions", "Modules", "Store", "describe", "probe_modules"]
+__all__ = [
+    "REFUSED_EFFECT",
+    "ConnectionOptions",
+    "Modules",
+    "Store",
+    "describe",
+    "probe_modules",
+    "refused_name",
+]
 
 log = get_logger("patchbay.redis")
 
@@ -49,7 +58,7 @@ class ConnectionOptions:
     command_timeout: float = 5.0
     connect_timeout: float = 3.0
     retries: int = 3
-    client_name: str = "patchbay-redis"
+    client_name: str | None = "patchbay-redis"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,6 +72,21 @@ class ConnectionOptions:
         if self.sentinels and not self.sentinel_service:
             raise ValueError("--sentinel needs --sentinel-service (the name of the monitored primary)")
 
+    @property
+    def user(self) -> str:
+        """The ACL user the server logs in as ("default" when none is named)."""
+        parts = urlsplit(self.url)
+        return self.username or (unquote(parts.username) if parts.username else None) or "default"
+
+    @property
+    def database(self) -> int:
+        """The database number: --db, else the URL's (path of redis://, db= of unix://), else 0."""
+        if self.db is not None:
+            return self.db
+        parts = urlsplit(self.url)
+        raw = dict(parse_qsl(parts.query)).get("db", "") if parts.scheme == "unix" else parts.path.lstrip("/")
+        return int(raw) if raw.isdigit() else 0
+
     def kwargs(self, *, retries: int) -> dict[str, Any]:
         """Keyword arguments for a redis-py client or pool."""
         from redis.asyncio.retry import Retry
@@ -73,10 +97,11 @@ class ConnectionOptions:
             "socket_connect_timeout": self.connect_timeout,
             "retry": Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.1), retries),
             "retry_on_timeout": retries > 0,
-            "client_name": self.client_name,
             "health_check_interval": 30,
             **self.extra,
         }
+        if self.client_name:
+            options["client_name"] = self.client_name
         if self.username is not None:
             options["username"] = self.username
         if self.password is not None:
@@ -146,41 +171,74 @@ def describe(options: ConnectionOptions) -> str:
 
 @dataclass(frozen=True)
 class Modules:
-    """Which Redis modules the server has (detected once at start)."""
+    """What the server found at start: Redis modules, and commands its ACL user may not run."""
 
     json: bool = False
     search: bool = False
     reachable: bool = True
+    refused: tuple[str, ...] = ()
+    """ACL names ("info", "command|info", "client|setname") Redis answered NOPERM for at start."""
+
+
+REFUSED_EFFECT = {
+    "command|info": "RedisJSON and RediSearch cannot be detected, so their tools are not listed",
+    "info": "server_info answers that the ACL user may not run INFO; the other tools work",
+    "client|setname": "the server's connections stay unnamed in CLIENT LIST",
+}
+"""What the server does without each command its start-up probe may find refused."""
 
 
 def probe_modules(options: ConnectionOptions) -> Modules:
-    """Ask Redis at start which module commands it knows (COMMAND INFO, no MODULE LIST permission needed).
+    """Log in at start, see which module commands Redis knows and which commands the ACL user may run.
 
-    Plain `redis://` and `unix://` connections are probed over a raw socket, so start-up does not pay for
-    importing redis-py (about 0.3 s); TLS and Sentinel go through redis-py. An unreachable Redis is not
-    fatal (it may come up later): the module tools are then not listed. A refused login is: the operator
-    must fix the credentials.
+    The probe sends CLIENT SETNAME, SELECT (for a database other than 0), COMMAND INFO (no MODULE LIST
+    permission needed) and INFO. Plain `redis://` and `unix://` connections are probed over a raw socket,
+    so start-up does not pay for importing redis-py (about 0.3 s); TLS and Sentinel go through redis-py.
+    An unreachable Redis is not fatal (it may come up later): the module tools are then not listed. A
+    command the ACL user may not run is not fatal either: the server starts with what it can do, and logs
+    the command and the ACL grant it needs. Fatal are a refused login and a refused SELECT.
 
     Raises:
-        UserError: Redis rejected the credentials.
+        UserError: Redis rejected the credentials, or the database the server must use.
     """
     scheme = urlsplit(options.url).scheme
     try:
         if scheme in ("redis", "unix") and not options.sentinels:
-            names = _probe_raw(options)
+            names, refused = _probe_raw(options)
         else:
-            names = _probe_with_redis_py(options)
+            names, refused = _probe_with_redis_py(options)
     except _LoginRefused as exc:
-        raise UserError(f"Redis at {describe(options)} refused the login: {exc}") from None
+        raise UserError(
+            f"Redis at {describe(options)} refused the login of user {options.user!r}: {exc}",
+            hint="Check the username and password (--username, --password, --password-file or the URL).",
+        ) from None
+    except _SelectRefused as exc:
+        raise UserError(
+            f"Redis at {describe(options)} accepted the login of user {options.user!r} but refused SELECT "
+            f"{options.database}, which this server needs to use database {options.database}: {exc}",
+            hint=f"Grant it with: ACL SETUSER {options.user} +select, or use database 0.",
+        ) from None
     except (OSError, _ProbeError) as exc:
         log.warning(
             "Redis not reachable at start; module tools not listed", where=describe(options), error=str(exc)
         )
         return Modules(reachable=False)
-    return Modules(json="json.get" in names, search="ft.search" in names)
+    for command in sorted(refused):
+        log.warning(
+            "the Redis ACL user may not run a command this server uses; starting without it",
+            command=command.upper().replace("|", " "),
+            user=options.user,
+            effect=REFUSED_EFFECT.get(command, "tools that need it answer that it is not allowed"),
+            grant=f"ACL SETUSER {options.user} +{command}",
+        )
+    return Modules(json="json.get" in names, search="ft.search" in names, refused=tuple(sorted(refused)))
 
 
 class _LoginRefused(Exception):
+    pass
+
+
+class _SelectRefused(Exception):
     pass
 
 
@@ -188,15 +246,52 @@ class _ProbeError(Exception):
     pass
 
 
-_PROBE = ("COMMAND", "INFO", "JSON.GET", "FT.SEARCH")
+_COMMAND_INFO = ["COMMAND", "INFO", "JSON.GET", "FT.SEARCH"]
+_NOPERM_NAME = re.compile(r"run the '([^']+)' command")
 
 
-def _probe_with_redis_py(options: ConnectionOptions) -> set[str]:
+def refused_name(message: str, fallback: str) -> str:
+    """The ACL name of the command a NOPERM error names ('info', 'command|info'), else `fallback`."""
+    found = _NOPERM_NAME.search(message)
+    return found.group(1).lower() if found else fallback
+
+
+def _probe_steps(send: Callable[[list[str]], Any], options: ConnectionOptions) -> tuple[set[str], set[str]]:
+    """Run the start-up probe through `send` (which returns a reply or a `_RespError`)."""
+    refused: set[str] = set()
+
+    def step(args: list[str], name: str) -> Any:
+        reply = send(args)
+        if not isinstance(reply, _RespError):
+            return reply
+        if reply.startswith(("NOAUTH", "WRONGPASS")):
+            raise _LoginRefused(str(reply))
+        if name == "select":
+            raise _SelectRefused(str(reply))
+        if reply.startswith("NOPERM"):
+            refused.add(refused_name(reply, name))
+            return None
+        raise _ProbeError(str(reply))
+
+    if options.client_name:
+        step(["CLIENT", "SETNAME", options.client_name], "client|setname")
+    if options.database:
+        step(["SELECT", str(options.database)], "select")
+    info = step(_COMMAND_INFO, "command|info")
+    step(["INFO", "server"], "info")
+    names = {_name(entry[0]) for entry in info or [] if isinstance(entry, list | tuple) and entry}
+    return names, refused
+
+
+def _probe_with_redis_py(options: ConnectionOptions) -> tuple[set[str], set[str]]:
     import redis
     from redis.exceptions import AuthenticationError, ResponseError
 
     kwargs = options.kwargs(retries=0)
     kwargs.pop("retry")
+    # The probe names the connection and selects the database itself, to see which of those Redis refuses.
+    kwargs.pop("client_name", None)
+    kwargs.pop("db", None)
     try:
         if options.sentinels:
             from redis.sentinel import Sentinel
@@ -205,13 +300,20 @@ def _probe_with_redis_py(options: ConnectionOptions) -> set[str]:
             sentinel = Sentinel([_host_port(n) for n in options.sentinels], **kwargs)  # type: ignore[no-untyped-call]
             client = sentinel.master_for(options.sentinel_service or "", **kwargs)  # type: ignore[no-untyped-call]
         else:
-            client = redis.Redis.from_url(options.url, **kwargs)
+            client = redis.Redis.from_url(_without_db(options.url), **kwargs)
         with client:
             # Raw send/read: redis-py's COMMAND INFO parser fails on the nil entries of unknown commands.
             conn = client.connection_pool.get_connection()
+
+            def send(args: list[str]) -> Any:
+                conn.send_command(*args)
+                try:
+                    return conn.read_response()
+                except ResponseError as exc:
+                    return _RespError(str(exc))
+
             try:
-                conn.send_command(*_PROBE)
-                info = conn.read_response()
+                return _probe_steps(send, options)
             finally:
                 client.connection_pool.release(conn)
     except AuthenticationError as exc:
@@ -222,11 +324,19 @@ def _probe_with_redis_py(options: ConnectionOptions) -> set[str]:
         raise _ProbeError(str(exc)) from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise _ProbeError(str(exc)) from None
-    return {_name(entry[0]) for entry in info or [] if entry}
 
 
-def _probe_raw(options: ConnectionOptions) -> set[str]:
-    """COMMAND INFO over a plain socket in RESP2 (AUTH first when credentials are set)."""
+def _without_db(url: str) -> str:
+    """The URL without its database (path of redis:// and rediss://, db= of unix://)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "db"])
+        return urlunsplit(parts._replace(query=query))
+    return urlunsplit(parts._replace(path=""))
+
+
+def _probe_raw(options: ConnectionOptions) -> tuple[set[str], set[str]]:
+    """The start-up probe over a plain socket in RESP2 (AUTH first when credentials are set)."""
     import socket
 
     parts = urlsplit(options.url)
@@ -247,13 +357,12 @@ def _probe_raw(options: ConnectionOptions) -> set[str]:
             reply = _read(reader)
             if isinstance(reply, _RespError):
                 raise _LoginRefused(str(reply))
-        sock.sendall(_encode(list(_PROBE)))
-        info = _read(reader)
-    if isinstance(info, _RespError):
-        if "NOAUTH" in str(info) or "NOPERM" in str(info):
-            raise _LoginRefused(str(info))
-        raise _ProbeError(str(info))
-    return {_name(entry[0]) for entry in info or [] if isinstance(entry, list) and entry}
+
+        def send(args: list[str]) -> Any:
+            sock.sendall(_encode(args))
+            return _read(reader)
+
+        return _probe_steps(send, options)
 
 
 class _RespError(str):
@@ -292,10 +401,12 @@ def _read(reader: Any) -> Any:
 class Store:
     """The guarded door to Redis: policy check, deadline, retries, and errors a model can act on."""
 
-    def __init__(self, options: ConnectionOptions, policy: Policy) -> None:
+    def __init__(self, options: ConnectionOptions, policy: Policy, refused: Sequence[str] = ()) -> None:
         self.options = options
         self.policy = policy
         self.where = describe(options)
+        self.refused = frozenset(refused)
+        """ACL names Redis refused this user at start: refused here, with the grant to ask for, unsent."""
         self._safe: Redis | None = None
         self._once: Redis | None = None
 
@@ -316,11 +427,44 @@ class Store:
     async def run(self, *args: Any, idempotent: bool = True, raw: bool = False) -> Any:
         """Send one command if the policy allows it, within the command deadline."""
         self.policy.check(args, raw=raw)
+        self._check_refused(args)
         client = self.client if idempotent else self.client_no_retry
         name = command_name(args)
         # redis-py leaves Redis.execute_command unannotated (no-untyped-call); its reply is Any anyway.
         call = client.execute_command(*args)  # type: ignore[no-untyped-call]
         return await self._guarded(call, name[1] or name[0])
+
+    def _check_refused(self, args: Sequence[Any]) -> None:
+        """Refuse, before sending, a command Redis already refused this ACL user at start."""
+        if not self.refused:
+            return
+        word, full = command_name(args)
+        for name in (word.lower(), (full or "").lower().replace(" ", "|")):
+            if name in self.refused:
+                raise AccessDenied(
+                    f"The Redis ACL user {self.options.user!r} of this server may not run "
+                    f"{name.upper().replace('|', ' ')} (Redis answered NOPERM when the server started); "
+                    "nothing was sent to Redis.",
+                    hint=f"The other tools work. The operator can grant it with: "
+                    f"ACL SETUSER {self.options.user} +{name}",
+                )
+
+    def no_permission(self, shown: str, message: str) -> UserError:
+        """A NOPERM answer as text a model (and the operator reading it) can act on."""
+        user = self.options.user
+        if "access a key" in message or "access a channel" in message:
+            what = "key" if "key" in message else "channel"
+            return AccessDenied(
+                f"Redis refused {shown}: the ACL user {user!r} of this server may not access this {what} "
+                f"({message}).",
+                hint=f"Use another {what}; the user's {what} patterns (ACL ~ or &) do not include it.",
+            )
+        name = refused_name(message, shown.lower().replace(" ", "|"))
+        return AccessDenied(
+            f"Redis refused {shown}: the ACL user {user!r} of this server may not run "
+            f"{name.upper().replace('|', ' ')} ({message}).",
+            hint=f"Use another tool; the operator can grant it with: ACL SETUSER {user} +{name}",
+        )
 
     async def _guarded(self, call: Any, shown: str) -> Any:
         import redis
@@ -341,10 +485,7 @@ class Store:
                 hint="The operator must fix the username or password; retrying will not help.",
             ) from None
         except NoPermissionError as exc:
-            raise UserError(
-                f"Redis refused {shown} for this user ({exc}).",
-                hint="The Redis ACL user of this server does not allow it; use another tool or key.",
-            ) from None
+            raise self.no_permission(shown, str(exc)) from None
         except ResponseError as exc:
             message = str(exc)
             if message.startswith("WRONGTYPE"):
@@ -363,6 +504,7 @@ class Store:
         """Send several read commands in one round trip (each checked first); errors come back in place."""
         for args in commands:
             self.policy.check(args)
+            self._check_refused(args)
         pipe = self.client.pipeline(transaction=False)
         for args in commands:
             pipe.execute_command(*args)

@@ -810,6 +810,8 @@ async def server_info(store: Store, section: str = "default") -> dict[str, Any]:
     """INFO for one section (server, clients, memory, stats, keyspace, ...) and DBSIZE."""
     info, size = await store.pipeline([["INFO", section], ["DBSIZE"]])
     if isinstance(info, Exception):
+        if str(info).startswith("NOPERM") or "no permissions" in str(info):
+            raise store.no_permission(f"INFO {section}", str(info))
         raise UserError(f"Redis refused INFO {section}: {info}.")
     text = _text(info) if isinstance(info, bytes | str) else None
     parsed = _parse_info(text) if text is not None else {k: v for k, v in dict(info).items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -132,10 +133,11 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
         raise ValueError(f"--toolsets: unknown {', '.join(unknown)} (choose from {', '.join(TOOLSETS)})")
     options = settings.connection()
     policy = Policy.of(settings.access, settings.allow_command)
-    store = Store(options, policy)
     modules = modules if modules is not None else probe_modules(options)
-    db = options.db if options.db is not None else int(urlsplit(options.url).path.lstrip("/") or 0)
-    hub = Hub(options, db, buffer_size=settings.buffer_size)
+    if "client|setname" in modules.refused:  # redis-py would fail every connection on CLIENT SETNAME
+        options = replace(options, client_name=None)
+    store = Store(options, policy, refused=modules.refused)
+    hub = Hub(options, options.database, buffer_size=settings.buffer_size)
     bus = InMemorySubscriptionBus()
     active = 0
 
