@@ -19,7 +19,8 @@ import gzip
 import json
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,18 @@ class Override:
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = None  # answer this many times, then fall back to the next match
     query: dict[str, str] | None = None  # only when these query parameters match
+
+
+@dataclass
+class Stream:
+    """A body sent in chunks as they are made (no Content-Length; the connection closes at the end).
+
+    `chunks` makes the chunks for one answer; `delay` is slept between chunks (a slow or endless log).
+    """
+
+    chunks: Callable[[], Iterable[bytes]]
+    delay: float = 0.0
+    content_type: str = "text/plain"
 
 
 @dataclass
@@ -140,7 +153,7 @@ class StandIn:
         text = json.dumps(body).replace("https://api.github.com", self.base_url)
         return json.loads(text)
 
-    def answer(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, record: Recorded) -> tuple[int, dict[str, str], Any]:
         """Status, headers and body for one request."""
         with self.lock:
             self.requests.append(record)
@@ -167,7 +180,11 @@ class StandIn:
             {},
         )
 
-    def _encode(self, status: int, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _encode(self, status: int, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if isinstance(body, Stream):
+            return status, {"Content-Type": body.content_type, **headers}, body
+        if status in (204, 304) or 100 <= status < 200:
+            return status, dict(headers), b""  # these answers never carry a body
         if isinstance(body, bytes | str):
             raw = body.encode() if isinstance(body, str) else body
             return status, {"Content-Type": "text/plain", **headers}, raw
@@ -212,6 +229,18 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
+            if isinstance(payload, Stream):
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for chunk in payload.chunks():
+                        self.wfile.write(chunk)
+                        if payload.delay:
+                            time.sleep(payload.delay)
+                except OSError:  # the client stopped reading (its deadline or byte cap)
+                    pass
+                return
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -109,7 +109,7 @@ async def test_pages_follow_the_link_header_with_a_token(api: StandIn) -> None:
     page = await client.page("/repos/o/r/issues", None, 2, state="open")
     assert [i["number"] for i in page.items] == [1, 2]
     assert decode_cursor(page.next_token or "")["q"] == {"state": "open", "per_page": "2", "page": "2"}
-    second = await client.page("/repos/o/r/issues", page.next_token, 2)
+    second = await client.page("/repos/o/r/issues", page.next_token, 2, state="open")
     assert [i["number"] for i in second.items] == [3] and second.next_token is None
     assert api.requests[1].query == {"state": ["open"], "per_page": ["2"], "page": ["2"]}
     with pytest.raises(UserError, match="another listing"):

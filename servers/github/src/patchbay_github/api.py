@@ -11,6 +11,7 @@ paths built from validated parts; PyGithub drops the token when a redirect leave
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import anyio.to_thread
 
 from patchbay_common.errors import AccessDenied, NotFound, UserError, register_secret
-from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_common.limits import decode_cursor, encode_cursor, human_size
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import RetryableError, parse_retry_after, retry_async, with_deadline
 
@@ -141,25 +142,31 @@ class Api:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, Any], Any]:
-        """Send one request (path relative to the API base); return (headers, JSON). Retries only GETs."""
+        """Send one request (path relative to the API base); return (headers, JSON). Retries only GETs.
+
+        Only a 2xx answer with a JSON body (or none) comes back; anything else (an error status, a
+        redirect, an HTML page) becomes a UserError that says what happened. Redirects are not followed,
+        so the token never leaves the configured host.
+        """
         requester = self._requester()
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         idempotent = method in ("GET", "HEAD")
 
-        def call() -> tuple[dict[str, Any], Any]:
-            return requester.requestJsonAndCheck(  # type: ignore[no-any-return]
+        def call() -> tuple[int, dict[str, Any], str]:
+            return requester.requestJson(  # type: ignore[no-any-return]
                 method, path, parameters=query or None, input=body, headers=dict(headers or {}) or None
             )
 
         async def attempt() -> tuple[dict[str, Any], Any]:
             try:
-                return await with_deadline(
+                status, answer_headers, output = await with_deadline(
                     anyio.to_thread.run_sync(call, abandon_on_cancel=True),
                     self.options.request_timeout + 5,
                     "GitHub",
                 )
             except Exception as exc:  # translated into UserError / RetryableError below
                 raise self._translate(exc, method, path, idempotent) from exc
+            return self._answer(status, answer_headers, output, method, path, idempotent)
 
         try:
             return await retry_async(
@@ -172,29 +179,50 @@ class Api:
         except RetryableError as exc:
             raise UserError(str(exc), hint=_retry_hint(exc.retry_after)) from None
 
-    async def get(self, path: str, **params: Any) -> Any:
-        """GET one resource; return its JSON."""
-        return (await self.request("GET", path, params=params))[1]
+    async def get(self, path: str, **params: Any) -> dict[str, Any]:
+        """GET one resource (a JSON object); return it."""
+        data = (await self.request("GET", path, params=params))[1]
+        return _expect_object(data, f"GET {path}")
+
+    async def get_json(self, path: str, **params: Any) -> Any:
+        """GET a resource that may be an object or a list (contents: a file or a directory)."""
+        data = (await self.request("GET", path, params=params))[1]
+        if not isinstance(data, dict | list):
+            raise _shape_error(data, f"GET {path}", "an object or a list")
+        return data
+
+    async def write(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """Send a write; return the JSON object GitHub answered with ({} when it answered without one)."""
+        data = (await self.request(method, path, body=body))[1]
+        return data if isinstance(data, dict) else {}
 
     async def page(self, path: str, page_token: str | None, per_page: int, **params: Any) -> Page:
-        """GET one page of a listing; the next page's token comes from the Link header."""
+        """GET one page of a listing; the next page's token comes from the Link header.
+
+        A token is re-checked against the listing it is used with: it must belong to this path, name only
+        the parameters this listing sends (plus page/cursor fields), and keep page and per_page within
+        GitHub's limits. The request always goes to this path on the configured host.
+        """
         if page_token:
-            state = decode_cursor(page_token)
-            if state.get("p") != path:
-                raise UserError(
-                    "page_token belongs to another listing.",
-                    hint="Pass the token from the previous page of this listing, or omit it to start over.",
-                )
-            query: dict[str, Any] = dict(state.get("q") or {})
+            query: dict[str, Any] = _token_query(page_token, path, {*params, "per_page"})
         else:
             query = {**params, "per_page": per_page}
         headers, data = await self.request("GET", path, params=query)
+        where = f"GET {path}"
         total = None
         if isinstance(data, dict):  # search results and a few wrapped listings
             total = data.get("total_count")
-            items = next((v for k, v in data.items() if isinstance(v, list)), [])
+            items = next((v for v in data.values() if isinstance(v, list)), [])
+            if not isinstance(total, int) or isinstance(total, bool):
+                total = None
+        elif isinstance(data, list):
+            items = data
+        elif data is None:
+            items = []
         else:
-            items = data or []
+            raise _shape_error(data, where, "a list")
+        if any(not isinstance(item, dict) for item in items):
+            raise _shape_error(items, where, "a list of objects")
         return Page(items, self._next_token(headers, path), total)
 
     def _next_token(self, headers: Mapping[str, Any], path: str) -> str | None:
@@ -203,16 +231,19 @@ class Api:
                 return encode_cursor({"p": path, "q": dict(parse_qsl(urlsplit(url).query))})
         return None
 
-    async def blob(self, path: str) -> tuple[str, str]:
-        """Follow a download redirect (job logs) without the token; return (text, host it came from)."""
+    async def blob(self, path: str, *, keep_bytes: int = 1_000_000) -> tuple[str, str, int]:
+        """Follow a download redirect (job logs) without the token; return (tail, host, total bytes).
+
+        The download is streamed: only its last `keep_bytes` bytes are kept, and it must finish within the
+        request timeout, so a huge or endless log costs neither memory nor more than the deadline.
+        """
         requester = self._requester()
 
-        def locate() -> str:
-            headers, _ = requester.requestBlobAndCheck("GET", path)
-            return str(headers.get("location") or "")
+        def locate() -> tuple[int, dict[str, Any], str]:
+            return requester.requestBlob("GET", path)  # type: ignore[no-any-return]
 
         try:
-            location = await with_deadline(
+            status, headers, output = await with_deadline(
                 anyio.to_thread.run_sync(locate, abandon_on_cancel=True),
                 self.options.request_timeout,
                 "GitHub",
@@ -221,18 +252,57 @@ class Api:
             raise
         except Exception as exc:
             raise self._translate(exc, "GET", path, False) from exc
+        headers = {str(k).lower(): v for k, v in (headers or {}).items()}
+        if status >= 400 or status < 200:
+            data, _ = _parse_body(output)
+            raise self._error(status, headers, data, f"GET {path}", False, output)
+        location = str(headers.get("location") or "") if 300 <= status < 400 else ""
         if not location.startswith(("https://", "http://")):
             raise UserError(f"GitHub gave no download location for {path}.", hint="Try again later.")
         import httpx2
 
-        async with httpx2.AsyncClient(timeout=self.options.request_timeout, follow_redirects=True) as client:
-            response = await client.get(location)  # a signed URL: no Authorization header, by design
-        if response.status_code >= 400:
+        tail = bytearray()
+        total = 0
+
+        async def download() -> int:
+            nonlocal total
+            timeout = httpx2.Timeout(self.options.request_timeout)
+            async with (
+                httpx2.AsyncClient(timeout=timeout, follow_redirects=True) as client,
+                client.stream("GET", location) as response,  # a signed URL: no Authorization header
+            ):
+                if response.status_code >= 400:
+                    return response.status_code
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    tail.extend(chunk)
+                    if len(tail) > 2 * keep_bytes:
+                        del tail[: len(tail) - keep_bytes]
+                return response.status_code
+
+        try:
+            with anyio.fail_after(self.options.request_timeout):
+                code = await download()
+        except TimeoutError:
             raise UserError(
-                f"Downloading {path} failed with HTTP {response.status_code}.",
+                f"Downloading {path} took longer than {self.options.request_timeout:g} s "
+                f"({human_size(total)} received); nothing is shown.",
+                hint="The log is very large or the download is slow; try again later, or read the run's "
+                "jobs with list_workflow_jobs.",
+            ) from None
+        except Exception as exc:
+            if _is_connection_error(exc) or type(exc).__module__.startswith("httpx"):
+                raise UserError(
+                    f"Downloading {path} failed ({type(exc).__name__}).", hint="Try again later."
+                ) from None
+            raise
+        if code >= 400:
+            raise UserError(
+                f"Downloading {path} failed with HTTP {code}.",
                 hint="The logs may have expired or the run may still be going; try again later.",
             )
-        return response.text, urlsplit(location).netloc
+        kept = bytes(tail[-keep_bytes:])
+        return kept.decode("utf-8", "replace"), urlsplit(location).netloc, total
 
     # --- errors -------------------------------------------------------------------------------------------
 
@@ -256,10 +326,51 @@ class Api:
                     hint="Check --api-url.",
                 )
             return exc
-        status = exc.status
-        data = exc.data if isinstance(exc.data, dict) else {}
-        message = str(data.get("message") or exc.message or "")
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        return self._error(exc.status, exc.headers or {}, exc.data, where, idempotent)
+
+    def _answer(
+        self, status: int, headers: Mapping[str, Any], output: Any, method: str, path: str, idempotent: bool
+    ) -> tuple[dict[str, Any], Any]:
+        """(headers, JSON) of a 2xx answer with a JSON body or none; any other answer raised as text."""
+        where = f"{method} {path}"
+        lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
+        data, is_json = _parse_body(output)
+        if status >= 400 or status < 200:
+            raise self._error(status, lowered, data, where, idempotent, output)
+        if 300 <= status < 400:
+            host = urlsplit(str(lowered.get("location") or "")).hostname
+            raise UserError(
+                f"GitHub answered {where} with a redirect (HTTP {status}"
+                f"{f' to {host}' if host else ', no location'}); it was not followed, and the token was "
+                "not sent anywhere else.",
+                hint="Check --api-url (GitHub Enterprise Server: https://HOST/api/v3); if the repository "
+                "was renamed or transferred, call again with its new owner/name.",
+            )
+        if not is_json:
+            raise UserError(
+                f"GitHub answered {where} with HTTP {status} but the body is not JSON "
+                f"({_content_type(lowered)}).",
+                hint="Check that --api-url points at the GitHub REST API; if it does, try again later.",
+            )
+        return lowered, data
+
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, Any],
+        data: Any,
+        where: str,
+        idempotent: bool,
+        raw: Any = None,
+    ) -> Exception:
+        """The UserError (or RetryableError) for a non-2xx answer, whatever shape its body has."""
+        headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        body = data if isinstance(data, dict) else {}
+        message = body.get("message")
+        if not isinstance(message, str):
+            message = "" if message is None else json.dumps(message)[:200]
+        if not message and raw and not isinstance(data, dict | list):
+            message = f"a non-JSON answer ({_content_type(headers)})"
         wait = _rate_limit_wait(status, message, headers)
         if wait is not None:
             return RetryableError(
@@ -287,12 +398,92 @@ class Api:
         if status == 409:
             return UserError(f"GitHub reported a conflict for {where}: {message}.", hint="Refresh and retry.")
         if status == 422:
-            details = "; ".join(_error_detail(e) for e in data.get("errors") or []) or message
+            errors = body.get("errors")
+            details = "; ".join(_error_detail(e) for e in errors if e) if isinstance(errors, list) else ""
             return UserError(
-                f"GitHub rejected the request {where} (422 {message}): {details}.",
+                f"GitHub rejected the request {where} (422 {message}): {details or message}.",
                 hint="Correct the arguments named and call again.",
             )
-        return UserError(f"GitHub answered {status} for {where}: {message}.", hint="Try again later.")
+        return UserError(
+            f"GitHub answered {status} for {where}{f': {message}' if message else ''}.",
+            hint="Try again later.",
+        )
+
+
+def _parse_body(output: Any) -> tuple[Any, bool]:
+    """(JSON value, True) for a JSON or empty body; (None, False) for anything else (an HTML page)."""
+    if output is None:
+        return None, True
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+    if not text.strip():
+        return None, True
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return None, False
+
+
+def _content_type(headers: Mapping[str, Any]) -> str:
+    return str(headers.get("content-type") or "no content type").split(";")[0].strip()[:60]
+
+
+def _kind(data: Any) -> str:
+    if data is None:
+        return "no content"
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, dict):
+        return "an object"
+    return f"a {type(data).__name__}"
+
+
+def _shape_error(data: Any, where: str, expected: str) -> UserError:
+    return UserError(
+        f"GitHub answered {where} with {_kind(data)} where {expected} was expected.",
+        hint="Check that --api-url points at the GitHub REST API; if it does, try again later.",
+    )
+
+
+def _expect_object(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _shape_error(data, where, "an object")
+    return data
+
+
+_TOKEN_FIELDS = frozenset({"page", "per_page", "after", "before", "cursor"})
+MAX_PAGE = 100_000
+"""Highest page number a token may ask for (GitHub's own listings stop far earlier)."""
+
+
+def _token_query(token: str, path: str, allowed: set[str]) -> dict[str, str]:
+    """The query a page token holds, each field re-checked against this listing and GitHub's limits."""
+    state = decode_cursor(token)
+    if state.get("p") != path:
+        raise UserError(
+            "page_token belongs to another listing.",
+            hint="Pass the token from the previous page of this listing, or omit it to start over.",
+        )
+
+    def bad(why: str) -> UserError:
+        return UserError(
+            f"page_token is not valid: {why}; nothing was sent to GitHub.",
+            hint="Pass next_page_token exactly as the previous page gave it, or omit it to start over.",
+        )
+
+    if set(state) - {"p", "q"}:
+        raise bad("it holds fields this server does not make")
+    query = state.get("q") or {}
+    if not isinstance(query, dict):
+        raise bad("its query is not a set of parameters")
+    for name, value in query.items():
+        if name not in allowed and name not in _TOKEN_FIELDS:
+            raise bad(f"it names the parameter {json.dumps(name)[:40]}, which this listing does not send")
+        if not isinstance(value, str) or len(value) > 1000 or any(ord(c) < 32 for c in value):
+            raise bad(f"its {name} is not a plain text value")
+    for name, high in (("page", MAX_PAGE), ("per_page", 100)):
+        if name in query and not (query[name].isdigit() and 1 <= int(query[name]) <= high):
+            raise bad(f"its {name} {json.dumps(query[name])[:40]} is outside 1-{high}")
+    return query
 
 
 def _param(value: Any) -> Any:

@@ -20,9 +20,35 @@ __all__ = ["Ops"]
 
 PUSH_ACCESS = ("OWNER", "MEMBER", "COLLABORATOR")
 
+LOG_TAIL_BYTES = 2_000_000
+"""Bytes kept from the end of a job log while it streams in (enough for 5000 long lines)."""
+
 
 def _repo_path(owner: str, repo: str) -> str:
     return f"/repos/{check_owner(owner)}/{check_repo(repo)}"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a field GitHub left out or sent otherwise)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objs(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (nothing when `value` is not a list)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _need(data: dict[str, Any], *names: str) -> str:
+    """A text field the next request depends on (`names` walk nested objects), or a clear UserError."""
+    value: Any = data
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    if not isinstance(value, str) or not value:
+        raise UserError(
+            f"GitHub's answer has no {'.'.join(names)}, which the next step needs; nothing more was sent.",
+            hint="Check that --api-url points at the GitHub REST API; if it does, try again later.",
+        )
+    return value
 
 
 def _listing(page: Page, key: str, items: list[Any]) -> dict[str, Any]:
@@ -100,7 +126,7 @@ class Ops:
         """Read file contents through the REST API; return the trimmed answer."""
         url = f"{_repo_path(owner, repo)}/contents/{enc_path(path)}"
         params = {"ref": ref} if ref else {}
-        data = await api.get(url.rstrip("/"), **params)
+        data = await api.get_json(url.rstrip("/"), **params)
         if isinstance(data, list):
             entries = [
                 {
@@ -212,19 +238,19 @@ class Ops:
         enc_ref(branch)
         if sha is None:
             try:
-                existing = await api.get(url, ref=branch)
+                existing = await api.get_json(url, ref=branch)
                 sha = existing.get("sha") if isinstance(existing, dict) else None
             except NotFound:
                 sha = None
         body = {"message": message, "content": base64.b64encode(content.encode()).decode(), "branch": branch}
         if sha:
             body["sha"] = sha
-        _, data = await api.request("PUT", url, body=body)
-        commit = data.get("commit") or {}
+        data = await api.write("PUT", url, body)
+        commit = _obj(data.get("commit"))
         return {
-            "path": (data.get("content") or {}).get("path", path),
+            "path": _obj(data.get("content")).get("path", path),
             "created": sha is None,
-            "file_sha": (data.get("content") or {}).get("sha"),
+            "file_sha": _obj(data.get("content")).get("sha"),
             "commit": commit.get("sha"),
             "branch": branch,
         }
@@ -244,18 +270,19 @@ class Ops:
             }
             for f in files
         ]
-        head = (await api.get(f"{base}/git/ref/{ref}"))["object"]["sha"]
+        head = _need(await api.get(f"{base}/git/ref/{ref}"), "object", "sha")
         parent = await api.get(f"{base}/git/commits/{head}")
-        _, new_tree = await api.request(
-            "POST", f"{base}/git/trees", body={"base_tree": parent["tree"]["sha"], "tree": tree}
+        new_tree = await api.write(
+            "POST", f"{base}/git/trees", {"base_tree": _need(parent, "tree", "sha"), "tree": tree}
         )
-        _, commit = await api.request(
+        commit = await api.write(
             "POST",
             f"{base}/git/commits",
-            body={"message": message, "tree": new_tree["sha"], "parents": [head]},
+            body={"message": message, "tree": _need(new_tree, "sha"), "parents": [head]},
         )
-        await api.request("PATCH", f"{base}/git/refs/{ref}", body={"sha": commit["sha"], "force": False})
-        return {"branch": branch, "commit": commit["sha"], "parent": head, "files": [f["path"] for f in tree]}
+        commit_sha = _need(commit, "sha")
+        await api.write("PATCH", f"{base}/git/refs/{ref}", {"sha": commit_sha, "force": False})
+        return {"branch": branch, "commit": commit_sha, "parent": head, "files": [f["path"] for f in tree]}
 
     async def create_repository(
         self,
@@ -270,7 +297,7 @@ class Ops:
         check_repo(name)
         url = f"/orgs/{check_owner(organization)}/repos" if organization else "/user/repos"
         body = {"name": name, "description": description, "private": private, "auto_init": auto_init}
-        _, data = await api.request("POST", url, body={k: v for k, v in body.items() if v is not None})
+        data = await api.write("POST", url, {k: v for k, v in body.items() if v is not None})
         return Trimmer(self.window).repo(data)
 
     async def fork_repository(
@@ -278,7 +305,7 @@ class Ops:
     ) -> dict[str, Any]:
         """Fork repository through the REST API; return the trimmed answer."""
         body = {"organization": check_owner(organization)} if organization else {}
-        _, data = await api.request("POST", f"{_repo_path(owner, repo)}/forks", body=body)
+        data = await api.write("POST", f"{_repo_path(owner, repo)}/forks", body)
         return Trimmer(self.window).repo(data)
 
     async def create_branch(
@@ -288,12 +315,10 @@ class Ops:
         base = _repo_path(owner, repo)
         enc_ref(branch)
         if from_branch is None:
-            from_branch = (await api.get(base))["default_branch"]
-        sha = (await api.get(f"{base}/git/ref/heads/{enc_ref(from_branch)}"))["object"]["sha"]
-        _, data = await api.request(
-            "POST", f"{base}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha}
-        )
-        return {"branch": branch, "from": from_branch, "sha": (data.get("object") or {}).get("sha", sha)}
+            from_branch = _need(await api.get(base), "default_branch")
+        sha = _need(await api.get(f"{base}/git/ref/heads/{enc_ref(from_branch)}"), "object", "sha")
+        data = await api.write("POST", f"{base}/git/refs", {"ref": f"refs/heads/{branch}", "sha": sha})
+        return {"branch": branch, "from": from_branch, "sha": _obj(data.get("object")).get("sha", sha)}
 
     # --- issues --------------------------------------------------------------------------------------------
 
@@ -368,7 +393,7 @@ class Ops:
             "labels": labels,
             "milestone": milestone,
         }
-        _, data = await api.request(
+        data = await api.write(
             "POST",
             f"{_repo_path(owner, repo)}/issues",
             body={k: v for k, v in payload.items() if v is not None},
@@ -384,16 +409,14 @@ class Ops:
             raise UserError(
                 "Nothing to change.", hint="Pass at least one of title, body, state, labels, assignees."
             )
-        _, data = await api.request("PATCH", f"{_repo_path(owner, repo)}/issues/{number}", body=changes)
+        data = await api.write("PATCH", f"{_repo_path(owner, repo)}/issues/{number}", changes)
         return Trimmer(self.window).issue(data, with_body=False)
 
     async def add_issue_comment(
         self, api: Api, owner: str, repo: str, number: int, body: str
     ) -> dict[str, Any]:
         """Add issue comment through the REST API; return the trimmed answer."""
-        _, data = await api.request(
-            "POST", f"{_repo_path(owner, repo)}/issues/{number}/comments", body={"body": body}
-        )
+        data = await api.write("POST", f"{_repo_path(owner, repo)}/issues/{number}/comments", {"body": body})
         return {"id": data.get("id"), "url": data.get("html_url"), "created_at": data.get("created_at")}
 
     # --- pull requests -------------------------------------------------------------------------------------
@@ -441,7 +464,7 @@ class Ops:
     async def get_pull_request_status(self, api: Api, owner: str, repo: str, number: int) -> dict[str, Any]:
         """Read pull request status through the REST API; return the trimmed answer."""
         base = _repo_path(owner, repo)
-        sha = (await api.get(f"{base}/pulls/{number}"))["head"]["sha"]
+        sha = enc_ref(_need(await api.get(f"{base}/pulls/{number}"), "head", "sha"))
         combined = await api.get(f"{base}/commits/{sha}/status")
         checks = await api.get(f"{base}/commits/{sha}/check-runs", per_page=100)
         return {
@@ -449,7 +472,7 @@ class Ops:
             "state": combined.get("state"),
             "statuses": [
                 {"context": s.get("context"), "state": s.get("state"), "description": s.get("description")}
-                for s in combined.get("statuses") or []
+                for s in _objs(combined.get("statuses"))
             ],
             "check_runs": [
                 {
@@ -461,7 +484,7 @@ class Ops:
                     }.items()
                     if v
                 }
-                for c in checks.get("check_runs") or []
+                for c in _objs(checks.get("check_runs"))
             ],
         }
 
@@ -485,7 +508,7 @@ class Ops:
         self, api: Api, owner: str, repo: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
         """Create pull request through the REST API; return the trimmed answer."""
-        _, data = await api.request(
+        data = await api.write(
             "POST",
             f"{_repo_path(owner, repo)}/pulls",
             body={k: v for k, v in payload.items() if v is not None},
@@ -496,7 +519,7 @@ class Ops:
         self, api: Api, owner: str, repo: str, number: int, payload: dict[str, Any]
     ) -> dict[str, Any]:
         """Create pull request review through the REST API; return the trimmed answer."""
-        _, data = await api.request(
+        data = await api.write(
             "POST",
             f"{_repo_path(owner, repo)}/pulls/{number}/reviews",
             body={k: v for k, v in payload.items() if v is not None},
@@ -507,7 +530,7 @@ class Ops:
         self, api: Api, owner: str, repo: str, number: int, payload: dict[str, Any]
     ) -> dict[str, Any]:
         """Merge pull request through the REST API; return the trimmed answer."""
-        _, data = await api.request(
+        data = await api.write(
             "PUT",
             f"{_repo_path(owner, repo)}/pulls/{number}/merge",
             body={k: v for k, v in payload.items() if v is not None},
@@ -519,9 +542,7 @@ class Ops:
     ) -> dict[str, Any]:
         """Update pull request branch through the REST API; return the trimmed answer."""
         body = {"expected_head_sha": expected_head_sha} if expected_head_sha else {}
-        _, data = await api.request(
-            "PUT", f"{_repo_path(owner, repo)}/pulls/{number}/update-branch", body=body
-        )
+        data = await api.write("PUT", f"{_repo_path(owner, repo)}/pulls/{number}/update-branch", body)
         return {"message": data.get("message")}
 
     # --- users ---------------------------------------------------------------------------------------------
@@ -587,26 +608,34 @@ class Ops:
                 "Pass exactly one of job_id or run_id.", hint="job_id for one job, run_id for a run's jobs."
             )
         if job_id is not None:
-            jobs = [{"id": job_id, "name": None, "conclusion": None}]
+            jobs: list[dict[str, Any]] = [{"id": job_id, "name": None, "conclusion": None}]
         else:
             listing = await api.get(f"{base}/actions/runs/{run_id}/jobs", per_page=100)
-            jobs = listing.get("jobs") or []
+            jobs = _objs(listing.get("jobs"))
             if failed_only:
                 jobs = [j for j in jobs if j.get("conclusion") in ("failure", "timed_out", "cancelled")]
             if not jobs:
                 return {"run_id": run_id, "jobs": [], "note": "no failed jobs" if failed_only else "no jobs"}
         out = []
         budget = self.window
+        keep = LOG_TAIL_BYTES
         for job in jobs[:10]:
-            text, _ = await api.blob(f"{base}/actions/jobs/{job['id']}/logs")
+            job_id = job.get("id")
+            if isinstance(job_id, bool) or not isinstance(job_id, int):
+                continue  # not a job id GitHub would send: never put it into a path
+            text, _, size = await api.blob(f"{base}/actions/jobs/{job_id}/logs", keep_bytes=keep)
             lines = text.splitlines()
+            complete = size <= keep
+            if not complete and lines:
+                lines = lines[1:]  # the first kept line may start mid-line
             tail = "\n".join(lines[-tail_lines:])
             tail = tail[-budget:] if len(tail) > budget else tail
             entry = {
-                "job_id": job["id"],
+                "job_id": job_id,
                 "name": job.get("name"),
                 "conclusion": job.get("conclusion"),
-                "lines": len(lines),
+                "lines": len(lines) if complete else None,
+                "log_bytes": size,
                 "shown": f"last {min(tail_lines, len(lines))} lines",
                 "log": tail,
             }
@@ -615,9 +644,7 @@ class Ops:
 
     async def rerun_failed_jobs(self, api: Api, owner: str, repo: str, run_id: int) -> dict[str, Any]:
         """Rerun failed jobs through the REST API; return the trimmed answer."""
-        await api.request(
-            "POST", f"{_repo_path(owner, repo)}/actions/runs/{run_id}/rerun-failed-jobs", body={}
-        )
+        await api.write("POST", f"{_repo_path(owner, repo)}/actions/runs/{run_id}/rerun-failed-jobs", {})
         return {"run_id": run_id, "rerun": "failed jobs requested"}
 
     # --- releases ------------------------------------------------------------------------------------------
@@ -662,7 +689,7 @@ class Ops:
     async def mark_notifications_read(self, api: Api, last_read_at: str | None) -> dict[str, Any]:
         """Mark notifications read through the REST API; return the trimmed answer."""
         body = {"last_read_at": last_read_at} if last_read_at else {}
-        await api.request("PUT", "/notifications", body=body)
+        await api.write("PUT", "/notifications", body)
         return {"marked_read": True, "last_read_at": last_read_at}
 
     # --- code security -------------------------------------------------------------------------------------

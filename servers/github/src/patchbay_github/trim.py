@@ -20,6 +20,19 @@ def _login(user: Any) -> str | None:
     return user.get("login") if isinstance(user, dict) else None
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a field left out, null, or of another shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _objs(value: Any) -> list[dict[str, Any]]:
+    return [item for item in _list(value) if isinstance(item, dict)]
+
+
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
 
@@ -94,9 +107,9 @@ class Trimmer:
                 "is_pull_request": True if i.get("pull_request") else None,
                 "author": _login(i.get("user")),
                 "author_association": i.get("author_association"),
-                "labels": [lb.get("name") if isinstance(lb, dict) else lb for lb in i.get("labels") or []],
-                "assignees": [_login(a) for a in i.get("assignees") or []],
-                "milestone": (i.get("milestone") or {}).get("title"),
+                "labels": [lb.get("name") if isinstance(lb, dict) else lb for lb in _list(i.get("labels"))],
+                "assignees": [_login(a) for a in _list(i.get("assignees"))],
+                "milestone": _obj(i.get("milestone")).get("title"),
                 "comments": i.get("comments"),
                 "created_at": i.get("created_at"),
                 "updated_at": i.get("updated_at"),
@@ -124,7 +137,7 @@ class Trimmer:
 
     def pull(self, p: dict[str, Any], *, with_body: bool = True) -> dict[str, Any]:
         """One pull object with only the fields a model uses."""
-        head, base = p.get("head") or {}, p.get("base") or {}
+        head, base = _obj(p.get("head")), _obj(p.get("base"))
         return _clean(
             {
                 "number": p.get("number"),
@@ -139,8 +152,8 @@ class Trimmer:
                 "head": head.get("label") or head.get("ref"),
                 "head_sha": head.get("sha"),
                 "base": base.get("ref"),
-                "labels": [lb.get("name") for lb in p.get("labels") or [] if isinstance(lb, dict)],
-                "requested_reviewers": [_login(r) for r in p.get("requested_reviewers") or []],
+                "labels": [lb.get("name") for lb in _objs(p.get("labels"))],
+                "requested_reviewers": [_login(r) for r in _list(p.get("requested_reviewers"))],
                 "commits": p.get("commits"),
                 "additions": p.get("additions"),
                 "deletions": p.get("deletions"),
@@ -184,16 +197,16 @@ class Trimmer:
 
     def commit(self, c: dict[str, Any], *, files: bool = False) -> dict[str, Any]:
         """One commit object with only the fields a model uses."""
-        inner = c.get("commit") or {}
-        author = inner.get("author") or {}
+        inner = _obj(c.get("commit"))
+        author = _obj(inner.get("author"))
         out = {
             "sha": c.get("sha"),
             "message": _short(inner.get("message"), self.window),
             "author": _login(c.get("author")) or author.get("name"),
             "date": author.get("date"),
-            "parents": [p.get("sha") for p in c.get("parents") or []] if files else None,
+            "parents": [p.get("sha") for p in _objs(c.get("parents"))] if files else None,
             "stats": c.get("stats") if files else None,
-            "files": [self.file_change(f, 2000) for f in c.get("files") or []] if files else None,
+            "files": [self.file_change(f, 2000) for f in _objs(c.get("files"))] if files else None,
         }
         return _clean(out)
 
@@ -202,7 +215,7 @@ class Trimmer:
         return _clean(
             {
                 "name": b.get("name"),
-                "sha": (b.get("commit") or {}).get("sha"),
+                "sha": _obj(b.get("commit")).get("sha"),
                 "protected": b.get("protected"),
             }
         )
@@ -230,7 +243,7 @@ class Trimmer:
 
     def job(self, j: dict[str, Any]) -> dict[str, Any]:
         """One job object with only the fields a model uses."""
-        steps = j.get("steps") or []
+        steps = _objs(j.get("steps"))
         return _clean(
             {
                 "id": j.get("id"),
@@ -259,7 +272,7 @@ class Trimmer:
                 "published_at": r.get("published_at"),
                 "assets": [
                     {"name": a.get("name"), "size": a.get("size"), "downloads": a.get("download_count")}
-                    for a in r.get("assets") or []
+                    for a in _objs(r.get("assets"))
                 ],
                 "url": r.get("html_url"),
                 "body": _short(r.get("body"), self.window) if with_body else None,
@@ -268,11 +281,11 @@ class Trimmer:
 
     def notification(self, n: dict[str, Any]) -> dict[str, Any]:
         """One notification object with only the fields a model uses."""
-        subject = n.get("subject") or {}
+        subject = _obj(n.get("subject"))
         return _clean(
             {
                 "id": n.get("id"),
-                "repository": (n.get("repository") or {}).get("full_name"),
+                "repository": _obj(n.get("repository")).get("full_name"),
                 "type": subject.get("type"),
                 "title": subject.get("title"),
                 "reason": n.get("reason"),
@@ -283,8 +296,8 @@ class Trimmer:
 
     def code_alert(self, a: dict[str, Any]) -> dict[str, Any]:
         """One code alert object with only the fields a model uses."""
-        rule = a.get("rule") or {}
-        location = (a.get("most_recent_instance") or {}).get("location") or {}
+        rule = _obj(a.get("rule"))
+        location = _obj(_obj(a.get("most_recent_instance")).get("location"))
         return _clean(
             {
                 "number": a.get("number"),
@@ -292,7 +305,7 @@ class Trimmer:
                 "rule": rule.get("id"),
                 "severity": rule.get("security_severity_level") or rule.get("severity"),
                 "description": rule.get("description"),
-                "tool": (a.get("tool") or {}).get("name"),
+                "tool": _obj(a.get("tool")).get("name"),
                 "path": location.get("path"),
                 "line": location.get("start_line"),
                 "created_at": a.get("created_at"),
@@ -302,21 +315,21 @@ class Trimmer:
 
     def dependabot_alert(self, a: dict[str, Any]) -> dict[str, Any]:
         """One dependabot alert object with only the fields a model uses."""
-        dep = a.get("dependency") or {}
-        adv = a.get("security_advisory") or {}
-        vuln = a.get("security_vulnerability") or {}
+        dep = _obj(a.get("dependency"))
+        adv = _obj(a.get("security_advisory"))
+        vuln = _obj(a.get("security_vulnerability"))
         return _clean(
             {
                 "number": a.get("number"),
                 "state": a.get("state"),
-                "package": (dep.get("package") or {}).get("name"),
-                "ecosystem": (dep.get("package") or {}).get("ecosystem"),
+                "package": _obj(dep.get("package")).get("name"),
+                "ecosystem": _obj(dep.get("package")).get("ecosystem"),
                 "manifest": dep.get("manifest_path"),
                 "severity": adv.get("severity"),
                 "advisory": adv.get("ghsa_id"),
                 "summary": adv.get("summary"),
                 "vulnerable": vuln.get("vulnerable_version_range"),
-                "patched": (vuln.get("first_patched_version") or {}).get("identifier"),
+                "patched": _obj(vuln.get("first_patched_version")).get("identifier"),
                 "created_at": a.get("created_at"),
                 "url": a.get("html_url"),
             }
@@ -326,7 +339,7 @@ class Trimmer:
         """One code hit object with only the fields a model uses."""
         return _clean(
             {
-                "repository": (h.get("repository") or {}).get("full_name"),
+                "repository": _obj(h.get("repository")).get("full_name"),
                 "path": h.get("path"),
                 "sha": h.get("sha"),
             }
