@@ -159,10 +159,13 @@ async def test_large_results_are_capped_and_paged_without_rerunning(big: Path, e
         closing = framed.index("</untrusted-data-")
         assert "More rows: sqlite://result/" in framed[closing:]  # the paging hint sits outside the frame
 
-        # A write closes open results (their read lock would block it); reading one says so.
+        # A write closes open results (their read lock would block it); a cursor then runs the query again
+        # from its row, and says so.
         await client.call_tool("write_query", {"query": "UPDATE big SET label = 'changed' WHERE i = 1"})
-        closed = await client.call_tool("read_more_rows", {"cursor": data["next_cursor"]})
-        assert closed.is_error and "database was changed after it was read" in text(closed)
+        rerun = await client.call_tool("read_more_rows", {"cursor": data["next_cursor"], "max_rows": 10})
+        assert not rerun.is_error and "database was changed after it was read" in text(rerun)
+        assert "The data may have changed since the first page" in text(rerun)
+        assert rerun.structured_content["rows"] == second.structured_content["rows"]
 
         small = await client.call_tool("read_query", {"query": "SELECT i FROM big WHERE i <= 3"})
         assert small.structured_content["truncated"] is False

@@ -4,7 +4,9 @@ Reads run on a small pool of read-only connections (`mode=ro`, `PRAGMA query_onl
 read-write connection in autocommit mode. Every connection carries an `Authorizer` (the tier) and a
 progress handler that interrupts a statement past its deadline, after which the connection is still
 usable. Rows are streamed with `fetchmany`, never fetched all at once: a large result keeps its cursor
-open as a `Result` the caller pages through, so the query is not run again.
+open as a `Result` the caller pages through, so the query is not run again while that result is open. When it
+is gone (another process, a write in between), `read(..., skip=N)` runs the query again and steps over the
+first N rows without keeping them.
 
 aiosqlite gives each connection its own thread. Each operation here (run a statement and fetch its first
 page; fetch the next page; a dry run) is one plain `sqlite3` function sent to that thread in one hop,
@@ -119,6 +121,7 @@ class Result:
     reader: _Conn
     cursor: sqlite3.Cursor
     rows: list[list[Any]] = field(default_factory=list)
+    params: tuple[Any, ...] = ()
     base: int = 0  # offset of rows[0]
     exhausted: bool = False
     cursor_closed: bool = False
@@ -146,10 +149,18 @@ def _rows(batch: list[Any]) -> list[list[Any]]:
     return [[cell(v) for v in row] for row in batch]
 
 
+_SKIP_BATCH = 1000
+
+
 def _open_read(
-    raw: sqlite3.Connection, sql: str, params: Params, first: int
+    raw: sqlite3.Connection, sql: str, params: Params, first: int, skip: int = 0
 ) -> tuple[sqlite3.Cursor, list[Any]]:
     cursor = raw.execute(sql, tuple(params))
+    while skip > 0:  # rows before the position are stepped over, never kept or converted
+        wanted = min(skip, _SKIP_BATCH)
+        if len(cursor.fetchmany(wanted)) < wanted:
+            break
+        skip -= wanted
     batch = cursor.fetchmany(first)
     if len(batch) < first:
         cursor.close()
@@ -348,20 +359,27 @@ class Database:
 
     # --- reading -----------------------------------------------------------------------------------------
 
-    async def read(self, sql: str, params: Params, *, first: int) -> Result:
-        """Run a read-only statement and fetch `first` rows; the cursor stays open if more remain."""
+    async def read(self, sql: str, params: Params, *, first: int, skip: int = 0) -> Result:
+        """Run a read-only statement and fetch `first` rows; the cursor stays open if more remain.
+
+        With `skip`, the first `skip` rows are stepped over (within the same deadline) and the result starts
+        at row `skip`: how a continuation goes on when its open result is gone.
+        """
         conn = await self._reader()
         try:
             async with conn.turn(Purpose.READ, self.timeout):
                 try:
-                    cursor, rows = await conn.run(_open_read, sql, params, first)
+                    cursor, rows = await conn.run(_open_read, sql, params, first, skip)
                 except sqlite3.Error as exc:
                     raise sql_error(exc, conn) from exc
         except BaseException:
             await self._release(conn)
             raise
         columns = [d[0] for d in cursor.description or ()]
-        result = Result(secrets.token_hex(8), self.name, sql, columns, conn, cursor, rows=rows)
+        result = Result(
+            secrets.token_hex(8), self.name, sql, columns, conn, cursor, rows=rows, params=tuple(params)
+        )
+        result.base = skip
         self.results[result.id] = result
         if len(rows) < first:
             result.exhausted = result.cursor_closed = True
@@ -585,6 +603,7 @@ def _dropped(action: str, target: str | None) -> str:
 
 
 MAX_OPEN_RESULTS = 8
+_GONE_REMEMBERED = 64
 
 
 class Catalog:
@@ -596,6 +615,7 @@ class Catalog:
         self.databases = databases
         self.default = next(iter(databases))
         self._results: dict[str, Result] = {}
+        self._gone: dict[str, str] = {}  # result id -> why it was closed (the last few, for the note)
 
     def get(self, name: str | None) -> Database:
         """The database called `name` (the first one when None)."""
@@ -609,11 +629,28 @@ class Catalog:
 
     async def keep(self, result: Result) -> None:
         """Keep `result` open for paging; the least recently used one beyond the limit is closed."""
+        for closed in [r for r in self._results.values() if r.closed_reason]:
+            self._gone[closed.id] = self._results.pop(closed.id).closed_reason or ""
         self._results[result.id] = result
         while len(self._results) > MAX_OPEN_RESULTS:
             oldest = min(self._results.values(), key=lambda r: r.last_used)
             self._results.pop(oldest.id)
             await self.databases[oldest.database].drop_result(oldest, "too many results were open")
+            self._gone[oldest.id] = "too many results were open"
+        while len(self._gone) > _GONE_REMEMBERED:
+            self._gone.pop(next(iter(self._gone)))
+
+    def lookup(self, result_id: str) -> tuple[Result | None, str]:
+        """The open result `result_id`, or None and why it is not open (for the note of a re-run)."""
+        found = self._results.get(result_id)
+        if found is not None and not found.closed_reason:
+            return found, ""
+        if found is not None:
+            return None, found.closed_reason or "it was closed"
+        return None, self._gone.get(
+            result_id,
+            "this server process did not make it (the server was restarted, or the client started a new one)",
+        )
 
     def result(self, result_id: str) -> Result:
         """An open result by id."""
@@ -625,6 +662,8 @@ class Catalog:
 
     async def close(self) -> None:
         """Close every connection of every database."""
+        for result_id in self._results:
+            self._gone[result_id] = "every client had disconnected, which closes open results"
         self._results.clear()
         for db in self.databases.values():
             await db.close()

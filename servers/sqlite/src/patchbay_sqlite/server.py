@@ -10,8 +10,11 @@ refused otherwise unless the operator passed `--allow-destructive`.
 
 Results are an aligned table (or CSV) wrapped as untrusted data, with `structuredContent` beside it; large
 results are capped and stay open as a result the model pages through with a cursor (`read_more_rows`, or
-the `sqlite://result/{id}` resource) without running the query again. SQL errors are `isError` results
-with SQLite's message and a next step. Both protocol eras; stdio, SSE and streamable HTTP.
+the `sqlite://result/{id}` resource) without running the query again. The cursor also carries the query,
+params, database and row (signed, see continuation.py), so when the open result is gone (a client that
+starts a new server per call, a write in between) the query runs again from that row, and the answer says
+the data may have changed since the first page. SQL errors are `isError` results with SQLite's message and
+a next step. Both protocol eras; stdio, SSE and streamable HTTP.
 """
 
 import shutil
@@ -37,12 +40,13 @@ from pydantic import BaseModel, Field
 from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.connections import connection_of
-from patchbay_common.errors import UserError
-from patchbay_common.limits import cap_rows, decode_cursor, encode_cursor
+from patchbay_common.errors import NotFound, UserError
+from patchbay_common.limits import cap_rows
 from patchbay_common.logs import get_logger
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_sqlite import __version__
+from patchbay_sqlite.continuation import make_cursor, read_cursor
 from patchbay_sqlite.database import Catalog, Database, Result
 from patchbay_sqlite.memo import MEMO_URI, Memo
 from patchbay_sqlite.policy import Access, Purpose
@@ -208,7 +212,13 @@ def build(settings: Settings) -> PatchbayServer:
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
 
     async def page_result(
-        db: Database, result: Result, offset: int, max_rows: int | None, fmt: Format, source: str
+        db: Database,
+        result: Result,
+        offset: int,
+        max_rows: int | None,
+        fmt: Format,
+        source: str,
+        note: str = "",
     ) -> CallToolResult:
         limit = min(max_rows or settings.max_rows, settings.max_rows)
         page = await db.page(result, offset, limit, budget_chars=max_chars * 20)
@@ -218,7 +228,7 @@ def build(settings: Settings) -> PatchbayServer:
         cursor = uri = None
         if capped.truncated and capped.next_offset is not None:
             await catalog.keep(result)
-            cursor = encode_cursor({"r": result.id, "o": capped.next_offset})
+            cursor = make_cursor(result.id, capped.next_offset, db.name, result.sql, result.params)
             uri = f"sqlite://result/{result.id}"
         else:
             await db.drop_result(result, "all its rows were read")
@@ -228,7 +238,7 @@ def build(settings: Settings) -> PatchbayServer:
         text = wrap_untrusted(
             render(page.columns, capped.rows, fmt) if page.columns else "(no columns)", source
         )
-        footer = f"{shown} from database {db.name}."
+        footer = f"{note}\n{shown} from database {db.name}." if note else f"{shown} from database {db.name}."
         if cursor:
             footer += (
                 f" More rows remain ({capped.reason}): call read_more_rows with cursor={cursor}, "
@@ -326,16 +336,45 @@ def build(settings: Settings) -> PatchbayServer:
         ] = None,
         format: Format_ = "table",
     ) -> Annotated[CallToolResult, Rows]:
-        """Return the next page of a large query result from its cursor, without running the query again."""
-        state = decode_cursor(cursor)
-        if not isinstance(state.get("r"), str) or not isinstance(state.get("o"), int):
-            raise UserError(
-                "The cursor is not valid.", hint="Pass the cursor exactly as the previous result gave it."
+        """Return the next page of a large query result from its cursor.
+
+        Pages come from the result kept open since the first page; when it is no longer open, the query
+        runs again and skips to the cursor's row.
+        """
+        where = read_cursor(cursor)
+        result, gone = catalog.lookup(where.result_id)
+        if (
+            result is not None
+            and where.sql is not None
+            and (result.sql, list(result.params))
+            != (
+                where.sql,
+                where.params,
             )
-        result = catalog.result(state["r"])
-        db = catalog.get(result.database)
+        ):
+            result, gone = None, "it is not the result this cursor was made for"
+        if result is not None and not result.base <= where.offset <= result.fetched:
+            gone = f"rows before {result.base + 1} of it were released to save memory"
+            result = None
+        if result is not None:
+            db = catalog.get(result.database)
+            return await page_result(
+                db, result, where.offset, max_rows, format, f"query result from database {db.name}"
+            )
+        if where.sql is None:
+            raise NotFound(
+                f"Result {where.result_id} is not available: {gone}.",
+                hint="Run the query again with read_query.",
+            )
+        db = catalog.get(where.database)
+        limit = min(max_rows or settings.max_rows, settings.max_rows)
+        rerun = await db.read(where.sql, where.params, first=limit + 1, skip=where.offset)
+        note = (
+            f"Note: the query ran again and skipped to row {where.offset + 1}, because the result of the "
+            f"first page is no longer open: {gone}. The data may have changed since the first page."
+        )
         return await page_result(
-            db, result, state["o"], max_rows, format, f"query result from database {db.name}"
+            db, rerun, where.offset, limit, format, f"query result from database {db.name}", note
         )
 
     @mcp.tool(annotations=hints(read_only=True))
