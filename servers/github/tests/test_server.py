@@ -13,6 +13,7 @@ from mcp_types import ElicitResult, ServerNotification, ToolListChangedNotificat
 from standin import StandIn
 
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import assert_neutralized, text
 from patchbay_github.server import Settings, build
 
 pytestmark = pytest.mark.anyio
@@ -50,14 +51,13 @@ OFFICIAL_WRITE = {
 Make = Callable[..., Settings]
 
 
-def text(result: Any) -> str:
-    return "\n".join(block.text for block in result.content)
-
-
 def payload(result: Any) -> Any:
+    """The JSON a tool answered with, inside its untrusted-data frame if it has one."""
     body = text(result)
-    inner = body.split("\n", 2)[2].rsplit("\n", 1)[0] if body.startswith("<untrusted-data-") else body
-    return json.loads(inner)
+    if body.startswith("<untrusted-data-"):
+        body = body.split("\n", 2)[2]
+        body = body[: body.rindex("\n</untrusted-data-")]
+    return json.loads(body)
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -199,9 +199,10 @@ async def test_two_accounts_route_by_owner(make_settings: Make, api: StandIn) ->
     assert me["account"] == "home" and me["accounts"] == ["work", "home"]
 
 
+@pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("answer", ["accept", "decline"])
 async def test_merge_asks_the_user_when_the_client_can(
-    make_settings: Make, api: StandIn, answer: str
+    make_settings: Make, api: StandIn, answer: str, era: str
 ) -> None:
     asked: list[str] = []
 
@@ -210,21 +211,25 @@ async def test_merge_asks_the_user_when_the_client_can(
         return ElicitResult(action=answer, content={"confirm": True} if answer == "accept" else None)
 
     server = build(make_settings("--allow-write"))
-    async with Client(server, mode="legacy", elicitation_callback=elicit) as client:
+    async with connect(server, era=era, elicitation_callback=elicit) as client:  # type: ignore[arg-type]
         result = await client.call_tool("merge_pull_request", {"owner": "o", "repo": "r", "pull_number": 3})
-    assert asked == ["Merge pull request #3 into o/r now?"]
+    assert asked == ["Merge pull request #3 into o/r.\nGo ahead?"]
     if answer == "accept":
         assert not result.is_error and payload(result)["merged"] is True
         assert api.calls() == [("PUT", "/repos/o/r/pulls/3/merge")]
     else:
-        assert result.is_error and "nothing was merged" in text(result) and api.calls() == []
+        assert result.is_error and "did not confirm" in text(result) and api.calls() == []
 
 
-async def test_merge_without_elicitation_goes_ahead(make_settings: Make, api: StandIn) -> None:
+async def test_merge_without_elicitation_is_refused_unless_the_operator_allows_it(
+    make_settings: Make, api: StandIn
+) -> None:
+    arguments = {"owner": "o", "repo": "r", "pull_number": 3, "merge_method": "squash"}
     async with connect(build(make_settings("--allow-write"))) as client:
-        result = await client.call_tool(
-            "merge_pull_request", {"owner": "o", "repo": "r", "pull_number": 3, "merge_method": "squash"}
-        )
+        refused = await client.call_tool("merge_pull_request", arguments)
+    assert refused.is_error and "cannot ask the user to confirm" in text(refused) and api.calls() == []
+    async with connect(build(make_settings("--allow-write", "--allow-destructive"))) as client:
+        result = await client.call_tool("merge_pull_request", arguments)
     assert not result.is_error and api.requests[0].body == {"merge_method": "squash"}
 
 
@@ -260,6 +265,8 @@ async def test_contents_resource_and_prompts(make_settings: Make, api: StandIn) 
         prompt = await client.get_prompt(
             "review_pull_request", {"owner": "o", "repo": "r", "pull_number": "5"}
         )
-    assert read.contents[0].text == "hello" and api.requests[0].query == {"ref": ["v2"]}
+    assert_neutralized(read)
+    assert read.contents[0].text.startswith("<untrusted-data-") and "\nhello\n" in text(read)
+    assert api.requests[0].query == {"ref": ["v2"]}
     assert prompts == {"review_pull_request", "triage_issues"}
     assert "pull request #5 in o/r" in prompt.messages[0].content.text

@@ -1,92 +1,82 @@
-"""Toolsets: named groups of tools, which of them are listed, and which are enabled at run time.
+"""The GitHub toolsets, which of them the operator picked, and the schema compaction every tool gets.
 
-The operator picks toolsets (`--toolsets`) and refines them (`--tools`, `--exclude-tools`); with
-`--dynamic-toolsets` the server lists only a search/enable pair at first and the model enables a toolset
-when it needs one. Enabling is server-wide (one stdio client per process; on HTTP every session shares it).
+Each toolset is a `patchbay_common.toolsets.Toolset` declared in its own module. The operator picks toolsets
+(`--toolsets`) and refines them (`--tools`, `--exclude-tools`); write tools need `--allow-write` on top,
+which the layer enforces through each tool's declared access.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["DEFAULT_TOOLSETS", "TOOLSETS", "Catalog"]
+from patchbay_common.toolsets import Toolset, ToolSpec
+from patchbay_github import (
+    actions,
+    code_security,
+    context,
+    issues,
+    notifications,
+    pull_requests,
+    releases,
+    repos,
+    users,
+)
 
-TOOLSETS: dict[str, str] = {
-    "context": "The authenticated user and the API rate limit.",
-    "repos": "Repositories, files, branches and commits; code search.",
-    "issues": "Issues and their comments; issue search.",
-    "pull_requests": "Pull requests: details, files, status, comments, reviews; merge, review when writable.",
-    "users": "User search and profiles.",
-    "actions": "GitHub Actions workflow runs, jobs and job logs.",
-    "releases": "Releases and their assets.",
-    "notifications": "The authenticated user's notifications.",
-    "code_security": "Code scanning and Dependabot alerts (read).",
+__all__ = ["DEFAULT_TOOLSETS", "TOOLSETS", "Selection", "compact_schema", "select"]
+
+TOOLSETS: dict[str, Toolset] = {
+    ts.name: ts
+    for ts in (
+        context.tools,
+        repos.tools,
+        issues.tools,
+        pull_requests.tools,
+        users.tools,
+        actions.tools,
+        releases.tools,
+        notifications.tools,
+        code_security.tools,
+    )
 }
 DEFAULT_TOOLSETS = ("context", "repos", "issues", "pull_requests", "users")
 
+Selection = Callable[[ToolSpec], bool]
 
-@dataclass
-class Catalog:
-    """Which toolset each registered tool belongs to, and which toolsets are enabled now."""
 
-    dynamic: bool = False
-    members: dict[str, str] = field(default_factory=dict)  # tool name -> toolset
-    descriptions: dict[str, str] = field(default_factory=dict)  # tool name -> description
-    enabled: set[str] = field(default_factory=set)
+def select(
+    toolsets: Sequence[str], extra_tools: Sequence[str], exclude_tools: Sequence[str], *, everything: bool
+) -> tuple[set[str], Selection]:
+    """The toolsets chosen by `--toolsets` and the filter `--tools` / `--exclude-tools` make of them.
 
-    def add(self, tool: str, toolset: str, description: str) -> None:
-        """Record a registered tool."""
-        self.members[tool] = toolset
-        self.descriptions[tool] = description
+    `everything` makes "default" mean every toolset (dynamic mode, where toolsets are enabled on demand).
 
-    def visible(self, tool: str) -> bool:
-        """Whether `tool` is listed and callable now (tools outside every toolset always are)."""
-        toolset = self.members.get(tool)
-        return toolset is None or not self.dynamic or toolset in self.enabled
-
-    def toolset_of(self, tool: str) -> str | None:
-        """The toolset of a registered tool."""
-        return self.members.get(tool)
-
-    def tools_in(self, toolset: str) -> list[str]:
-        """Registered tool names of a toolset."""
-        return [name for name, ts in self.members.items() if ts == toolset]
-
-    def toolsets(self) -> list[str]:
-        """Toolsets that have at least one registered tool, in catalogue order."""
-        present = set(self.members.values())
-        return [name for name in TOOLSETS if name in present]
-
-    def search(self, query: str) -> list[dict[str, object]]:
-        """Toolsets whose name, description or tools match every word of `query` (all when it is empty)."""
-        words = [w for w in re.split(r"\W+", query.lower()) if w]
-        found = []
-        for toolset in self.toolsets():
-            tools = self.tools_in(toolset)
-            haystack = " ".join(
-                [toolset, TOOLSETS[toolset], *tools, *(self.descriptions[t] for t in tools)]
-            ).lower()
-            if all(word in haystack or word.rstrip("s") in haystack for word in words):
-                matching = [
-                    t for t in tools if any(w in f"{t} {self.descriptions[t]}".lower() for w in words)
-                ]
-                found.append(
-                    {
-                        "toolset": toolset,
-                        "description": TOOLSETS[toolset],
-                        "enabled": toolset in self.enabled,
-                        "tools": matching or tools,
-                    }
+    Raises:
+        ValueError: an unknown toolset or tool name.
+    """
+    chosen: set[str] = set()
+    for name in toolsets:
+        for part in name.split(","):
+            part = part.strip()
+            if part == "default":
+                chosen.update(TOOLSETS if everything else DEFAULT_TOOLSETS)
+            elif part == "all":
+                chosen.update(TOOLSETS)
+            elif part in TOOLSETS:
+                chosen.add(part)
+            elif part:
+                raise ValueError(
+                    f"--toolsets: unknown {part!r} (choose from default, all, {', '.join(TOOLSETS)})"
                 )
-        return found
+    known = {name for ts in TOOLSETS.values() for name in ts.names()}
+    unknown = sorted((set(extra_tools) | set(exclude_tools)) - known)
+    if unknown:
+        raise ValueError(f"--tools/--exclude-tools: unknown tool {', '.join(unknown)}")
+    extra, excluded = set(extra_tools), set(exclude_tools)
 
-    def enable(self, names: Iterable[str]) -> list[str]:
-        """Enable toolsets; return the names newly enabled."""
-        new = [n for n in names if n not in self.enabled]
-        self.enabled.update(new)
-        return new
+    def wanted(spec: ToolSpec) -> bool:
+        return (spec.toolset in chosen or spec.name in extra) and spec.name not in excluded
+
+    return chosen, wanted
 
 
 def compact_schema(schema: dict[str, object], drop: Iterable[str] = ()) -> dict[str, object]:
