@@ -6,6 +6,7 @@ from typing import Any
 
 import patchbay_search_tests_standin as standin_module  # loaded by conftest.py
 from patchbay_search import results as r
+from patchbay_search import search
 
 
 def fixture(name: str) -> Any:
@@ -89,12 +90,22 @@ def test_places_from_locations_alone() -> None:
     assert places[0].phone is None
 
 
-def test_fit_keeps_what_fits() -> None:
+def test_fit_page_keeps_the_most_results_that_fit() -> None:
     items = r.web_results(fixture("web_search.json"))
-    kept, cut = r.fit(items, 800)
-    assert 1 <= len(kept) < len(items) and cut
-    kept, cut = r.fit(items, 100_000)
-    assert len(kept) == len(items) and not cut
+
+    def build(k: int) -> search.Page:
+        kept = items[:k]
+        structured = {"results": [i.model_dump(mode="json") for i in kept]}
+        return search.Page("\n".join(r.render_web(i) for i in kept), f"{k} shown.", structured, "test")
+
+    page = search.fit_page(build, len(items), 2500)
+    kept = len(page.structured["results"])
+    assert 1 <= kept < len(items)
+    assert page.size() <= 2500 < build(kept + 1).size()
+    assert len(search.fit_page(build, len(items), 100_000).structured["results"]) == len(items)
+    # One result too big for the budget is still shown: the layer then cuts it with its own marker.
+    assert len(search.fit_page(build, len(items), 10).structured["results"]) == 1
+    assert search.fit_page(build, 0, 10).structured == {"results": []}
 
 
 def test_odd_answers_do_not_crash() -> None:

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mcp_types import CallToolResult
-
 import patchbay_search_tests_standin as standin_module  # loaded by conftest.py
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import assert_capped, assert_neutralized, text
 
 pytestmark = pytest.mark.anyio
 
@@ -22,10 +21,6 @@ TOOLS = [
     "brave_video_search",
 ]
 API_KEY = standin_module.TEST_KEY
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -88,8 +83,12 @@ async def test_web_search_with_every_parameter(server: Any, standin: Any, era: s
         "text_decorations": ["false"],
     }
     body = text(result)
-    assert body.startswith('4 web results for "brave search api", page 1:')
-    assert "More results: call brave_web_search again with offset=2." in body
+    # The results are framed as data; our counts and the continuation follow the frame.
+    assert body.startswith("<untrusted-data-")
+    assert body.endswith(
+        '>\n4 web results for "brave search api", page 1.\n'
+        "More results: call brave_web_search again with offset=2."
+    )
     structured = result.structured_content
     assert structured is not None
     assert structured["offset"] == 1 and structured["more_available"] is True
@@ -100,9 +99,9 @@ async def test_web_search_removes_duplicates_and_wraps_results(server: Any) -> N
     async with connect(server) as client:
         result = await client.call_tool("brave_web_search", {"query": "brave search api"})
     body = text(result)
-    assert body.startswith('8 web results for "brave search api", 2 duplicates removed:')
     match = re.search(r"<(untrusted-data-[0-9a-f]{16}) source=\"Brave Search web results\">", body)
-    assert match and f"</{match.group(1)}>" in body
+    assert match and body.startswith(match.group(0))
+    assert f'</{match.group(1)}>\n8 web results for "brave search api", 2 duplicates removed.\n' in body
     assert "1. Brave Search API | Brave (May 14, 2024)\n   https://brave.com/search/api/\n" in body
     assert "<strong>" not in body
     structured = result.structured_content
@@ -139,16 +138,27 @@ async def test_no_results(server: Any, standin: Any) -> None:
     async with connect(server) as client:
         result = await client.call_tool("brave_web_search", {"query": "zzqx", "freshness": "pd"})
     assert not result.is_error
-    assert text(result) == 'No web results for "zzqx". Try other or fewer words, or a wider freshness.'
+    # Nothing from the web: the frame is empty and our note says what to try.
+    assert re.fullmatch(
+        r'<(untrusted-data-[0-9a-f]{16}) source="Brave Search web results">\n.*\n\n</\1>\n'
+        r'No web results for "zzqx"\. Try other or fewer words, or a wider freshness\.',
+        text(result),
+    )
 
 
 async def test_output_is_capped_with_a_marker(make_server: Callable[..., Any]) -> None:
     async with connect(make_server(max_output_chars=1500)) as client:
         result = await client.call_tool("brave_web_search", {"query": "brave search api"})
     body = text(result)
-    assert len(body) < 2500
-    assert re.search(r"\[truncated: \d of 8 results shown to fit the output limit\]", body)
+    assert_capped(result, 1500)  # text and structured form together
+    shown = re.search(
+        r"\[truncated: showing (\d) of 8 results \(output limit 1500 characters\); "
+        r"call brave_web_search again with count=\1 to get pages that fit, and page on with offset\]",
+        body,
+    )
+    assert shown and body.count("</untrusted-data-") == 1
     assert result.structured_content is not None and result.structured_content["truncated"] is True
+    assert len(result.structured_content["results"]) == int(shown.group(1))
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -170,7 +180,7 @@ async def test_local_search_joins_places_and_descriptions(server: Any, standin: 
     ids = ["1520066f3f39496780c5931d9f7b26a6", "d00b153c719a427ea515f9eacf4853a2"]
     assert all(r.params == {"ids": ids} for r in standin.requests[1:])
     body = text(result)
-    assert body.startswith('2 places for "pizza near Central Park":')
+    assert body.startswith("<untrusted-data-") and body.endswith('>\n2 places for "pizza near Central Park".')
     assert (
         "1. Joe's Pizza Broadway\n   Address: 1435 Broadway, New York, NY 10019\n   Phone: +1 646-559-4878"
         in body
@@ -193,8 +203,9 @@ async def test_local_search_falls_back_to_web(server: Any, standin: Any) -> None
     assert [r.params.get("result_filter") for r in standin.requests] == [["locations"], None]
     assert standin.requests[1].params["count"] == ["5"]
     body = text(result)
-    assert body.startswith(
-        'No places found for "pizza in the middle of the ocean"; web results instead.\n3 web results'
+    assert (
+        '>\nNo places found for "pizza in the middle of the ocean"; web results instead.\n3 web results'
+        in body
     )
     structured = result.structured_content
     assert structured is not None and structured["fallback"] == "web" and len(structured["web_results"]) == 3

@@ -1,25 +1,24 @@
 """Turn Brave's JSON answers into compact results: the few fields a model needs, duplicates removed.
 
 Each kind of search has a pydantic model (published as the tool's outputSchema and sent as
-structuredContent) and a text rendering (what the model reads): a numbered list of title, URL, snippet and
-age, wrapped as untrusted data because every field comes from the open web. Markup in snippets (Brave marks
-matches with <strong>) is removed, entities are decoded, invisible characters are dropped, and results
-that point at the same page (same host and path, ignoring www., http/https, a trailing slash, a fragment
-and tracking parameters) are shown once.
+structuredContent) and a text rendering (what the model reads): title, URL, snippet and age, which the
+protocol layer frames as untrusted data because every field comes from the open web. Markup in snippets
+(Brave marks matches with <strong>) is removed, entities are decoded, invisible characters are dropped,
+and results that point at the same page (same host and path, ignoring www., http/https, a trailing
+slash, a fragment and tracking parameters) are shown once.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, Field
 
-from patchbay_common.limits import cap_rows
-from patchbay_common.untrusted import strip_invisible, wrap_untrusted
+from patchbay_common.untrusted import strip_invisible
 
 __all__ = [
     "ImageResult",
@@ -37,7 +36,10 @@ __all__ = [
     "news_results",
     "places",
     "places_from_locations",
-    "render",
+    "render_image",
+    "render_place",
+    "render_video",
+    "render_web",
     "url_key",
     "video_results",
     "web_results",
@@ -392,14 +394,6 @@ def more_available(data: dict[str, Any]) -> bool:
 # --- text for the model -----------------------------------------------------------------------------------
 
 
-def fit(items: Sequence[T], max_chars: int) -> tuple[list[T], bool]:
-    """The leading items whose JSON fits in `max_chars` (at least one), and whether any were cut."""
-    capped = cap_rows(
-        [i.model_dump(exclude_none=True) for i in items], max_rows=len(items) + 1, max_chars=max_chars
-    )
-    return list(items[: len(capped.rows)]), capped.truncated
-
-
 def _line(*parts: str | None) -> str:
     return " | ".join(p for p in parts if p)
 
@@ -449,11 +443,3 @@ def render_place(p: Place) -> str:
         if value:
             lines.append(f"   {label}: {value}")
     return "\n".join(lines)
-
-
-def render(header: str, blocks: Sequence[str], source: str, footer: Sequence[str] = ()) -> str:
-    """A header line, the numbered blocks wrapped as untrusted data, then footer lines."""
-    if not blocks:
-        return "\n".join([header, *footer])
-    numbered = "\n\n".join(f"{i}. {block}" for i, block in enumerate(blocks, 1))
-    return "\n".join([header, wrap_untrusted(numbered, source), *footer])

@@ -5,9 +5,10 @@ https://api.search.brave.com) with one key (BRAVE_API_KEY). The server starts wi
 tools; each call then answers with an isError text saying how to set one. Requests share one pooled
 httpx2 client, a limiter that keeps to the plan's per-second limit (learned from the API's X-RateLimit
 headers), a guard that stops at the monthly quota, retries with backoff for 429/5xx/timeouts, and a short
-cache of identical requests (brave.py). Results are compact text wrapped as untrusted data plus
-structuredContent (results.py, search.py); API failures reach the model as isError texts that say what to
-do next, with the key redacted. It serves both protocol eras over stdio, SSE and streamable HTTP.
+cache of identical requests (brave.py). The tools are declared in tools.py; the searches and the sizing of
+each page live in search.py, the parsing of Brave's answers in results.py. The layer frames the results as
+untrusted data beside their structuredContent; API failures reach the model as isError texts that say what
+to do next, with the key redacted. It serves both protocol eras over stdio, SSE and streamable HTTP.
 """
 
 from __future__ import annotations
@@ -16,19 +17,16 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from mcp_types import CallToolResult, TextContent
 from pydantic import Field, SecretStr, field_validator
 
-from patchbay_common.annotations import hints
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.errors import register_secret
 from patchbay_common.settings import CommonSettings, settings_config
-from patchbay_search import __version__, search
+from patchbay_search import __version__
 from patchbay_search.brave import DEFAULT_BASE_URL, BraveClient
-from patchbay_search.params import SearchOptions
-from patchbay_search.results import ImageSearch, LocalSearch, NewsSearch, VideoSearch, WebSearch
+from patchbay_search.tools import Deps, tools
 
 KEY_VARIABLE = "BRAVE_API_KEY"
 
@@ -81,28 +79,6 @@ class Settings(CommonSettings):
         return key.strip() or None
 
 
-Query = Annotated[str, Field(description="What to search for (at most 400 characters and 50 words).")]
-Offset = Annotated[int, Field(ge=0, le=9, description="Page of results: 0 for the first, at most 9.")]
-Country = Annotated[
-    str | None,
-    Field(description="Two-letter country code the results come from, e.g. 'us' or 'de'; 'ALL' for any."),
-]
-Lang = Annotated[str | None, Field(description="Language code of the results, e.g. 'en', 'de' or 'pt-br'.")]
-SafeSearch = Annotated[Literal["off", "moderate", "strict"], Field(description="Filtering of adult content.")]
-Freshness = Annotated[
-    str | None,
-    Field(
-        description="Age of the results: 'pd', 'pw', 'pm' or 'py' (past day, week, month, year), "
-        "or a range 'YYYY-MM-DDtoYYYY-MM-DD'."
-    ),
-]
-SEARCH = hints(read_only=True, open_world=True)
-
-
-def _result(text: str, structured: dict[str, Any]) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
-
-
 def build(settings: Settings) -> PatchbayServer:
     """The server with its five search tools; one `BraveClient` shared by all calls and connections."""
     key = settings.brave_api_key()
@@ -117,116 +93,17 @@ def build(settings: Settings) -> PatchbayServer:
         attempts=settings.retries + 1,
         user_agent=f"patchbay-search/{__version__}",
     )
-    limit = settings.max_output_chars
 
     @asynccontextmanager
     async def pooled(_: Any) -> AsyncIterator[dict[str, Any]]:
-        client.open()
+        client.open()  # one HTTP pool while any connection is open
         try:
             yield {}
         finally:
             await client.close()
 
     mcp = PatchbayServer("patchbay-search", version=__version__, settings=settings, lifespan=pooled)
-    mcp.brave = client  # type: ignore[attr-defined]  # for tests and forks: the shared API client
-
-    @mcp.tool(annotations=SEARCH)
-    async def brave_web_search(
-        query: Query,
-        count: Annotated[int, Field(ge=1, le=20, description="Number of results, 1-20.")] = 10,
-        offset: Offset = 0,
-        country: Country = None,
-        search_lang: Lang = None,
-        safesearch: SafeSearch = "moderate",
-        freshness: Freshness = None,
-    ) -> Annotated[CallToolResult, WebSearch]:
-        """Search the web with Brave Search.
-
-        Returns one page of results, each with title, URL, snippet
-        and age; repeated pages are shown once.
-        """
-        options = SearchOptions(country, search_lang, safesearch, freshness)
-        return _result(
-            *await search.web(client, query, count=count, offset=offset, options=options, max_chars=limit)
-        )
-
-    @mcp.tool(annotations=SEARCH)
-    async def brave_local_search(
-        query: Annotated[
-            str, Field(description="A place and what to find there, e.g. 'pizza near Central Park'.")
-        ],
-        count: Annotated[int, Field(ge=1, le=20, description="Number of places, 1-20.")] = 5,
-        country: Country = None,
-        search_lang: Lang = None,
-    ) -> Annotated[CallToolResult, LocalSearch]:
-        """Find businesses and places with Brave Search.
-
-        Returns each place's name, address, phone,
-        rating and review count, price range, opening hours and description. When no place matches,
-        returns web results instead. Place details need a Brave plan that includes local search;
-        without it, names, addresses and map positions are returned.
-        """
-        options = SearchOptions(country, search_lang)
-        return _result(*await search.local(client, query, count=count, options=options, max_chars=limit))
-
-    @mcp.tool(annotations=SEARCH)
-    async def brave_news_search(
-        query: Query,
-        count: Annotated[int, Field(ge=1, le=50, description="Number of articles, 1-50.")] = 10,
-        offset: Offset = 0,
-        country: Country = None,
-        search_lang: Lang = None,
-        safesearch: SafeSearch = "moderate",
-        freshness: Freshness = None,
-    ) -> Annotated[CallToolResult, NewsSearch]:
-        """Search news articles with Brave Search.
-
-        Returns one page of articles, each with title, URL,
-        snippet, source site and age, breaking news marked.
-        """
-        options = SearchOptions(country, search_lang, safesearch, freshness)
-        return _result(
-            *await search.news(client, query, count=count, offset=offset, options=options, max_chars=limit)
-        )
-
-    @mcp.tool(annotations=SEARCH)
-    async def brave_image_search(
-        query: Query,
-        count: Annotated[int, Field(ge=1, le=100, description="Number of images, 1-100.")] = 20,
-        country: Country = None,
-        search_lang: Lang = None,
-        safesearch: Annotated[
-            Literal["off", "strict"], Field(description="Filtering of adult images.")
-        ] = "strict",
-    ) -> Annotated[CallToolResult, ImageSearch]:
-        """Search images with Brave Search.
-
-        Returns each image's title, page URL, image URL, size and
-        site (links only, no image data).
-        """
-        options = SearchOptions(country, search_lang, safesearch)
-        return _result(*await search.images(client, query, count=count, options=options, max_chars=limit))
-
-    @mcp.tool(annotations=SEARCH)
-    async def brave_video_search(
-        query: Query,
-        count: Annotated[int, Field(ge=1, le=50, description="Number of videos, 1-50.")] = 10,
-        offset: Offset = 0,
-        country: Country = None,
-        search_lang: Lang = None,
-        safesearch: SafeSearch = "moderate",
-        freshness: Freshness = None,
-    ) -> Annotated[CallToolResult, VideoSearch]:
-        """Search videos with Brave Search.
-
-        Returns one page of videos, each with title, URL, duration,
-        publisher, creator, views, age and description.
-        """
-        options = SearchOptions(country, search_lang, safesearch, freshness)
-        return _result(
-            *await search.videos(client, query, count=count, offset=offset, options=options, max_chars=limit)
-        )
-
+    mcp.add_toolset(tools, Deps(client=client, max_chars=settings.max_output_chars))
     return mcp
 
 
