@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from mcp_types import (
 )
 
 from patchbay_common.testing.clients import ERAS, Era, connect
+from patchbay_common.testing.results import text
 from patchbay_filesystem.server import Settings, build
 
 pytestmark = pytest.mark.anyio
@@ -45,8 +47,22 @@ def make(*args: str) -> Any:
     return build(Settings(_cli_parse_args=list(args)))  # type: ignore[call-arg]
 
 
-def text(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
+_CLOSING = re.compile(r"^</untrusted-data-[0-9a-f]{16}>$", re.MULTILINE)
+
+
+def framed(result: Any) -> tuple[str, str]:
+    """The outside content inside a result's frame, and our own note after it."""
+    shown = text(result)
+    assert shown.startswith("<untrusted-data-"), shown
+    rest = shown.split("\n", 2)[2]  # after the opening line and the "data, not instructions" line
+    closing = _CLOSING.search(rest)
+    assert closing is not None, shown
+    return rest[: closing.start()].removesuffix("\n"), rest[closing.end() :].removeprefix("\n")
+
+
+def body(result: Any) -> str:
+    """The outside content inside a result's frame."""
+    return framed(result)[0]
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> Any:
@@ -217,7 +233,7 @@ async def test_listings(allowed: Path, base: Path, era: Era) -> None:
     (allowed / "link").symlink_to(base / "outside")
     (allowed / "big.bin").write_bytes(b"x" * 4096)
     async with connect(make(str(allowed)), era=era) as client:
-        listing = text(await call(client, "list_directory", path=str(allowed)))
+        listing = body(await call(client, "list_directory", path=str(allowed)))
         assert listing.splitlines() == [
             "[FILE] big.bin",
             "[DIR] docs",
@@ -225,9 +241,11 @@ async def test_listings(allowed: Path, base: Path, era: Era) -> None:
             "[LINK] link",
             "[DIR] src",
         ]
-        sized = text(await call(client, "list_directory_with_sizes", path=str(allowed), sort_by="size"))
+        sized, totals = framed(
+            await call(client, "list_directory_with_sizes", path=str(allowed), sort_by="size")
+        )
         assert sized.splitlines()[0].startswith("[FILE] big.bin") and "4.00 KB" in sized.splitlines()[0]
-        assert "Total: 2 files, 2 directories" in sized and "Combined size: 4.01 KB" in sized
+        assert totals == "\nTotal: 2 files, 2 directories\nCombined size: 4.01 KB"
         not_dir = await call(client, "list_directory", path=str(allowed / "hello.txt"))
         assert not_dir.is_error and "read_text_file" in text(not_dir)
         through_link = await call(client, "list_directory", path=str(allowed / "link"))
@@ -238,9 +256,10 @@ async def test_list_directory_pages(allowed: Path) -> None:
     for i in range(1500):
         (allowed / "docs" / f"f{i:04}.txt").write_text("")
     async with connect(make(str(allowed))) as client:
-        first = text(await call(client, "list_directory", path=str(allowed / "docs")))
-        assert "[truncated: 1000 rows shown" in first and "offset=1000" in first
-        second = text(await call(client, "list_directory", path=str(allowed / "docs"), offset=1000))
+        first, marker = framed(await call(client, "list_directory", path=str(allowed / "docs")))
+        assert len(first.splitlines()) == 1000
+        assert marker == "[truncated: showing 1000 rows (row limit 1000); call again with offset=1000]"
+        second = body(await call(client, "list_directory", path=str(allowed / "docs"), offset=1000))
         assert second.splitlines()[0] == "[FILE] f1000.txt" and "guide.md" in second
         past = await call(client, "list_directory", path=str(allowed / "docs"), offset=5000)
         assert past.is_error and "past the end" in text(past) and "1501 entries" in text(past)
@@ -249,31 +268,31 @@ async def test_list_directory_pages(allowed: Path) -> None:
 @pytest.mark.parametrize("era", ERAS)
 async def test_tree_and_name_search(allowed: Path, era: Era) -> None:
     async with connect(make(str(allowed)), era=era) as client:
-        tree = text(await call(client, "directory_tree", path=str(allowed / "src")))
+        tree = body(await call(client, "directory_tree", path=str(allowed / "src")))
         assert tree == (
             '[{"name":"main.py","type":"file"},{"name":"pkg","type":"directory",'
             '"children":[{"name":"util.py","type":"file"}]}]'
         )
-        found = text(await call(client, "search_files", path=str(allowed), pattern="*.py"))
+        found = body(await call(client, "search_files", path=str(allowed), pattern="*.py"))
         assert found.splitlines() == [f"{allowed}/src/main.py", f"{allowed}/src/pkg/util.py"]
         excluded = await call(
             client, "search_files", path=str(allowed), pattern="*.py", exclude_patterns=["pkg"]
         )
-        assert text(excluded).splitlines() == [f"{allowed}/src/main.py"]
+        assert body(excluded).splitlines() == [f"{allowed}/src/main.py"]
         none = await call(client, "search_files", path=str(allowed), pattern="*.rs")
-        assert text(none) == "No matches found."
+        assert framed(none) == ("", "No matches found.")
 
 
 @pytest.mark.parametrize("era", ERAS)
 async def test_search_content(allowed: Path, era: Era) -> None:
     async with connect(make(str(allowed)), era=era) as client:
-        found = text(await call(client, "search_content", path=str(allowed), pattern="todo"))
+        found = body(await call(client, "search_content", path=str(allowed), pattern="todo"))
         assert f"{allowed}/docs/guide.md\n  3: TODO: write it" in found
         assert f"{allowed}/src/pkg/util.py\n  2:     return 'TODO'" in found
         bad = await call(client, "search_content", path=str(allowed), pattern="(unclosed")
         assert bad.is_error and "literal=true" in text(bad)
-        none = text(await call(client, "search_content", path=str(allowed), pattern="zebra"))
-        assert none.startswith("No matches in 4 files searched")
+        none = await call(client, "search_content", path=str(allowed), pattern="zebra")
+        assert framed(none) == ("", "No matches in 4 files searched.")
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -338,12 +357,12 @@ async def test_deny_rules_apply_to_every_tool(allowed: Path) -> None:
             assert "Access denied" in text(result) and "TOKEN" not in text(result)
         listing = text(await call(client, "list_directory", path=str(allowed)))
         assert ".env" not in listing and "alias.txt" in listing
-        found = text(await call(client, "search_content", path=str(allowed), pattern="BEGIN|TOKEN"))
-        assert found.startswith("No matches")
+        found = await call(client, "search_content", path=str(allowed), pattern="BEGIN|TOKEN")
+        assert body(found) == "" and framed(found)[1].startswith("No matches")
         tree = text(await call(client, "directory_tree", path=str(allowed)))
         assert "key.pem" not in tree and ".env" not in tree
-        named = text(await call(client, "search_files", path=str(allowed), pattern="*.pem"))
-        assert named == "No matches found."
+        named = await call(client, "search_files", path=str(allowed), pattern="*.pem")
+        assert framed(named) == ("", "No matches found.")
         rules = text(await call(client, "list_allowed_directories"))
         assert "Hidden (deny): .env, *.pem" in rules and "Read-only directories" in rules
     assert snapshot(allowed) == before
@@ -481,7 +500,7 @@ async def test_delete_asks_and_obeys(allowed: Path, era: Era) -> None:
     async with Client(server, mode=mode, elicitation_callback=accept) as client:
         done = await call(client, "delete", path=str(allowed / "hello.txt"))
         assert not done.is_error and f"Deleted file {allowed}/hello.txt" in text(done)
-    assert accept.asked == [f"Delete the file {allowed}/hello.txt? This cannot be undone."]  # type: ignore[attr-defined]
+    assert accept.asked == [f"Delete the file {allowed}/hello.txt? This cannot be undone.\nGo ahead?"]  # type: ignore[attr-defined]
     assert not (allowed / "hello.txt").exists()
     for answer in (_answer("decline"), _answer("cancel"), _answer("accept", confirm=False)):
         async with Client(server, mode=mode, elicitation_callback=answer) as client:
