@@ -13,15 +13,12 @@ import pytest
 from mcp_types import ListRootsResult, Root
 
 from patchbay_common.testing.clients import ERAS, Launch, connect, http_server
+from patchbay_common.testing.results import text
 
 pytestmark = pytest.mark.anyio
 
 standin_module = sys.modules["patchbay_slack_tests_standin"]
 BOT_TOKEN: str = standin_module.BOT_TOKEN
-
-
-def text(result: Any) -> str:
-    return "\n".join(block.text for block in result.content)
 
 
 @pytest.fixture

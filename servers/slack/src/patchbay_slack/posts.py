@@ -8,20 +8,38 @@ link and media unfurling off unless the operator turned it on: an unfurl fetches
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
+from patchbay_common.results import Reply
 from patchbay_common.roots import Roots
 from patchbay_slack.directory import Channel
 from patchbay_slack.policy import PostPolicy
-from patchbay_slack.reads import Result
 from patchbay_slack.timewindow import format_ts, parse_time
 from patchbay_slack.workspaces import Workspace
 
 __all__ = ["Poster"]
 
 MAX_TEXT = 40_000
+_PLAIN = re.compile(r"^[\w.:-]{1,100}$")
+_CHANNEL_NAME = re.compile(r"^[\w.-]{1,80}$")
+
+
+def _plain(value: object) -> str:
+    """An ID or ts Slack answered with, as-is when it is shaped like one, else '?' (never its text)."""
+    text = str(value or "")
+    return text if _PLAIN.match(text) else "?"
+
+
+def _label(channel: Channel) -> str:
+    """`#name` when the name is shaped like a Slack channel name, else the channel's ID.
+
+    Write tools answer in our own words, outside any untrusted-data frame, so what Slack calls the
+    channel appears only when it cannot carry more than a name (no spaces, brackets or invisible text).
+    """
+    return f"#{channel.name}" if _CHANNEL_NAME.match(channel.name) else _plain(channel.id)
 
 
 @dataclass(frozen=True)
@@ -50,7 +68,7 @@ class Poster:
 
     async def post(
         self, ws: Workspace, channel: str, text: str, *, thread_ts: str | None = None, broadcast: bool = False
-    ) -> Result:
+    ) -> Reply:
         """Post `text` to a channel, or as a reply in a thread."""
         found = await self._target(ws, channel)
         data = await ws.api.call(
@@ -63,14 +81,14 @@ class Poster:
             unfurl_links=self.unfurl,
             unfurl_media=self.unfurl,
         )
-        ts = data.get("ts", "")
-        where = f"thread {thread_ts} in #{found.name}" if thread_ts else f"#{found.name}"
-        return Result(
-            f"Posted to {where} ({found.id}) as ts={ts}.",
-            {"channel": found.id, "ts": ts, "thread_ts": thread_ts},
+        ts = _plain(data.get("ts"))
+        where = f"thread {thread_ts} in {_label(found)}" if thread_ts else _label(found)
+        return Reply(
+            f"Posted to {where} ({_plain(found.id)}) as ts={ts}.",
+            structured={"channel": _plain(found.id), "ts": ts, "thread_ts": thread_ts},
         )
 
-    async def react(self, ws: Workspace, channel: str, timestamp: str, reaction: str) -> Result:
+    async def react(self, ws: Workspace, channel: str, timestamp: str, reaction: str) -> Reply:
         """Add an emoji reaction to a message."""
         found = await self._target(ws, channel)
         name = reaction.strip().strip(":")
@@ -79,13 +97,14 @@ class Poster:
         await ws.api.call(
             "reactions.add", write=True, channel=found.id, timestamp=timestamp.strip(), name=name
         )
-        return Result(
-            f"Added :{name}: to message {timestamp} in #{found.name}.", {"channel": found.id, "name": name}
+        return Reply(
+            f"Added :{name}: to message {timestamp} in {_label(found)}.",
+            structured={"channel": _plain(found.id), "name": name},
         )
 
     async def schedule(
         self, ws: Workspace, channel: str, text: str, post_at: str, *, thread_ts: str | None = None
-    ) -> Result:
+    ) -> Reply:
         """Schedule `text` to be posted at `post_at`."""
         found = await self._target(ws, channel)
         when = int(parse_time(post_at, name="post_at"))
@@ -99,13 +118,13 @@ class Poster:
             unfurl_links=self.unfurl,
             unfurl_media=self.unfurl,
         )
-        scheduled = data.get("scheduled_message_id", "")
-        return Result(
-            f"Scheduled message {scheduled} for #{found.name} at {format_ts(when)} UTC.",
-            {"channel": found.id, "scheduled_message_id": scheduled, "post_at": when},
+        scheduled = _plain(data.get("scheduled_message_id"))
+        return Reply(
+            f"Scheduled message {scheduled} for {_label(found)} at {format_ts(when)} UTC.",
+            structured={"channel": _plain(found.id), "scheduled_message_id": scheduled, "post_at": when},
         )
 
-    async def unschedule(self, ws: Workspace, channel: str, scheduled_message_id: str) -> Result:
+    async def unschedule(self, ws: Workspace, channel: str, scheduled_message_id: str) -> Reply:
         """Delete a scheduled message before it is sent."""
         found = await self._target(ws, channel)
         await ws.api.call(
@@ -114,9 +133,9 @@ class Poster:
             channel=found.id,
             scheduled_message_id=scheduled_message_id.strip(),
         )
-        return Result(
-            f"Deleted scheduled message {scheduled_message_id} of #{found.name}.",
-            {"channel": found.id, "scheduled_message_id": scheduled_message_id},
+        return Reply(
+            f"Deleted scheduled message {scheduled_message_id} of {_label(found)}.",
+            structured={"channel": _plain(found.id), "scheduled_message_id": scheduled_message_id},
         )
 
     async def upload(
@@ -129,7 +148,7 @@ class Poster:
         title: str | None,
         comment: str | None,
         thread_ts: str | None,
-    ) -> Result:
+    ) -> Reply:
         """Upload a file from the allowed directories to a channel."""
         found = await self._target(ws, channel)
         content = roots.read_bytes(path, self.max_upload_bytes + 1)
@@ -148,8 +167,13 @@ class Poster:
             thread_ts=thread_ts.strip() if thread_ts else None,
         )
         file_info = data.get("file") or (data.get("files") or [{}])[0]
-        file_id = file_info.get("id", "")
-        return Result(
-            f"Uploaded {filename} ({human_size(len(content))}) to #{found.name} as file {file_id}.",
-            {"channel": found.id, "file_id": file_id, "bytes": len(content), "filename": filename},
+        file_id = _plain(file_info.get("id"))
+        return Reply(
+            f"Uploaded {filename} ({human_size(len(content))}) to {_label(found)} as file {file_id}.",
+            structured={
+                "channel": _plain(found.id),
+                "file_id": file_id,
+                "bytes": len(content),
+                "filename": filename,
+            },
         )

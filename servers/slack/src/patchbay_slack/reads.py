@@ -1,37 +1,73 @@
-"""What the read tools do, without MCP: call Slack, resolve names, and lay the answer out as text + data.
+"""What the read tools do, without MCP: call Slack, resolve names, and lay the answer out as a `Reply`.
 
-Message text is wrapped as untrusted data (it is written by anyone in the workspace). Every listing is
-bounded by a count and by the server's character budget; when either cuts it, the text ends with the
-cursor that continues it.
+Everything Slack returns (messages, names, topics, profiles) goes in `Reply.content`, which the layer frames
+as untrusted data, and in `Reply.structured`, whose strings it sanitizes; `Reply.note` holds only our own
+words (counts, the cursor that continues). Every listing is bounded by a count and by the server's
+character budget, which text and structured form share: a page holds what fits both, and the cursor in its
+note continues exactly after the last item shown.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from patchbay_common.errors import Partial, UserError
-from patchbay_common.limits import cap_text, decode_cursor, encode_cursor
-from patchbay_common.untrusted import wrap_untrusted
+from patchbay_common.limits import decode_cursor, encode_cursor, truncation_marker
+from patchbay_common.results import Reply
 from patchbay_slack.directory import CHANNEL_TYPES, Channel, Directory, User
 from patchbay_slack.render import channel_line, message_users, render_message, user_line
 from patchbay_slack.timewindow import format_ts, parse_time, slack_ts, ts_value
 from patchbay_slack.workspaces import Workspace, Workspaces
 
-__all__ = ["Result"]
+__all__ = ["fit", "item_room"]
 
-_FRAME = 400  # characters the header, the untrusted-data frame and the footer take
+_FRAME = 400  # characters the untrusted-data frame and separators take, with a margin
+_MAX_SKIP = 1000  # Slack pages hold at most 1000 items: a cursor's skip is never more
 
 
-@dataclass
-class Result:
-    """A tool's answer: text for the model, and the same content as structured data."""
+def item_room(max_chars: int) -> int:
+    """Characters one item (a message, a line) may take so that text and structured halves both fit."""
+    return max(200, max_chars // 2 - 2 * _FRAME)
 
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
+
+def _clip(value: Any, room: int) -> Any:
+    """`value` (JSON-like) with every string longer than `room` cut, marking how much was left out."""
+    if isinstance(value, str):
+        if len(value) <= room:
+            return value
+        return f"{value[:room]} [message cut: {len(value) - room} more characters]"
+    if isinstance(value, dict):
+        return {k: _clip(v, room) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip(v, room) for v in value]
+    return value
+
+
+def _size(reply: Reply) -> int:
+    """About the characters `reply` takes once framed: text, note and serialized structured form."""
+    data = reply.structured
+    structured = 0 if data is None else len(json.dumps(data, ensure_ascii=False, default=str))
+    return len(reply.content) + len(reply.note) + structured + _FRAME
+
+
+def fit(make: Callable[[int], Reply], most: int, max_chars: int) -> Reply:
+    """`make(keep)` for the largest `keep` <= `most` whose answer fits `max_chars` (at least one item)."""
+    if most <= 1:
+        return make(max(most, 0))
+    best = make(1)
+    low, high = 2, most
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = make(middle)
+        if _size(candidate) <= max_chars:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
 
 
 def _window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
@@ -44,47 +80,35 @@ def _window(since: str | None, until: str | None) -> tuple[str | None, str | Non
     return oldest, latest
 
 
-def _fit(lines: list[str], budget: int) -> int:
-    """How many of `lines` fit in `budget` characters (at least one)."""
-    used = 0
-    for index, line in enumerate(lines):
-        used += len(line) + 1
-        if used > budget and index > 0:
-            return index
-    return len(lines)
-
-
 async def _render(
     messages: list[dict[str, Any]], directory: Directory, max_chars: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Lines and rows for `messages`; a line longer than the budget allows is cut with a marker."""
+    """Lines and rows for `messages`; a message longer than one item may take is cut with a marker."""
     await directory.fill_users(message_users(messages))
     rendered = [render_message(m, directory) for m in messages]
-    room = max(200, max_chars - 2 * _FRAME)
-    lines = [
-        line if len(line) <= room else f"{line[:room]} [message cut: {len(line) - room} more characters]"
-        for line, _ in rendered
-    ]
-    return lines, [r[1] for r in rendered]
+    room = item_room(max_chars)
+    return [_clip(line, room) for line, _ in rendered], [_clip(row, room) for _, row in rendered]
 
 
-def _shrink(make: Callable[[int], str], keep: int, max_chars: int) -> str:
-    """`make(keep)`, with fewer messages while it is over `max_chars` (the frame size is estimated)."""
-    while True:
-        text = make(keep)
-        if len(text) <= max_chars or keep <= 1:
-            return text
-        keep -= 1
-
-
-def _cursor_state(cursor: str, kind: str, channel: str) -> dict[str, Any]:
+def _cursor_state(cursor: str, kind: str, scope: str) -> dict[str, Any]:
     state = decode_cursor(cursor)
-    if state.get("k") != kind or state.get("ch") != channel:
+    if state.get("k") != kind or state.get("ch") != scope:
         raise UserError(
             "The cursor belongs to another listing.",
             hint="Pass the cursor with the same channel (and thread) it came from, or omit it to start over.",
         )
     return state
+
+
+def _ts_field(state: dict[str, Any], key: str) -> str | None:
+    """A timestamp from a cursor, checked again (a cursor may be old): a Slack ts or nothing."""
+    value = state.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise UserError("The cursor is not valid.", hint="Omit it to start over.")
+    ts_value(value)
+    return value
 
 
 async def channel_history(
@@ -96,44 +120,42 @@ async def channel_history(
     limit: int,
     cursor: str | None,
     max_chars: int,
-) -> Result:
+) -> Reply:
     """Messages of a channel in a time window, newest page first, shown oldest first."""
     found = await ws.directory.channel(channel)
     if cursor:
         state = _cursor_state(cursor, "h", found.id)
-        oldest, latest = state.get("o"), state.get("l")
+        oldest, latest = _ts_field(state, "o"), _ts_field(state, "l")
     else:
         oldest, latest = _window(since, until)
     data = await ws.api.call(
         "conversations.history", channel=found.id, oldest=oldest, latest=latest, limit=limit
     )
-    messages = data.get("messages") or []  # newest first
+    raw = data.get("messages") or []  # newest first
+    messages = raw[:limit]
     lines, rows = await _render(messages, ws.directory, max_chars)
     window = _describe_window(oldest, latest)
-    page: dict[str, Any] = {}
+    where = {"id": found.id, "name": found.name}
 
-    def make(keep: int) -> str:
-        more = keep < len(messages) or bool(data.get("has_more"))
+    def make(keep: int) -> Reply:
+        more = keep < len(raw) or bool(data.get("has_more"))
         next_cursor = (
             encode_cursor({"k": "h", "ch": found.id, "o": oldest, "l": messages[keep - 1]["ts"]})
             if more and keep
             else None
         )
         shown_lines, shown_rows = lines[:keep][::-1], rows[:keep][::-1]
-        page.update(messages=shown_rows, next_cursor=next_cursor)
+        structured = {"channel": where, "messages": shown_rows, "next_cursor": next_cursor}
+        note = f"Older messages: call again with cursor={next_cursor}" if next_cursor else ""
         if not shown_lines:
-            return f"#{found.name} ({found.id}): no messages{window}."
+            return Reply(f"#{found.name} ({found.id}): no messages{window}.", note, structured)
         header = (
             f"#{found.name} ({found.id}): {len(shown_lines)} messages{window}, oldest first, "
             f"{format_ts(shown_rows[0]['ts'])} to {format_ts(shown_rows[-1]['ts'])} UTC."
         )
-        text = f"{header}\n{wrap_untrusted(chr(10).join(shown_lines), f'slack #{found.name}')}"
-        if next_cursor:
-            text += f"\nOlder messages: call again with cursor={next_cursor}"
-        return text
+        return Reply("\n".join([header, *shown_lines]), note, structured)
 
-    text = _shrink(make, _fit(lines, max_chars - _FRAME), max_chars)
-    return Result(text, {"channel": {"id": found.id, "name": found.name}, **page})
+    return fit(make, len(messages), max_chars)
 
 
 def _describe_window(oldest: str | None, latest: str | None) -> str:
@@ -156,7 +178,7 @@ async def thread_replies(
     limit: int,
     cursor: str | None,
     max_chars: int,
-) -> Result:
+) -> Reply:
     """The parent message and replies of a thread, oldest first."""
     found = await ws.directory.channel(channel)
     thread_ts = thread_ts.strip()
@@ -164,7 +186,8 @@ async def thread_replies(
     skip_through: str | None = None
     if cursor:
         state = _cursor_state(cursor, "r", key)
-        oldest, latest, skip_through = state.get("o"), state.get("l"), state.get("s")
+        oldest, latest = _ts_field(state, "o"), _ts_field(state, "l")
+        skip_through = _ts_field(state, "s")
     else:
         oldest, latest = _window(since, until)
     data = await ws.api.call(
@@ -181,33 +204,74 @@ async def thread_replies(
     more = len(messages) > limit or bool(data.get("has_more"))
     messages = messages[:limit]
     lines, rows = await _render(messages, ws.directory, max_chars)
-    page: dict[str, Any] = {}
+    where = {"id": found.id, "name": found.name}
 
-    def make(keep: int) -> str:
+    def make(keep: int) -> Reply:
         next_cursor = (
             encode_cursor({"k": "r", "ch": key, "o": oldest, "l": latest, "s": messages[keep - 1]["ts"]})
             if (more or keep < len(messages)) and keep
             else None
         )
-        page.update(messages=rows[:keep], next_cursor=next_cursor)
+        structured = {
+            "channel": where,
+            "thread_ts": thread_ts,
+            "messages": rows[:keep],
+            "next_cursor": next_cursor,
+        }
+        note = f"Later replies: call again with cursor={next_cursor}" if next_cursor else ""
         if not lines:
-            return f"Thread {thread_ts} in #{found.name}: no messages{_describe_window(oldest, latest)}."
+            window = _describe_window(oldest, latest)
+            return Reply(f"Thread {thread_ts} in #{found.name}: no messages{window}.", note, structured)
         header = f"Thread {thread_ts} in #{found.name} ({found.id}): {keep} messages, oldest first."
-        text = f"{header}\n{wrap_untrusted(chr(10).join(lines[:keep]), f'slack #{found.name} thread')}"
-        if next_cursor:
-            text += f"\nLater replies: call again with cursor={next_cursor}"
-        return text
+        return Reply("\n".join([header, *lines[:keep]]), note, structured)
 
-    text = _shrink(make, _fit(lines, max_chars - _FRAME), max_chars)
-    return Result(text, {"channel": {"id": found.id, "name": found.name}, "thread_ts": thread_ts, **page})
+    return fit(make, len(messages), max_chars)
 
 
-def _listing(lines: list[str], head: str, max_chars: int) -> str:
-    keep = _fit(lines, max_chars - _FRAME)
-    text = head + "\n" + "\n".join(lines[:keep])
-    if keep < len(lines):
-        text += f"\n[{len(lines) - keep} more on this page not shown: ask with a smaller limit]"
-    return text
+def _resume(cursor: str | None, kind: str, ws: Workspace, limit: int) -> tuple[dict[str, Any], int]:
+    """The state of a listing cursor (Slack's own cursor inside ours) and the page size to ask Slack for."""
+    if not cursor:
+        return {}, limit
+    state = _cursor_state(cursor, kind, ws.name)
+    skip, size, inner = state.get("s", 0), state.get("n", limit), state.get("c")
+    valid = (
+        isinstance(skip, int)
+        and isinstance(size, int)
+        and 0 <= skip < size <= _MAX_SKIP
+        and (inner is None or (isinstance(inner, str) and len(inner) <= 2000))
+    )
+    if not valid:
+        raise UserError("The cursor is not valid.", hint="Omit it to start over.")
+    return state, size if skip else limit
+
+
+def _continue(
+    kind: str,
+    ws: Workspace,
+    state: dict[str, Any],
+    size: int,
+    shown: int,
+    total: int,
+    slack_next: str | None,
+    **more: Any,
+) -> str | None:
+    """The cursor after `shown` items of a Slack page of `total` (from skip on), or None at the end."""
+    skip = int(state.get("s", 0))
+    if skip + shown < total:  # the budget cut this page: continue inside it
+        return encode_cursor(
+            {"k": kind, "ch": ws.name, "c": state.get("c"), "s": skip + shown, "n": size, **more}
+        )
+    if slack_next:
+        return encode_cursor({"k": kind, "ch": ws.name, "c": slack_next, **more})
+    return None
+
+
+def _listing_note(noun: str, shown: int, cut: bool, next_cursor: str | None) -> str:
+    if not next_cursor:
+        return ""
+    if cut:
+        return truncation_marker(f"{shown} {noun} (character limit)", f"call again with cursor={next_cursor}")
+    return f"More {noun}: call again with cursor={next_cursor}"
 
 
 async def list_channels(
@@ -218,43 +282,52 @@ async def list_channels(
     member_only: bool,
     include_archived: bool,
     max_chars: int,
-) -> Result:
+) -> Reply:
     """One page of channels (public and private the token can see)."""
+    state, size = _resume(cursor, "c", ws, limit)
+    if state:
+        member_only, include_archived = bool(state.get("m")), bool(state.get("a"))
     method = "users.conversations" if member_only else "conversations.list"
     data = await ws.api.call(
-        method, types=CHANNEL_TYPES, exclude_archived=not include_archived, limit=limit, cursor=cursor or None
+        method, types=CHANNEL_TYPES, exclude_archived=not include_archived, limit=size, cursor=state.get("c")
     )
-    channels = [Channel.from_api(raw) for raw in data.get("channels") or []]
+    channels = [Channel.from_api(raw) for raw in (data.get("channels") or [])[:_MAX_SKIP]]
     for channel in channels:
         if member_only:  # users.conversations lists only the token's own channels
             channel = Channel(**{**channel.__dict__, "is_member": True})
         ws.directory.channels[channel.id] = channel
-    channels = [ws.directory.channels[c.id] for c in channels]
-    next_cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-    lines = [channel_line(c) for c in channels]
-    text = _listing(lines, f"{len(channels)} channels in workspace '{ws.name}':", max_chars)
-    if not channels:
-        text = f"No channels in workspace '{ws.name}' match."
-    if next_cursor:
-        text += f"\nMore channels: call again with cursor={next_cursor}"
-    return Result(
-        text,
-        {
-            "channels": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "is_private": c.is_private,
-                    "is_archived": c.is_archived,
-                    "is_member": c.is_member,
-                    "num_members": c.num_members,
-                    "topic": c.topic,
-                }
-                for c in channels
-            ],
-            "next_cursor": next_cursor,
-        },
-    )
+    skip = int(state.get("s", 0))
+    total = len(channels)
+    channels = [ws.directory.channels[c.id] for c in channels[skip : skip + limit]]
+    slack_next = (data.get("response_metadata") or {}).get("next_cursor") or None
+    room = item_room(max_chars)
+    lines = [_clip(channel_line(c), room) for c in channels]
+    rows = [_clip(_channel_data(c), room) for c in channels]
+
+    def make(keep: int) -> Reply:
+        next_cursor = _continue(
+            "c", ws, state, size, keep, total, slack_next, m=member_only, a=include_archived
+        )
+        note = _listing_note("channels", keep, keep < len(channels), next_cursor)
+        structured = {"channels": rows[:keep], "next_cursor": next_cursor}
+        if not channels:
+            return Reply(f"No channels in workspace '{ws.name}' match.", note, structured)
+        head = f"{keep} channels in workspace '{ws.name}':"
+        return Reply("\n".join([head, *lines[:keep]]), note, structured)
+
+    return fit(make, len(channels), max_chars)
+
+
+def _channel_data(c: Channel) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "is_private": c.is_private,
+        "is_archived": c.is_archived,
+        "is_member": c.is_member,
+        "num_members": c.num_members,
+        "topic": c.topic,
+    }
 
 
 def _user_data(user: User) -> dict[str, Any]:
@@ -270,20 +343,32 @@ def _user_data(user: User) -> dict[str, Any]:
     }
 
 
-async def list_users(ws: Workspace, *, limit: int, cursor: str | None, max_chars: int) -> Result:
+async def list_users(ws: Workspace, *, limit: int, cursor: str | None, max_chars: int) -> Reply:
     """One page of the workspace's users."""
-    data = await ws.api.call("users.list", limit=limit, cursor=cursor or None)
-    users = [User.from_api(raw) for raw in data.get("members") or []]
+    state, size = _resume(cursor, "u", ws, limit)
+    data = await ws.api.call("users.list", limit=size, cursor=state.get("c"))
+    users = [User.from_api(raw) for raw in (data.get("members") or [])[:_MAX_SKIP]]
     for user in users:
         ws.directory.users[user.id] = user
-    next_cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-    text = _listing([user_line(u) for u in users], f"{len(users)} users in workspace '{ws.name}':", max_chars)
-    if next_cursor:
-        text += f"\nMore users: call again with cursor={next_cursor}"
-    return Result(text, {"users": [_user_data(u) for u in users], "next_cursor": next_cursor})
+    total = len(users)
+    users = users[int(state.get("s", 0)) :][:limit]
+    slack_next = (data.get("response_metadata") or {}).get("next_cursor") or None
+    room = item_room(max_chars)
+    lines = [_clip(user_line(u), room) for u in users]
+    rows = [_clip(_user_data(u), room) for u in users]
+
+    def make(keep: int) -> Reply:
+        next_cursor = _continue("u", ws, state, size, keep, total, slack_next)
+        note = _listing_note("users", keep, keep < len(users), next_cursor)
+        head = f"{keep} users in workspace '{ws.name}':"
+        return Reply(
+            "\n".join([head, *lines[:keep]]), note, {"users": rows[:keep], "next_cursor": next_cursor}
+        )
+
+    return fit(make, len(users), max_chars)
 
 
-async def search_users(ws: Workspace, query: str, *, limit: int) -> Result:
+async def search_users(ws: Workspace, query: str, *, limit: int, max_chars: int) -> Reply:
     """Users whose user name, display name or real name contains `query` (from the name cache)."""
     if not query.strip():
         raise UserError("The query is empty.", hint="Give part of a name, e.g. 'spen'.")
@@ -291,13 +376,22 @@ async def search_users(ws: Workspace, query: str, *, limit: int) -> Result:
     found = ws.directory.find_users(query.lstrip("@"))
     shown = found[:limit]
     if not shown:
-        return Result(f"No user's name contains {query!r}.", {"users": []})
-    text = f"{len(found)} users match {query!r}" + (f" (first {limit} shown)" if len(found) > limit else "")
-    text += ":\n" + "\n".join(user_line(u) for u in shown)
-    return Result(text, {"users": [_user_data(u) for u in shown]})
+        return Reply(f"No user's name contains {query!r}.", structured={"users": []})
+    room = item_room(max_chars)
+    lines = [_clip(user_line(u), room) for u in shown]
+    rows = [_clip(_user_data(u), room) for u in shown]
+
+    def make(keep: int) -> Reply:
+        head = f"{len(found)} users match {query!r}" + (f" (first {keep} shown)" if len(found) > keep else "")
+        note = ""
+        if keep < len(shown):
+            note = truncation_marker(f"{keep} users (character limit)", "call again with a longer query")
+        return Reply("\n".join([head + ":", *lines[:keep]]), note, {"users": rows[:keep]})
+
+    return fit(make, len(shown), max_chars)
 
 
-async def user_profile(ws: Workspace, user: str) -> Result:
+async def user_profile(ws: Workspace, user: str) -> Reply:
     """A user's profile: names, title, status, time zone, and custom fields with their labels."""
     found = await ws.directory.user(user)
     data = await ws.api.call("users.profile.get", user=found.id, include_labels=True)
@@ -313,20 +407,21 @@ async def user_profile(ws: Workspace, user: str) -> Result:
     ):
         if profile.get(key):
             lines.append(f"{label}: {profile[key]}")
-    status = " ".join(p for p in (profile.get("status_emoji"), profile.get("status_text")) if p)
+    status = " ".join(str(p) for p in (profile.get("status_emoji"), profile.get("status_text")) if p)
     if status:
         lines.append(f"Status: {status}")
-    for field_data in (profile.get("fields") or {}).values():
+    fields = profile.get("fields") or {}
+    for field_data in fields.values() if isinstance(fields, dict) else []:
         if isinstance(field_data, dict) and field_data.get("value"):
             lines.append(f"{field_data.get('label') or 'Field'}: {field_data['value']}")
-    text = wrap_untrusted("\n".join(lines), f"slack profile @{found.handle}")
     keep = ("real_name", "display_name", "title", "email", "phone", "pronouns", "status_text", "status_emoji")
-    return Result(
-        text, {"user": _user_data(found), "profile": {k: profile[k] for k in keep if profile.get(k)}}
+    return Reply(
+        "\n".join(lines),
+        structured={"user": _user_data(found), "profile": {k: profile[k] for k in keep if profile.get(k)}},
     )
 
 
-async def search_messages(ws: Workspace, query: str, *, count: int, page: int, max_chars: int) -> Result:
+async def search_messages(ws: Workspace, query: str, *, count: int, page: int, max_chars: int) -> Reply:
     """Messages matching a Slack search query (needs a user token)."""
     if not query.strip():
         raise UserError(
@@ -334,32 +429,45 @@ async def search_messages(ws: Workspace, query: str, *, count: int, page: int, m
         )
     data = await ws.search_api.call("search.messages", query=query, count=count, page=page, sort="timestamp")
     block = data.get("messages") or {}
-    matches = block.get("matches") or []
+    matches = (block.get("matches") or [])[:count]
     paging = block.get("paging") or block.get("pagination") or {}
     total = int(block.get("total") or paging.get("total") or paging.get("total_count") or len(matches))
     pages = int(paging.get("pages") or paging.get("page_count") or 1)
+    if not matches:
+        return Reply(f"No messages match {query!r}.", structured={"total": 0, "messages": []})
     await ws.directory.fill_users(message_users(matches))
     lines, rows = [], []
-    room = max(200, max_chars - 2 * _FRAME)
+    room = item_room(max_chars)
     for match in matches:
         line, row = render_message(match, ws.directory)
         where = (match.get("channel") or {}).get("name") or (match.get("channel") or {}).get("id", "?")
-        lines.append(f"#{where} {line}"[:room])
+        lines.append(_clip(f"#{where} {line}", room))
         row["channel"] = where
         if match.get("permalink"):
             row["permalink"] = match["permalink"]
-        rows.append(row)
-    keep = _fit(lines, max_chars - _FRAME)
-    if not matches:
-        return Result(f"No messages match {query!r}.", {"total": 0, "messages": []})
-    text = f"{total} messages match {query!r}; page {page} of {pages}, newest first:\n"
-    text += wrap_untrusted("\n".join(lines[:keep]), "slack search")
-    if page < pages:
-        text += f"\nMore: call again with page={page + 1}"
-    return Result(text, {"total": total, "page": page, "pages": pages, "messages": rows[:keep]})
+        rows.append(_clip(row, room))
+
+    def make(keep: int) -> Reply:
+        head = f"{total} messages match {query!r}; page {page} of {pages}, newest first:"
+        notes = []
+        if keep < len(matches):
+            notes.append(
+                truncation_marker(
+                    f"{keep} of the {len(matches)} messages on page {page} (character limit)",
+                    f"call again with count={keep} and page={(page - 1) * count // keep + 2}"
+                    if (page - 1) * count % keep == 0 and (page - 1) * count // keep + 2 <= 100
+                    else "call again with a smaller count",
+                )
+            )
+        elif page < pages:
+            notes.append(f"More: call again with page={page + 1}")
+        structured = {"total": total, "page": page, "pages": pages, "messages": rows[:keep]}
+        return Reply("\n".join([head, *lines[:keep]]), "\n".join(notes), structured)
+
+    return fit(make, len(matches), max_chars)
 
 
-async def unread_summary(ws: Workspace, *, since: str, max_channels: int, max_chars: int) -> Result:
+async def unread_summary(ws: Workspace, *, since: str, max_channels: int, max_chars: int) -> Reply:
     """Per member channel: how many messages are unread (user tokens) or new since `since` (bot tokens)."""
     fallback = slack_ts(parse_time(since, name="since"))
     channels: list[Channel] = []
@@ -418,26 +526,34 @@ async def unread_summary(ws: Workspace, *, since: str, max_channels: int, max_ch
         if marked
         else f"new since {format_ts(fallback)} UTC (this token has no read markers; bot tokens have none)"
     )
-    note = f"\n{partial.note()}" if partial.failures else ""
+    failed = [partial.note()] if partial.failures else []  # names and Slack's words: framed with the rest
     if not lines:
-        return Result(
-            f"No messages {basis} in the {len(channels)} channels the token belongs to.{note}",
-            {"channels": []},
-        )
-    text = f"{len(lines)} of {len(channels)} member channels have messages {basis}:\n"
-    text += wrap_untrusted("\n".join(lines), "slack unread summary")
-    return Result(cap_text(text + note, max_chars).render(), {"channels": rows})
+        empty = f"No messages {basis} in the {len(channels)} channels the token belongs to."
+        return Reply("\n".join([empty, *failed]), structured={"channels": []})
+    room = item_room(max_chars)
+    lines = [_clip(line, room) for line in lines]
+    rows = [_clip(row, room) for row in rows]
+
+    def make(keep: int) -> Reply:
+        head = f"{len(lines)} of {len(channels)} member channels have messages {basis}:"
+        note = ""
+        if keep < len(lines):
+            shown = f"{keep} of {len(lines)} channels (character limit)"
+            note = truncation_marker(shown, "call again with a smaller max_channels")
+        return Reply("\n".join([head, *lines[:keep], *failed]), note, {"channels": rows[:keep]})
+
+    return fit(make, len(lines), max_chars)
 
 
-async def permalink(ws: Workspace, channel: str, message_ts: str) -> Result:
+async def permalink(ws: Workspace, channel: str, message_ts: str) -> Reply:
     """The permanent link of one message."""
     found = await ws.directory.channel(channel)
     data = await ws.api.call("chat.getPermalink", channel=found.id, message_ts=message_ts.strip())
-    link = data.get("permalink", "")
-    return Result(f"{link}", {"channel": found.id, "ts": message_ts, "permalink": link})
+    link = str(data.get("permalink", ""))
+    return Reply(link, structured={"channel": found.id, "ts": message_ts, "permalink": link})
 
 
-async def reactions(ws: Workspace, channel: str, timestamp: str) -> Result:
+async def reactions(ws: Workspace, channel: str, timestamp: str, *, max_chars: int) -> Reply:
     """The reactions on one message, with who reacted."""
     found = await ws.directory.channel(channel)
     data = await ws.api.call("reactions.get", channel=found.id, timestamp=timestamp.strip(), full=True)
@@ -445,20 +561,27 @@ async def reactions(ws: Workspace, channel: str, timestamp: str) -> Result:
     items = message.get("reactions") or []
     await ws.directory.fill_users({u for r in items for u in r.get("users") or []})
     lines, rows = [], []
+    room = item_room(max_chars)
     for item in items:
         who = [f"@{ws.directory.user_handle(u) or u}" for u in item.get("users") or []]
         count = int(item.get("count", len(who)))
         extra = f" and {count - len(who)} more" if count > len(who) else ""
-        lines.append(f":{item.get('name')}: x{count}: {', '.join(who)}{extra}")
-        rows.append({"name": item.get("name"), "count": count, "users": item.get("users") or []})
+        lines.append(_clip(f":{item.get('name')}: x{count}: {', '.join(who)}{extra}", room))
+        rows.append(_clip({"name": item.get("name"), "count": count, "users": item.get("users") or []}, room))
     if not lines:
-        return Result(f"No reactions on message {timestamp} in #{found.name}.", {"reactions": []})
-    return Result(
-        f"Reactions on message {timestamp} in #{found.name}:\n" + "\n".join(lines), {"reactions": rows}
-    )
+        return Reply(f"No reactions on message {timestamp} in #{found.name}.", structured={"reactions": []})
+
+    def make(keep: int) -> Reply:
+        note = ""
+        if keep < len(lines):
+            note = truncation_marker(f"{keep} of {len(lines)} reactions (character limit)", "")
+        head = f"Reactions on message {timestamp} in #{found.name}:"
+        return Reply("\n".join([head, *lines[:keep]]), note, {"reactions": rows[:keep]})
+
+    return fit(make, len(lines), max_chars)
 
 
-async def scheduled_messages(ws: Workspace, channel: str | None) -> Result:
+async def scheduled_messages(ws: Workspace, channel: str | None, *, max_chars: int) -> Reply:
     """Messages this token has scheduled and not yet sent."""
     found = await ws.directory.channel(channel) if channel else None
     items = [
@@ -471,25 +594,37 @@ async def scheduled_messages(ws: Workspace, channel: str | None) -> Result:
         )
     ]
     if not items:
-        return Result("No scheduled messages.", {"scheduled_messages": []})
+        return Reply("No scheduled messages.", structured={"scheduled_messages": []})
     lines, rows = [], []
+    room = item_room(max_chars)
     for item in items:
         name = await ws.directory.channel_name(item.get("channel_id", ""))
-        lines.append(
-            f"{item.get('id')} to #{name} at {format_ts(item.get('post_at', 0))} UTC: {item.get('text', '')}"
-        )
+        when = format_ts(item.get("post_at", 0))
+        lines.append(_clip(f"{item.get('id')} to #{name} at {when} UTC: {item.get('text', '')}", room))
         rows.append(
-            {
-                "id": item.get("id"),
-                "channel": item.get("channel_id"),
-                "post_at": item.get("post_at"),
-                "text": item.get("text", ""),
-            }
+            _clip(
+                {
+                    "id": item.get("id"),
+                    "channel": item.get("channel_id"),
+                    "post_at": item.get("post_at"),
+                    "text": item.get("text", ""),
+                },
+                room,
+            )
         )
-    return Result(f"{len(items)} scheduled messages:\n" + "\n".join(lines), {"scheduled_messages": rows})
+
+    def make(keep: int) -> Reply:
+        note = ""
+        if keep < len(lines):
+            shown = f"{keep} of {len(lines)} scheduled messages (character limit)"
+            note = truncation_marker(shown, "call again naming one channel")
+        head = f"{len(items)} scheduled messages:"
+        return Reply("\n".join([head, *lines[:keep]]), note, {"scheduled_messages": rows[:keep]})
+
+    return fit(make, len(lines), max_chars)
 
 
-def list_workspaces(workspaces: Workspaces) -> Result:
+def list_workspaces(workspaces: Workspaces) -> Reply:
     """The configured workspaces, whether each has a token, and whether it can search."""
     lines, rows = [], []
     for ws in workspaces.items.values():
@@ -498,7 +633,7 @@ def list_workspaces(workspaces: Workspaces) -> Result:
         default = " (default)" if ws.name == workspaces.default else ""
         lines.append(f"{ws.name}{default}: {state}; {search}")
         rows.append({"name": ws.name, "default": ws.name == workspaces.default, "token": bool(ws.api.token)})
-    return Result("\n".join(lines), {"workspaces": rows})
+    return Reply("\n".join(lines), structured={"workspaces": rows})
 
 
 async def channel_directory(ws: Workspace) -> str:
