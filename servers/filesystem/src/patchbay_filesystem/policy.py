@@ -27,7 +27,7 @@ def _spec(patterns: Sequence[str]):  # type: ignore[no-untyped-def]  # pathspec 
         return None
     import pathspec
 
-    return pathspec.GitIgnoreSpec.from_lines(list(patterns))
+    return pathspec.GitIgnoreSpec.from_lines(list(patterns), backend="re2")  # linear-time matching
 
 
 def _canonical_dir(path: str) -> str:

@@ -4,6 +4,11 @@ All walks go through `Roots.walk`, which reopens every directory by descriptor a
 symbolic link, so no link (inside or out) can make a walk leave the allowed directories or loop. Each
 walk stops as soon as it has one result more than it can show (that extra result is how it knows to
 offer a continuation), and at a deadline, returning what it found with a note.
+
+Every pattern a model sends runs in linear time: content search compiles its regular expression with
+RE2 (google-re2: no backtracking, and it releases the GIL while it matches), and a glob with more than
+one wildcard run or with `{a,b}` alternatives is matched by RE2 too. A glob with a single `*` run and no
+braces cannot backtrack badly and stays on Python's `re`, which is faster for the common `*.py`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,16 +82,54 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
+def _re2() -> Any:
+    """The `re2` module (google-re2), imported when a pattern first needs it."""
+    import re2
+
+    return re2
+
+
+def re2_options(*, case_sensitive: bool = True, literal: bool = False, one_line: bool = False) -> Any:
+    """RE2 options: errors are returned, not logged; `one_line` keeps every match within one line."""
+    options = _re2().Options()
+    options.log_errors = False
+    options.case_sensitive = case_sensitive
+    options.literal = literal
+    options.never_nl = one_line
+    options.dot_nl = not one_line
+    return options
+
+
+def _needs_re2(glob: str) -> bool:
+    """Whether Python's backtracking `re` could take more than linear time on this glob's translation.
+
+    One run of `*` (or `**`) and no `{` alternatives backtrack at most name length times pattern length,
+    which a short pattern keeps small; anything else goes to RE2.
+    """
+    runs = len([run for run in re.split(r"[^*]+", glob) if run])  # `**` is one run, like `*`
+    return runs > 1 or "{" in glob or len(glob) > 256
+
+
+class _Re2Full:
+    """An RE2 pattern used as a whole-string matcher of names (`fullmatch`), on their UTF-8 bytes."""
+
+    def __init__(self, pattern: str) -> None:
+        self._regex = _re2().compile(pattern, re2_options())
+
+    def match(self, text: str) -> bool:
+        return self._regex.fullmatch(text.encode("utf-8", "surrogateescape")) is not None
+
+
 @dataclass(frozen=True)
 class Glob:
     """A glob matched against a path relative to the search directory, or a bare name at any depth.
 
     A pattern without `/` (`*.py`, `.env`) matches an entry's name anywhere in the tree; a pattern with
-    `/` (`src/**/*.ts`) matches the whole relative path.
+    `/` (`src/**/*.ts`) matches the whole relative path. Matching takes time linear in the name.
     """
 
     pattern: str
-    regex: re.Pattern[str]
+    matcher: Callable[[str], bool]
     by_name: bool
 
     @classmethod
@@ -98,15 +141,29 @@ class Glob:
         text = text.lstrip("/")
         if not text:
             raise UserError("The glob pattern is empty.", hint="Give a pattern such as *.py or src/**/*.ts.")
+        body = text.rstrip("/")
+        if len(body) > 4096:
+            raise UserError("The glob pattern is longer than 4096 characters.", hint="Give a shorter one.")
+        translated = _translate(body)
         try:
-            regex = re.compile(_translate(text.rstrip("/")) + r"\Z", re.DOTALL)
-        except re.error as exc:
-            raise UserError(f"The glob pattern {pattern!r} is malformed: {exc}.") from None
-        return cls(pattern, regex, "/" not in text.rstrip("/"))
+            if _needs_re2(body):
+                matcher: Callable[[str], bool] = _Re2Full(translated).match
+            else:
+                regex = re.compile(translated + r"\Z", re.DOTALL)
+                matcher = lambda name: regex.match(name) is not None  # noqa: E731
+        except (re.error, _re2().error) as exc:
+            raise UserError(f"The glob pattern {pattern!r} is malformed: {_reason(exc)}.") from None
+        return cls(pattern, matcher, "/" not in body)
 
     def matches(self, rel: str, name: str) -> bool:
         """Whether the entry at `rel` (relative path) named `name` matches."""
-        return self.regex.match(name if self.by_name else rel) is not None
+        return self.matcher(name if self.by_name else rel)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's text (RE2 gives it as bytes)."""
+    detail = exc.args[0] if exc.args else exc
+    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
 
 
 def _any(globs: Sequence[Glob]) -> Matcher:
@@ -205,18 +262,81 @@ class GrepResult:
     timed_out: bool = False
 
 
-def compile_regex(pattern: str, *, literal: bool, case_sensitive: bool | None) -> re.Pattern[str]:
-    """The search pattern as a regex; case-insensitive when asked, or when it has no upper-case letter."""
+_UNSUPPORTED = (
+    (re.compile(r"\\[1-9]|\\g<|\(\?P="), "backreferences (\\1, (?P=name))"),
+    (re.compile(r"\(\?<?[=!]"), "lookahead and lookbehind ((?=...), (?!...), (?<=...), (?<!...))"),
+    (re.compile(r"\(\?>"), "atomic groups ((?>...))"),
+    (re.compile(r"\(\?\("), "conditionals ((?(1)...))"),
+    (re.compile(r"(?<!\\)[*+?}]\+"), "possessive quantifiers (*+, ++, ?+)"),
+    (re.compile(r"\\Z"), "\\Z (write \\z, or $ for the end of a line)"),
+)
+
+
+class SearchPattern:
+    """A content search pattern, compiled with RE2: matching takes time linear in the text.
+
+    Each line is matched on its own (`^` and `$` are the line's ends, and no match spans lines).
+    """
+
+    def __init__(self, pattern: str, *, literal: bool, case_sensitive: bool) -> None:
+        options = re2_options(case_sensitive=case_sensitive, literal=literal, one_line=True)
+        self.pattern = pattern
+        self._regex = _re2().compile(pattern if literal else f"(?m){pattern}", options)
+
+    def search(self, text: str | bytes) -> bool:
+        """Whether `text` holds a match."""
+        data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+        return self._regex.search(data) is not None
+
+    def matching_lines(self, data: bytes) -> Iterator[tuple[int, int, int]]:
+        """`(index, start, end)` of each line of `data` that matches: its 0-based number and byte span.
+
+        One pass over `data`: after a match the search goes on from the next line.
+        """
+        size = len(data)
+        pos = counted_to = number = 0
+        while pos < size:
+            found = self._regex.search(data, pos)
+            if found is None:
+                return
+            start = found.start()
+            if start == size and data.endswith(b"\n"):
+                return  # an empty match after the last line's newline: not a line
+            line_start = data.rfind(b"\n", 0, start) + 1
+            line_end = data.find(b"\n", start)
+            if line_end == -1:
+                line_end = size
+            number += data.count(b"\n", counted_to, line_start)
+            counted_to = line_start
+            yield number, line_start, line_end
+            pos = line_end + 1
+
+
+def compile_regex(pattern: str, *, literal: bool, case_sensitive: bool | None) -> SearchPattern:
+    """The search pattern (RE2 syntax); case-insensitive when asked, or when it has no upper-case letter.
+
+    Raises:
+        UserError: the pattern is empty or invalid, or uses a feature RE2 does not have (backreferences,
+            lookaround, ...): the text names the feature.
+    """
     if not pattern:
         raise UserError("The search pattern is empty.", hint="Give the text or regular expression to find.")
     sensitive = case_sensitive if case_sensitive is not None else any(c.isupper() for c in pattern)
-    flags = 0 if sensitive else re.IGNORECASE
     try:
-        return re.compile(re.escape(pattern) if literal else pattern, flags)
-    except re.error as exc:
+        return SearchPattern(pattern, literal=literal, case_sensitive=sensitive)
+    except _re2().error as exc:
+        for feature, name in _UNSUPPORTED:
+            if feature.search(pattern):
+                raise UserError(
+                    f"The regular expression {pattern!r} uses {name}, which this server does not support: "
+                    "patterns use RE2 syntax, which matches in linear time and so has no backtracking "
+                    "features.",
+                    hint="Rewrite the pattern without it (e.g. search for a simpler pattern and read the "
+                    "lines), or pass literal=true to search for the text as written.",
+                ) from None
         raise UserError(
-            f"The regular expression {pattern!r} is not valid: {exc}.",
-            hint="Fix the expression, or pass literal=true to search for the text as written.",
+            f"The regular expression {pattern!r} is not valid: {_reason(exc)}.",
+            hint="Fix the expression (RE2 syntax), or pass literal=true to search for the text as written.",
         ) from None
 
 
@@ -239,7 +359,9 @@ class _Ignores:
             if lines:
                 import pathspec
 
-                own = [*inherited, (scan.rel, pathspec.GitIgnoreSpec.from_lines(lines))]
+                # RE2 matches in linear time: a .gitignore is content anyone (a model too) may write.
+                spec = pathspec.GitIgnoreSpec.from_lines(lines, backend="re2")
+                own = [*inherited, (scan.rel, spec)]
         self._by_dir[scan.rel] = own
         return own
 
@@ -255,7 +377,7 @@ class _Ignores:
 def grep(
     roots: Roots,
     path: str,
-    regex: re.Pattern[str],
+    regex: SearchPattern,
     *,
     policy: Policy,
     include: Sequence[str] = (),
@@ -269,23 +391,33 @@ def grep(
     max_line_chars: int = 300,
     seconds: float = 30.0,
 ) -> GrepResult:
-    """Lines matching `regex` in the text files under `path`, grouped by file with `context` lines."""
+    """Lines matching `regex` in the text files under `path`, grouped by file with `context` lines.
+
+    Memory holds one file (at most `max_file_bytes`) and the rows shown; the clock is checked before
+    every file and every few thousand matches, so the search stops near its deadline whatever it meets.
+    """
     includes = [Glob.compile(p) for p in include]
     excluded = _any([Glob.compile(p) for p in exclude])
     clock = _Clock(seconds)
     ignores = _Ignores()
     skip_dirs: set[str] = set()
     result = GrepResult(next_offset=offset)
-    seen = 0
+    seen = 0  # matching lines met so far, shown or skipped
     used = 0
 
     def descend(rel: str, depth: int) -> bool:
         return rel not in skip_dirs
 
+    def stop(block: _Block | None, *, more: bool = False, timed_out: bool = False) -> GrepResult:
+        if block is not None and block.hits:
+            result.blocks.append(block.finish())
+        result.more = result.more or more
+        result.timed_out = result.timed_out or timed_out
+        return result
+
     for scan in roots.walk(path, descend=descend):
         if clock.check():
-            result.timed_out = True
-            break
+            return stop(None, timed_out=True)
         specs = ignores.enter(scan) if respect_gitignore else []
         base = scan.path.rstrip("/")
         for name, kind in scan.entries:
@@ -303,38 +435,35 @@ def grep(
                 continue
             if kind != "file" or (includes and not any(g.matches(rel, name) for g in includes)):
                 continue
-            text = _read_text(scan, name, max_file_bytes, result)
-            if text is None or regex.search(text) is None:
+            if clock.check():
+                return stop(None, timed_out=True)
+            data = _read_text(scan, name, max_file_bytes, result)
+            if data is None:
                 continue
-            lines = text.splitlines()
-            hits = [i for i, line in enumerate(lines) if regex.search(line)]
-            if seen + len(hits) <= offset:
-                seen += len(hits)
-                continue
-            if seen < offset:
-                hits = hits[offset - seen :]
-                seen = offset
-            room = limit - result.matches
-            if room <= 0 or used >= max_chars:
-                result.more = True
-                return result
-            shown = hits[:room]
-            block = _format_block(f"{base}/{name}", lines, shown, context, max_line_chars)
-            if used + len(block) > max_chars and result.blocks:
-                result.more = True
-                return result
-            result.blocks.append(block)
-            used += len(block)
-            result.matches += len(shown)
-            seen += len(shown)
-            result.next_offset = seen
-            if len(shown) < len(hits):
-                result.more = True
-                return result
+            block = _Block(f"{base}/{name}", data, context, max_line_chars)
+            for number, start, end in regex.matching_lines(data):
+                seen += 1
+                if not seen & 0xFFF and clock.check():
+                    return stop(block, timed_out=True)
+                if seen <= offset:
+                    continue
+                if result.matches >= limit:
+                    return stop(block, more=True)
+                rows = block.rows_for(number, start, end)
+                cost = sum(len(row) + 1 for row in rows) + (0 if block.hits else len(block.path) + 1)
+                if used + cost > max_chars and result.matches:
+                    return stop(block, more=True)
+                block.add(rows, number, end)
+                used += cost
+                result.matches += 1
+                result.next_offset = seen
+            if block.hits:
+                result.blocks.append(block.finish())
     return result
 
 
-def _read_text(scan: DirScan, name: str, max_bytes: int, result: GrepResult) -> str | None:
+def _read_text(scan: DirScan, name: str, max_bytes: int, result: GrepResult) -> bytes | None:
+    """A file's bytes with CRLF read as LF, or None (counted) when it is binary, too large or unreadable."""
     try:
         with scan.open_file(name) as handle:
             data = handle.read(max_bytes + 1)
@@ -347,27 +476,77 @@ def _read_text(scan: DirScan, name: str, max_bytes: int, result: GrepResult) -> 
     if b"\x00" in data[:SNIFF_BYTES]:
         result.skipped_binary += 1
         return None
-    return data.decode("utf-8", "replace")
+    return data.replace(b"\r\n", b"\n") if b"\r" in data else data
 
 
-def _format_block(path: str, lines: list[str], hits: list[int], context: int, max_line_chars: int) -> str:
-    """One file's matches: its path, then `N: line` (match) or `N- line` (context), `--` between gaps."""
-    wanted: dict[int, bool] = {}
-    for hit in hits:
-        for index in range(max(0, hit - context), min(len(lines), hit + context + 1)):
-            wanted.setdefault(index, False)
-        wanted[hit] = True
-    out = [path]
-    previous = None
-    for index in sorted(wanted):
-        if previous is not None and index != previous + 1:
-            out.append("  --")
-        line = lines[index]
-        if len(line) > max_line_chars:
-            line = line[:max_line_chars] + f"... [{len(line) - max_line_chars} more characters]"
-        out.append(f"  {index + 1}{':' if wanted[index] else '-'} {line}")
-        previous = index
-    return "\n".join(out)
+class _Block:
+    """One file's matching lines as `N: line` rows (and `N- line` context rows), grown one hit at a time.
+
+    Context lines are found by walking to neighbouring newlines from the hit, so nothing splits the
+    whole file into lines.
+    """
+
+    def __init__(self, path: str, data: bytes, context: int, max_line_chars: int) -> None:
+        self.path = path
+        self.data = data
+        self.context = context
+        self.max_line_chars = max_line_chars
+        self.rows: list[str] = [path]
+        self.hits = 0
+        self.last = -1  # the index of the last line shown
+        self.last_end = -1  # where that line ends (its newline, or the end of the data)
+        self.owed = 0  # context lines still to show after the last hit
+
+    def _text(self, start: int, end: int) -> str:
+        line = self.data[start:end].decode("utf-8", "replace").rstrip("\r")
+        if len(line) > self.max_line_chars:
+            return line[: self.max_line_chars] + f"... [{len(line) - self.max_line_chars} more characters]"
+        return line
+
+    def _after(self, up_to: int) -> list[str]:
+        """The owed context rows after the last hit, stopping before line `up_to`."""
+        rows, index, end = [], self.last, self.last_end
+        for _ in range(self.owed):
+            if index + 1 >= up_to or end >= len(self.data):
+                break
+            start = end + 1
+            end = self.data.find(b"\n", start)
+            end = len(self.data) if end == -1 else end
+            if start == len(self.data):
+                break
+            index += 1
+            rows.append(f"  {index + 1}- {self._text(start, end)}")
+        return rows
+
+    def rows_for(self, number: int, start: int, end: int) -> list[str]:
+        """The rows showing the hit on line `number` (0-based): owed context, `--`, context, the hit."""
+        rows = self._after(number) if self.hits else []
+        shown_to = self.last + len(rows)
+        first = max(shown_to + 1, number - self.context)
+        if self.hits and first > shown_to + 1:
+            rows.append("  --")
+        before: list[str] = []
+        line_start, index = start, number
+        while index > first:
+            line_end = line_start - 1
+            line_start = self.data.rfind(b"\n", 0, line_end) + 1
+            index -= 1
+            before.append(f"  {index + 1}- {self._text(line_start, line_end)}")
+        rows.extend(reversed(before))
+        rows.append(f"  {number + 1}: {self._text(start, end)}")
+        return rows
+
+    def add(self, rows: list[str], number: int, end: int) -> None:
+        """Keep the rows of a hit (from `rows_for`) and owe the context after it."""
+        self.rows.extend(rows)
+        self.hits += 1
+        self.last, self.last_end, self.owed = number, end, self.context
+
+    def finish(self) -> str:
+        """The block's text, with the context owed after its last hit."""
+        self.rows.extend(self._after(1 << 62))
+        self.owed = 0
+        return "\n".join(self.rows)
 
 
 # --- directory tree -------------------------------------------------------------------------------------
