@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 import patchbay_search_tests_standin as standin_module  # loaded by conftest.py
 from patchbay_common.testing.clients import ERAS, connect
-from patchbay_common.testing.results import assert_capped, assert_neutralized, text
+from patchbay_common.testing.results import assert_capped, text
 
 pytestmark = pytest.mark.anyio
 

@@ -19,6 +19,7 @@ import anyio
 from patchbay_common.errors import UserError
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import RetryableError, parse_retry_after, retry_async
+from patchbay_common.untrusted import sanitize
 from patchbay_search.cache import TtlCache
 from patchbay_search.ratelimit import Quota, RateHeaders, RateLimiter, parse_rate_headers
 
@@ -212,7 +213,7 @@ class BraveClient:
         if response.status_code == 429:
             self._rate_limited(response, rate, body)
         if response.status_code >= 500:
-            detail = body.get("detail") or "no detail"
+            detail = _said(body.get("detail")) or "no detail"
             raise _Transient(
                 f"The Brave Search API failed with HTTP {response.status_code} ({detail}).",
                 hint="It is likely a temporary outage: try again in a minute.",
@@ -270,8 +271,8 @@ def _error_body(response: httpx2.Response) -> dict[str, Any]:
 
 def _client_error(status: int, error: dict[str, Any]) -> BraveError:
     code = str(error.get("code") or "")
-    detail = str(error.get("detail") or "").strip()[:300]
-    said = f"{code}: {detail}" if code and detail else (code or detail or f"HTTP {status}")
+    shown, detail = _said(code, 60), _said(error.get("detail"))
+    said = f"{shown}: {detail}" if shown and detail else (shown or detail or f"HTTP {status}")
     if code == "SUBSCRIPTION_TOKEN_INVALID" or status in (401, 403):
         return BraveError(
             f"The Brave Search API rejected the configured API key ({said}).",
@@ -307,8 +308,19 @@ def _validation_problems(error: dict[str, Any]) -> str:
     for item in (error.get("meta") or {}).get("errors") or []:
         if isinstance(item, dict):
             where = [str(p) for p in item.get("loc") or [] if p != "query"]
-            problems.append(f"{'.'.join(where) or 'request'}: {item.get('msg', 'invalid')}")
+            problems.append(
+                f"{_said('.'.join(where), 100) or 'request'}: {_said(item.get('msg', 'invalid'), 200)}"
+            )
     return "; ".join(problems)[:400]
+
+
+def _said(value: object, limit: int = 300) -> str:
+    """What the API said, as an error text may quote it: one line, cut, no invisible or forged-frame text.
+
+    Error texts are not framed as data, so the API's words in them are kept short and made visible.
+    """
+    text = " ".join(sanitize(str(value or "")).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _duration(seconds: float) -> str:
