@@ -292,10 +292,10 @@ class Roots:
             raise AccessDenied(f"{shown} goes through too many symbolic links.")
         matched = self._match(absolute)
         if matched is None:
-            if hops:
+            if hops:  # never say where the link leads: that would describe what lies outside
                 raise AccessDenied(
-                    f"Access denied: {shown} is a symbolic link (or goes through one) to {absolute}, "
-                    "which is outside the allowed directories."
+                    f"Access denied: {shown} is a symbolic link (or goes through one) that points "
+                    "outside the allowed directories."
                 )
             raise self._denied(shown)
         root, parts = matched
