@@ -161,6 +161,11 @@ class SlackStandIn:
                 Injected(method, status, body, dict(headers or {}), times, dict(when or {}))
             )
 
+    def inject(self, method: str, body: dict[str, Any], *, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `ok: true` and `body` (a stand-in answer)."""
+        with self._lock:
+            self._injected.append(Injected(method, 200, {"ok": True, **body}, {}, times))
+
     def rate_limit(self, method: str, *, retry_after: int = 0, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429, `Retry-After` and `ratelimited`."""
         self.fail(method, "ratelimited", times=times, status=429, headers={"Retry-After": str(retry_after)})

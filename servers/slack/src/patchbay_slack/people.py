@@ -58,4 +58,4 @@ async def slack_get_user_profile(
     workspace: WorkspaceName = None,
 ) -> Reply:
     """Return a user's profile: names, title, email, phone, status, time zone and custom fields."""
-    return await reads.user_profile(deps.workspace(workspace), user)
+    return await reads.user_profile(deps.workspace(workspace), user, max_chars=deps.max_chars)

@@ -391,7 +391,7 @@ async def search_users(ws: Workspace, query: str, *, limit: int, max_chars: int)
     return fit(make, len(shown), max_chars)
 
 
-async def user_profile(ws: Workspace, user: str) -> Reply:
+async def user_profile(ws: Workspace, user: str, *, max_chars: int) -> Reply:
     """A user's profile: names, title, status, time zone, and custom fields with their labels."""
     found = await ws.directory.user(user)
     data = await ws.api.call("users.profile.get", user=found.id, include_labels=True)
@@ -415,10 +415,18 @@ async def user_profile(ws: Workspace, user: str) -> Reply:
         if isinstance(field_data, dict) and field_data.get("value"):
             lines.append(f"{field_data.get('label') or 'Field'}: {field_data['value']}")
     keep = ("real_name", "display_name", "title", "email", "phone", "pronouns", "status_text", "status_emoji")
-    return Reply(
-        "\n".join(lines),
-        structured={"user": _user_data(found), "profile": {k: profile[k] for k in keep if profile.get(k)}},
-    )
+    room = item_room(max_chars)
+    lines = [_clip(line, room) for line in lines]
+    data = {"user": _user_data(found), "profile": {k: profile[k] for k in keep if profile.get(k)}}
+    structured = _clip(data, max(100, room // 8))  # sixteen fields: each gets a share of the half
+
+    def make(shown: int) -> Reply:
+        note = ""
+        if shown < len(lines):
+            note = truncation_marker(f"{shown} of {len(lines)} profile lines (character limit)", "")
+        return Reply("\n".join(lines[:shown]), note, structured)
+
+    return fit(make, len(lines), max_chars)
 
 
 async def search_messages(ws: Workspace, query: str, *, count: int, page: int, max_chars: int) -> Reply:
