@@ -196,7 +196,7 @@ class Api:
         data = (await self.request(method, path, body=body))[1]
         return data if isinstance(data, dict) else {}
 
-    async def page(self, path: str, page_token: str | None, per_page: int, **params: Any) -> Page:
+    async def page(self, path: str, page_token: str | None, per_page: int, /, **params: Any) -> Page:
         """GET one page of a listing; the next page's token comes from the Link header.
 
         A token is re-checked against the listing it is used with: it must belong to this path, name only
