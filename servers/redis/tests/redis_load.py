@@ -29,6 +29,18 @@ def fill(r: redis.Redis, count: int, prefix: str = "k:", value: str = "x") -> No
         r.eval(FILL, 0, min(100_000, count - start), f"{prefix}{start}:", value)
 
 
+ZFILL = """
+for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do redis.call('ZADD', KEYS[1], i, 'member:' .. i) end
+return 1
+"""
+
+
+def fill_zset(r: redis.Redis, key: str, count: int) -> None:
+    """A sorted set of `count` members `member:<i>` with score i (EVAL in batches of 100k)."""
+    for start in range(1, count + 1, 100_000):
+        r.eval(ZFILL, 1, key, start, min(count, start + 99_999))
+
+
 @dataclass
 class Pinger:
     """PINGs Redis from its own thread (its own connection) and records the slowest answer."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from patchbay_common.errors import NotFound, UserError
-from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_common.limits import decode_cursor, encode_cursor, human_size
 from patchbay_redis.connection import Store
 from patchbay_redis.values import Budget, decode_key, show
 
@@ -44,6 +44,12 @@ KEY_TYPES = ("string", "hash", "list", "set", "zset", "stream")
 """The type filters `list` accepts."""
 
 _SCAN_CURSOR = re.compile(r"^[0-9]{1,20}$")
+
+COLLECTION_READ_BYTES = 8_000_000
+"""Bytes of collection elements (items, members, fields, entries) one call reads from Redis at most."""
+
+FIELD_READ_BYTES = 1_000_000
+"""Largest hash field value read by name; a bigger one is described by its size instead."""
 
 Number = int | float
 
@@ -219,7 +225,9 @@ async def get_value(store: Store, key: str, *, limit: int = 100, max_chars: int 
             result["note"] = f"Only the first {len(raw)} of {int(size)} bytes were read."
     elif kind == "hash":
         total = int(await store.run("HLEN", key))
-        fields, _ = await _scan_pairs(store, "HSCAN", key, "*", "0", limit)
+        fields, _ = await _scan_pairs(
+            store, "HSCAN", key, "*", "0", await _affordable(store, key, total, limit)
+        )
         shown = budget.keep(
             [[show(f, max_chars=item_chars), show(v, max_chars=item_chars)] for f, v in fields[:limit]]
         )
@@ -228,28 +236,30 @@ async def get_value(store: Store, key: str, *, limit: int = 100, max_chars: int 
             result["note"] = _cut_note("fields", len(shown), total, "call hash_get for more.")
     elif kind == "list":
         total = int(await store.run("LLEN", key))
-        items = await store.run("LRANGE", key, 0, limit - 1)
+        items = await store.run("LRANGE", key, 0, await _affordable(store, key, total, limit) - 1)
         shown = budget.keep(show(v, max_chars=item_chars) for v in items)
         result.update(length=total, items=shown)
         if len(shown) < total:
             result["note"] = _cut_note("items", len(shown), total, "call list_range with start for more.")
     elif kind == "set":
         total = int(await store.run("SCARD", key))
-        members, _ = await _scan_members(store, key, "*", "0", limit)
+        members, _ = await _scan_members(store, key, "*", "0", await _affordable(store, key, total, limit))
         shown = budget.keep(show(v, max_chars=item_chars) for v in members[:limit])
         result.update(length=total, members=shown)
         if len(shown) < total:
             result["note"] = _cut_note("members", len(shown), total, "call set_members for more.")
     elif kind == "zset":
         total = int(await store.run("ZCARD", key))
-        pairs = await store.run("ZRANGE", key, 0, limit - 1, "WITHSCORES")
+        wanted = await _affordable(store, key, total, limit)
+        pairs = await store.run("ZRANGE", key, 0, wanted - 1, "WITHSCORES")
         shown = budget.keep(_score_pairs(pairs, item_chars))
         result.update(length=total, members=shown)
         if len(shown) < total:
             result["note"] = _cut_note("members", len(shown), total, "call zset_range for more.")
     elif kind == "stream":
         total = int(await store.run("XLEN", key))
-        entries = await store.run("XRANGE", key, "-", "+", "COUNT", limit)
+        wanted = await _affordable(store, key, total, limit)
+        entries = await store.run("XRANGE", key, "-", "+", "COUNT", wanted)
         shown = budget.keep(_entries(entries, item_chars))
         result.update(length=total, entries=shown)
         if len(shown) < total:
@@ -260,6 +270,42 @@ async def get_value(store: Store, key: str, *, limit: int = 100, max_chars: int 
     else:
         result["note"] = f"Values of type {kind} are not shown by this server."
     return result
+
+
+async def _affordable(store: Store, key: str, length: int, wanted: int) -> int:
+    """How many of `wanted` elements one read may take, judged by the key's sampled memory per element.
+
+    Redis returns whole elements (there is no range inside a list item or a set member), so a collection
+    of huge elements is read a few at a time, and one whose elements are each over the read limit is not
+    read at all. MEMORY USAGE samples a few elements (O(1)); when the ACL user may not run it, `wanted`.
+    """
+    if length <= 0:
+        return wanted
+    (usage,) = await store.pipeline([["MEMORY", "USAGE", key]])
+    if not isinstance(usage, int) or isinstance(usage, bool) or usage <= 0:
+        return wanted
+    each = usage / length
+    if each > COLLECTION_READ_BYTES:
+        raise UserError(
+            f"The elements of {json.dumps(key)} take about {human_size(each)} each; this server reads at "
+            f"most {human_size(COLLECTION_READ_BYTES)} in one call, so none was read.",
+            hint="Call key_info for its size and encoding; such values cannot be shown in a tool result.",
+        )
+    return max(1, min(wanted, int(COLLECTION_READ_BYTES // each)))
+
+
+def _scan_step(limit: int) -> int:
+    """COUNT for HSCAN/SSCAN: at least 100 slots per call, unless huge elements keep `limit` small."""
+    return max(limit, 100) if limit >= 20 else limit
+
+
+def _partial(item: Any, read: int, size: int) -> Any:
+    """A shown value of which only the first `read` of `size` bytes were read."""
+    if isinstance(item, str):
+        return f"{item}...[cut: first {read} of {size} bytes read]"
+    if isinstance(item, dict):
+        return {**item, "size": size}
+    return item
 
 
 def _as_key(value: Any) -> str:
@@ -297,7 +343,7 @@ async def _scan_pairs(
     pairs: list[tuple[Any, Any]] = []
     started = time.monotonic()
     while True:
-        reply = await store.run(command, key, cursor, "MATCH", pattern, "COUNT", max(limit, 100))
+        reply = await store.run(command, key, cursor, "MATCH", pattern, "COUNT", _scan_step(limit))
         cursor = _text(reply[0])
         data = reply[1]
         if isinstance(data, dict):
@@ -315,7 +361,7 @@ async def _scan_members(
     members: list[Any] = []
     started = time.monotonic()
     while True:
-        reply = await store.run("SSCAN", key, cursor, "MATCH", pattern, "COUNT", max(limit, 100))
+        reply = await store.run("SSCAN", key, cursor, "MATCH", pattern, "COUNT", _scan_step(limit))
         cursor = _text(reply[0])
         members.extend(reply[1])
         if cursor == "0" or len(members) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
@@ -434,11 +480,20 @@ async def mget(store: Store, keys: Sequence[str], *, max_chars: int = 25_000) ->
     """Several string values in one round trip (missing keys and non-strings show as null)."""
     if not keys or len(keys) > 100:
         raise UserError(f"Give between 1 and 100 keys, got {len(keys)}.")
-    values = await store.run("MGET", *keys)
+    # GETRANGE, not MGET: a key may hold hundreds of megabytes, and only a window of it is ever shown.
+    item_chars = max(200, max_chars // max(1, len(keys)))
+    commands: list[list[Any]] = []
+    for key in keys:
+        commands += [["TYPE", key], ["STRLEN", key], ["GETRANGE", key, 0, item_chars * 4 - 1]]
+    replies = await store.pipeline(commands)
+    values = [replies[i * 3 + 2] if _text(replies[i * 3]) == "string" else None for i in range(len(keys))]
+    sizes = [replies[i * 3 + 1] for i in range(len(keys))]
     budget = Budget(max_chars)
     shown: dict[str, Any] = {}
-    for key, raw in zip(keys, values, strict=True):
-        item = show(raw, max_chars=max(200, max_chars // max(1, len(keys))))
+    for key, raw, size in zip(keys, values, sizes, strict=True):
+        item = show(raw, max_chars=item_chars)
+        if raw is not None and isinstance(size, int) and size > len(raw):
+            item = _partial(item, len(raw), size)
         if not budget.take([key, item]):
             break
         shown[key] = item
@@ -477,9 +532,22 @@ async def hash_get(
     await _expect_type(store, key, "hash")
     budget = Budget(max_chars)
     if fields:
-        values = await store.run("HMGET", key, *fields)
-        shown = {f: show(v) for f, v in zip(fields, values, strict=True)}
+        if len(fields) > 1000:
+            raise UserError(f"Give at most 1000 fields, got {len(fields)}.")
+        # HSTRLEN first (O(1) each): a field of hundreds of megabytes is described, not read.
+        sizes = await store.pipeline([["HSTRLEN", key, f] for f in fields])
+        small = [
+            f for f, n in zip(fields, sizes, strict=True) if isinstance(n, int) and n <= FIELD_READ_BYTES
+        ]
+        values = dict(zip(small, await store.run("HMGET", key, *small), strict=True)) if small else {}
+        shown: dict[str, Any] = {}
+        for name, size in zip(fields, sizes, strict=True):
+            if name in values or not isinstance(size, int) or size == 0:
+                shown[name] = show(values.get(name))
+            else:
+                shown[name] = {"size": size, "note": f"not read: over {FIELD_READ_BYTES} bytes"}
         return {"key": key, "fields": dict(budget.keep(shown.items())), "missing_are_null": True}
+    limit = await _affordable(store, key, int(await store.run("HLEN", key)), limit)
     pairs, nxt = await _scan_pairs(store, "HSCAN", key, pattern, cursor or "0", limit)
     kept = budget.keep([[show(f), show(v)] for f, v in pairs])
     result: dict[str, Any] = {"key": key, "fields": {_as_key(f): v for f, v in kept}}
@@ -522,6 +590,7 @@ async def list_range(
         raise UserError(f"count must be between 1 and 1000, got {count}.")
     await _expect_type(store, key, "list")
     total = int(await store.run("LLEN", key))
+    count = await _affordable(store, key, total, count)
     stop = start + count - 1 if start >= 0 or start + count - 1 < 0 else -1
     items = await store.run("LRANGE", key, start, stop)
     kept = Budget(max_chars).keep(show(v) for v in items)
@@ -579,6 +648,7 @@ async def set_members(
             "is_member": {value: bool(flag) for value, flag in zip(check, flags, strict=True)},
         }
     total = int(await store.run("SCARD", key))
+    limit = await _affordable(store, key, total, limit)
     members, nxt = await _scan_members(store, key, pattern, cursor or "0", limit)
     kept = Budget(max_chars).keep(show(v) for v in members)
     result: dict[str, Any] = {"key": key, "length": total, "members": kept}
@@ -624,6 +694,7 @@ async def zset_range(
     if limit < 1 or limit > 1000:
         raise UserError(f"limit must be between 1 and 1000, got {limit}.")
     await _expect_type(store, key, "zset")
+    limit = await _affordable(store, key, int(await store.run("ZCARD", key)), limit)
     args: list[Any] = ["ZRANGE", key, start, stop]
     if by == "score":
         args.append("BYSCORE")
@@ -633,12 +704,10 @@ async def zset_range(
         args += ["LIMIT", offset, limit + 1]
         pairs = await store.run(*args, "WITHSCORES")
     else:
-        pairs = await store.run(*args, "WITHSCORES")
-        pairs = (
-            pairs[offset * 2 : (offset + limit + 1) * 2]
-            if pairs and not isinstance(pairs[0], list | tuple)
-            else (pairs or [])[offset : offset + limit + 1]
-        )
+        # Ask Redis for this page's ranks only: ZRANGE 0 -1 on a big sorted set would block Redis and
+        # load every member here.
+        first, last = await _rank_window(store, key, start, stop, offset, limit + 1)
+        pairs = [] if first > last else await store.run(*args[:2], first, last, *args[4:], "WITHSCORES")
     members = _score_pairs(pairs, 2_000)
     more = len(members) > limit
     kept = Budget(max_chars).keep(members[:limit])
@@ -646,6 +715,25 @@ async def zset_range(
     if more or len(kept) < len(members[:limit]):
         result["next_offset"] = offset + len(kept)
     return result
+
+
+async def _rank_window(
+    store: Store, key: str, start: str, stop: str, offset: int, count: int
+) -> tuple[int, int]:
+    """The absolute ranks (first, last) of `count` members from `offset` within ranks start..stop."""
+    try:
+        low, high = int(start), int(stop)
+    except ValueError:
+        raise UserError(
+            f"With by=rank, start and stop are whole ranks (got {start!r} and {stop!r}).",
+            hint="Pass ranks such as 0 and -1, or by='score' for score bounds.",
+        ) from None
+    size = int(await store.run("ZCARD", key))
+    low = low + size if low < 0 else low
+    high = high + size if high < 0 else high
+    low, high = max(0, low), min(size - 1, high)
+    first = low + offset
+    return first, min(high, first + count - 1)
 
 
 async def zset_add(store: Store, key: str, members: dict[str, float]) -> dict[str, Any]:
@@ -685,6 +773,7 @@ async def stream_range(
     if count < 1 or count > 1000:
         raise UserError(f"count must be between 1 and 1000, got {count}.")
     await _expect_type(store, key, "stream")
+    count = await _affordable(store, key, int(await store.run("XLEN", key)), count)
     if reverse:
         entries = await store.run("XREVRANGE", key, end, start, "COUNT", count + 1)
     else:
