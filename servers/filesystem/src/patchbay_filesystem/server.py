@@ -28,12 +28,20 @@ from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.toolsets import READ
 from patchbay_filesystem import __version__, listing, reading, searching, writing
 from patchbay_filesystem.deps import Deps
+from patchbay_filesystem.errortext import FilesystemServer
 from patchbay_filesystem.policy import Policy
 from patchbay_filesystem.resources import register_resources
 
 log = get_logger("patchbay.filesystem")
 
 _LIST_SETTINGS = ("DIRECTORIES", "DENY", "DENY_WRITE", "READ_ONLY_PATH")
+# Built-in rules the operator's own flags add to (they never replace them). Every list-valued rule flag has
+# an entry; a non-empty one has a `--no-default-<flag>` switch (Settings.default_<flag>) that drops it.
+BUILT_IN_RULES: dict[str, tuple[str, ...]] = {
+    "deny": (),
+    "deny_write": (".git",),  # a written .git/hooks/* or .git/config runs code on the next git command
+    "read_only_path": (),
+}
 
 
 class Settings(CommonSettings):
@@ -95,6 +103,13 @@ def usable_directories(given: list[str]) -> list[str]:
     return usable
 
 
+def rules(settings: Settings, name: str) -> list[str]:
+    """The built-in rules of flag `name` (unless switched off), then the operator's, without repeats."""
+    keep = getattr(settings, f"default_{name}", True)
+    combined = [*(BUILT_IN_RULES[name] if keep else ()), *getattr(settings, name)]
+    return list(dict.fromkeys(combined))
+
+
 def granted(settings: Settings) -> set[str]:
     """The access the operator grants: read always, write with --allow-write, delete with --allow-delete."""
     access = {READ}
@@ -110,7 +125,7 @@ def build(settings: Settings) -> PatchbayServer:
     roots = Roots(usable_directories(settings.directories))
     if settings.allow_delete and not settings.allow_write:
         raise ValueError("--allow-delete needs --allow-write as well")
-    mcp = PatchbayServer(
+    mcp = FilesystemServer(  # PatchbayServer, with error texts naming disk paths sanitized
         "patchbay-filesystem",
         version=__version__,
         settings=settings,
@@ -121,9 +136,9 @@ def build(settings: Settings) -> PatchbayServer:
         roots=roots,
         policy=Policy(
             roots.directories,
-            deny=settings.deny,
-            deny_write=settings.deny_write,
-            read_only=settings.read_only_path,
+            deny=rules(settings, "deny"),
+            deny_write=rules(settings, "deny_write"),
+            read_only=rules(settings, "read_only_path"),
         ),
         max_chars=settings.max_output_chars,
         walk_seconds=max(1.0, settings.tool_timeout - 2),
@@ -157,4 +172,4 @@ def main() -> None:
     serve(build, Settings)
 
 
-__all__ = ["Settings", "build", "granted", "main", "usable_directories"]
+__all__ = ["BUILT_IN_RULES", "Settings", "build", "granted", "main", "rules", "usable_directories"]
