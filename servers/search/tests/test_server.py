@@ -381,3 +381,22 @@ async def test_quota_exhausted_reaches_the_model(server: Any, standin: Any) -> N
     assert result.is_error
     assert text(result).startswith("The Brave Search API quota of this key is used up for this month")
     assert "raise the plan's quota" in text(result)
+
+
+async def test_a_tool_called_with_its_deps_directly(standin: Any) -> None:
+    from patchbay_search.brave import BraveClient
+    from patchbay_search.tools import Deps, brave_web_search
+
+    client = BraveClient(api_key=API_KEY, base_url=standin.base_url, rate_limit=100)
+    client.open()
+    try:
+        reply = await brave_web_search(Deps(client=client, max_chars=25_000), "brave search api", count=3)
+    finally:
+        await client.close()
+    assert reply.source == "Brave Search web results"
+    assert reply.content.startswith("1. Brave Search API | Brave")  # framed by the layer, not here
+    assert reply.note == (
+        '2 web results for "brave search api", 1 duplicate removed.\n'
+        "More results: call brave_web_search again with offset=1."
+    )
+    assert reply.structured is not None and len(reply.structured["results"]) == 2
