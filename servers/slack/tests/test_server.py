@@ -478,3 +478,18 @@ async def test_a_rate_limit_wait_longer_than_half_the_tool_deadline_is_not_waite
     result = await call(make_server("--tool-timeout", "10"), "slack_get_channel_history", channel="C012AB3CD")
     assert time.perf_counter() - started < 3
     assert "retry after 8 s" in text(result)
+
+
+async def test_a_tool_called_with_its_deps_directly(standin: Any, slack_env: pytest.MonkeyPatch) -> None:
+    from patchbay_slack import conversations
+    from patchbay_slack.deps import Deps
+    from patchbay_slack.workspaces import Workspaces
+
+    base = standin.base_url if standin.base_url.endswith("/") else standin.base_url + "/"
+    workspaces = Workspaces.from_config([], base_url=base, timeout=5, max_wait=1, cache_ttl=60)
+    reply = await conversations.slack_get_channel_history(
+        Deps(workspaces, max_chars=4000), "#general", limit=2
+    )
+    assert reply.content.startswith("#general (C012AB3CD): 2 messages")
+    assert reply.structured is not None and reply.structured["next_cursor"]
+    assert reply.note == f"Older messages: call again with cursor={reply.structured['next_cursor']}"
