@@ -73,7 +73,7 @@ def reply_result(reply: Reply, untrusted: str | None) -> CallToolResult:
     text = reply.content
     structured = dict(reply.structured) if reply.structured is not None else None
     if untrusted is not None:
-        text = wrap_untrusted(text, reply.source or untrusted)
+        text = wrap_untrusted(text, reply.source or untrusted) if text else ""
         structured = sanitize_structured(structured) if structured is not None else None
     if reply.note:
         text = f"{text}\n{reply.note}" if text else reply.note
@@ -177,8 +177,12 @@ def cap_result(result: CallToolResult, budget: int, how: str | None = None) -> C
 
 
 def cap_error(text: str, limit: int = ERROR_CHARS) -> str:
-    """An error text redacted, and cut to `limit` characters with a note saying how much was left out."""
-    text = redact(text)
+    """An error text redacted, sanitized, and cut to `limit` characters with a note of what was left out.
+
+    Errors quote what they refused (an argument, an upstream message), so they get the same stripping of
+    invisible characters and escaping of forged boundaries as framed content.
+    """
+    text = sanitize(redact(text))
     if len(text) <= limit:
         return text
     return f"{text[: limit - 60]}… [error text cut: {len(text) - limit + 60} more characters]"
