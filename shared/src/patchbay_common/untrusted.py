@@ -33,8 +33,11 @@ def strip_invisible(text: str) -> str:
 
 
 def sanitize(text: str) -> str:
-    """`text` without invisible characters, and with anything shaped like a frame boundary escaped."""
-    return _FORGED_BOUNDARY.sub(r"<\1\2\\\3", strip_invisible(text))
+    """`text` without invisible characters, and anything shaped like a frame boundary escaped.
+
+    The `<` of a forged boundary becomes `&lt;`: visibly not a tag, and still valid inside JSON text.
+    """
+    return _FORGED_BOUNDARY.sub(r"&lt;\1\2\3", strip_invisible(text))
 
 
 def sanitize_structured(value: Any) -> Any:
