@@ -5,6 +5,11 @@ runs (it is not part of the tool's input schema): the server's operator `Roots`,
 `roots/list` when the client has the roots capability. This works in both protocol eras through the SDK's
 resolver mechanism; on handshake-era connections the listing is cached per connection and dropped when
 the client sends `notifications/roots/list_changed`.
+
+An empty listing (`roots: []`, what mcp-use and some other clients send by default) narrows nothing: the
+client declares the capability but names no roots, so the operator's directories apply, as in the official
+filesystem server; the server logs this once. A listing that names roots narrows to what they share with
+the operator's directories, and one that shares nothing leaves no directory at all.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from mcp_types import ListRootsResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from patchbay_common.connections import connection_of
+from patchbay_common.logs import get_logger
 from patchbay_common.roots import Roots
 
 __all__ = ["AllowedRoots", "ClientRootsCache"]
@@ -29,6 +35,7 @@ class ClientRootsCache:
     def __init__(self) -> None:
         self._listings: weakref.WeakKeyDictionary[Any, ListRootsResult] = weakref.WeakKeyDictionary()
         self._narrowed: OrderedDict[tuple[int, tuple[str, ...]], Roots] = OrderedDict()
+        self._told_empty = False
 
     @staticmethod
     def connection_key(ctx: Context[Any, Any]) -> Any | None:
@@ -53,7 +60,18 @@ class ClientRootsCache:
         self._listings.pop(connection_of(ctx), None)
 
     def narrowed(self, operator: Roots, listing: ListRootsResult) -> Roots:
-        """`operator` narrowed by `listing`, reused while the same listing comes back."""
+        """`operator` narrowed by `listing`, reused while the same listing comes back.
+
+        An empty listing narrows nothing (see the module docstring) and is logged once.
+        """
+        if not listing.roots:
+            if not self._told_empty:
+                self._told_empty = True
+                get_logger("patchbay.roots").info(  # a logger made here: this line is written once
+                    "a client listed no roots: that narrows nothing, the allowed directories apply",
+                    directories=operator.directories,
+                )
+            return operator
         uris = tuple(sorted(str(root.uri) for root in listing.roots))
         key = (id(operator), uris)
         found = self._narrowed.get(key)
