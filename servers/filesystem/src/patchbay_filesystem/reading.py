@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import time
 from typing import Annotated
 
 from mcp_types import AudioContent, BlobResourceContents, EmbeddedResource, ImageContent
@@ -73,6 +74,8 @@ async def read_text_file(
         handle.close()
         raise
 
+    deadline = time.monotonic() + deps.walk_seconds
+
     def work() -> str:
         with handle:
             if tail is not None:
@@ -87,12 +90,15 @@ async def read_text_file(
                     max_chars=deps.max_chars,
                     encoding=encoding,
                     shown=canonical,
+                    deadline=deadline,
                 )
         return window.render(line_numbers)
 
     size = os.fstat(handle.fileno()).st_size
-    if size <= _INLINE_BYTES or (tail is not None and tail <= 10_000 and encoding is None):
-        return work()  # a small file, or a tail (a bounded read at the end), costs less than a thread hop
+    if size <= _INLINE_BYTES or (tail is not None and textfiles.tail_budget(deps.max_chars) <= _INLINE_BYTES):
+        # A small file, or a tail (it reads at most tail_budget bytes, whatever the file's shape), costs
+        # less than a thread hop; anything else runs in a worker thread and stops at `deadline`.
+        return work()
     return await in_thread(work)
 
 
@@ -135,13 +141,20 @@ async def read_multiple_files(
     gets an equal share of the output limit.
     """
     share = max(500, deps.max_chars // len(paths))
+    deadline = time.monotonic() + deps.walk_seconds
 
     def read_one(path: str) -> str:
         try:
             canonical, _ = readable(deps.policy, roots, path)
             with roots.open_read(path) as handle:
                 window = textfiles.read_head(
-                    handle, offset=1, limit=None, max_chars=share, encoding=None, shown=canonical
+                    handle,
+                    offset=1,
+                    limit=None,
+                    max_chars=share,
+                    encoding=None,
+                    shown=canonical,
+                    deadline=deadline,
                 )
             text = window.render(False)
             if window.truncated:

@@ -28,7 +28,6 @@ from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.toolsets import READ
 from patchbay_filesystem import __version__, listing, reading, searching, writing
 from patchbay_filesystem.deps import Deps
-from patchbay_filesystem.errortext import FilesystemServer
 from patchbay_filesystem.policy import Policy
 from patchbay_filesystem.resources import register_resources
 
@@ -125,7 +124,7 @@ def build(settings: Settings) -> PatchbayServer:
     roots = Roots(usable_directories(settings.directories))
     if settings.allow_delete and not settings.allow_write:
         raise ValueError("--allow-delete needs --allow-write as well")
-    mcp = FilesystemServer(  # PatchbayServer, with error texts naming disk paths sanitized
+    mcp = PatchbayServer(
         "patchbay-filesystem",
         version=__version__,
         settings=settings,

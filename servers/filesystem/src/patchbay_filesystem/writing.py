@@ -9,6 +9,7 @@ user through the layer's confirmation (`confirm=`) when the client can ask.
 from __future__ import annotations
 
 import stat
+import time
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -70,23 +71,32 @@ async def edit_file(
     leading and trailing whitespace of each line is ignored). If any edit fails, nothing is
     written. The file keeps its encoding and line endings; the write is atomic.
     """
+    deadline = time.monotonic() + deps.walk_seconds
 
-    def work() -> str:
+    def compute() -> tuple[str, str, str, str]:
         canonical = writable(deps.policy, roots, path)
         data = roots.read_bytes(path, _EDIT_MAX_BYTES + 1)
         if len(data) > _EDIT_MAX_BYTES:
             raise UserError(f"{canonical} is larger than 32 MB; edit_file works on smaller files.")
         before, encoding = textfiles.decode(data, None, canonical)
         after = textfiles.apply_edits(
-            before, [textfiles.Edit(e.old_text, e.new_text, e.replace_all) for e in edits], canonical
+            before,
+            [textfiles.Edit(e.old_text, e.new_text, e.replace_all) for e in edits],
+            canonical,
+            deadline=deadline,
         )
-        diff = textfiles.fenced_diff(before, after, canonical)
-        if dry_run or after == before:
-            return diff if not dry_run else f"Dry run; nothing was written.\n{diff}"
-        roots.write_bytes(path, textfiles.encode(after, encoding))
-        return diff
+        diff = textfiles.fenced_diff(before, after, canonical, max_chars=deps.max_chars, deadline=deadline)
+        return before, after, encoding, diff
 
-    return await in_thread(work, abandon=False)
+    # Matching and diffing may be abandoned at the call's deadline (nothing is written yet); the write
+    # itself is not, so a call that answers "stopped" never changes the file afterwards.
+    before, after, encoding, diff = await in_thread(compute)
+    if dry_run:
+        return f"Dry run; nothing was written.\n{diff}"
+    if after == before:
+        return diff
+    await in_thread(roots.write_bytes, path, textfiles.encode(after, encoding), abandon=False)
+    return diff
 
 
 @tools.tool(access=WRITE, destructive=False, idempotent=True, structured_output=False)
