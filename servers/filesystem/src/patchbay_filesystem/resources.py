@@ -21,6 +21,7 @@ from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
 from patchbay_common.roots import Roots
 from patchbay_common.subscriptions import Subscriptions
+from patchbay_common.untrusted import sanitize
 from patchbay_filesystem.deps import Deps, in_thread, readable
 from patchbay_filesystem.watch import FileWatcher
 
@@ -84,7 +85,12 @@ class FileResources:
     async def check(self, ctx: Any, uri: str) -> None:
         """Refuse a URI this client may not read (outside its roots, or hidden by a rule)."""
         allowed = await self.roots_for(ctx)
-        await in_thread(self._path, allowed, uri)
+        try:
+            await in_thread(self._path, allowed, uri)
+        except UserError as exc:
+            # Its text may name a path the disk chose (a link's target); the subscription service passes
+            # refusals on as they are, unlike the tool and resource pipelines, which sanitize them.
+            raise UserError(sanitize(str(exc))) from None
 
     async def acquire(self, uri: str) -> None:
         """Start watching the file a URI names (its first watcher arrived; `check` passed for it)."""
