@@ -16,7 +16,13 @@ from urllib.parse import urljoin
 
 from patchbay_common.errors import UserError
 
-__all__ = ["Document", "decode_body", "parse_html", "select_json"]
+__all__ = ["MAX_DEPTH", "MAX_TAGS", "Document", "decode_body", "parse_html", "select_json"]
+
+MAX_TAGS = 150_000
+"""Tags converted per page: a longer page is cut before parsing (its parse tree would cost hundreds of MB)."""
+MAX_DEPTH = 120
+"""Element nesting kept: deeper subtrees become their plain text (the Markdown writer recurses per level)."""
+MAX_SELECTOR_CHARS = 1000
 
 # Elements that never carry readable content.
 _DROP_TAGS = (
@@ -107,6 +113,7 @@ class Document:
     description: str | None = None
     canonical: str | None = None
     language: str | None = None
+    cut_at: int | None = None  # characters of the page converted, when it had more than MAX_TAGS tags
     _main: Any = field(default=None, repr=False)
 
     # -- metadata --
@@ -169,6 +176,12 @@ class Document:
         from cssselect import SelectorError
         from lxml.cssselect import CSSSelector
 
+        if len(selector) > MAX_SELECTOR_CHARS:
+            raise UserError(
+                f"The CSS selector is {len(selector)} characters long; "
+                f"at most {MAX_SELECTOR_CHARS} are read.",
+                hint="Give a shorter selector such as 'article', '#content' or 'div.post > p'.",
+            )
         try:
             compiled = CSSSelector(selector)
         except (SelectorError, ValueError) as exc:
@@ -222,15 +235,33 @@ def parse_html(html: str, url: str) -> Document:
 
     # libxml2 refuses str input that carries an XML encoding declaration; the text is decoded already.
     html = re.sub(r"^\s*<\?xml[^>]*>", "", html, count=1)
+    cut_at = None
+    if html.count("<") > MAX_TAGS:  # counted in C; only a page this large pays for finding the cut
+        cut_at = -1
+        for _ in range(MAX_TAGS):
+            cut_at = html.find("<", cut_at + 1)
+        html = html[:cut_at]
     # The plain etree parser, not lxml.html's: its per-element class lookup costs a third of the walk.
     parser = etree.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=True)
     root = etree.fromstring(html, parser) if html.strip() else None
     if root is None:
         root = etree.fromstring("<html><body></body></html>", parser)
-    document = Document(root=root, url=url)
+    document = Document(root=root, url=url, cut_at=cut_at)
     document._read_metadata()
     document._clean()
+    _flatten_deep(root, MAX_DEPTH)
     return document
+
+
+def _flatten_deep(root: Any, depth: int) -> None:
+    """Replace each subtree below `depth` levels by its text, so no walk below recurses deeper."""
+    # One XPath step per level, evaluated in C: the elements exactly `depth` levels down.
+    for element in root.xpath("/" + "/".join(["*"] * depth)):
+        if len(element):
+            text = _WS.sub(" ", _text(element))
+            for child in list(element):
+                element.remove(child)
+            element.text = text
 
 
 # --- main content -------------------------------------------------------------------------------------
@@ -299,19 +330,21 @@ def _find_main(root: Any) -> Any:
     if body is None:
         body = root
     total = _text_len(body) or 1
-    furniture: list[Any] = []
+    outer: list[Any] = []
     candidates: list[Any] = []
-    # One walk over block-level elements (lxml filters the tags in C) collects furniture and candidates.
+    inside: set[Any] = set()  # the walked elements inside an outer furniture block (never judged)
+    # One walk over block-level elements (lxml filters the tags in C) collects the outermost furniture
+    # blocks and the candidates outside them; what lies inside furniture is skipped, so the walk stays
+    # linear however deeply furniture nests.
     for el in body.iter(*_WALKED_TAGS):
-        if el is body:
+        if el is body or el in inside:
             continue
         if el.tag in ("main", "article") or el.get("role") == "main" or el.get("itemprop") == "articleBody":
             candidates.append(el)
         elif _is_furniture(el):
-            furniture.append(el)
+            outer.append(el)
+            inside.update(el.iter(*_WALKED_TAGS))
     # Drop only outermost furniture blocks, and keep them if they hold most of the page (then it is content).
-    marked = set(furniture)
-    outer = [el for el in furniture if not any(anc in marked for anc in el.iterancestors())]
     removed = sum(_text_len(el) for el in outer)
     if removed < 0.85 * total:
         for element in outer:
@@ -324,11 +357,7 @@ def _find_main(root: Any) -> Any:
             _remove(element)
         total = max(1, total - removed)
 
-    candidates = [
-        el
-        for el in candidates
-        if el.getparent() is not None and not any(a in marked for a in el.iterancestors())
-    ]
+    candidates = [el for el in candidates if el.getparent() is not None]
     sizes = {el: _text_len(el) for el in candidates}
     best = max(candidates, key=sizes.__getitem__, default=None)
     if best is not None and sizes[best] >= 0.3 * total:
@@ -631,6 +660,11 @@ def pretty_json(text: str, path: str | None) -> str:
     """
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise UserError(
+            "The JSON document is nested too deeply to pretty-print.",
+            hint="Fetch it with raw=true to read it as sent.",
+        ) from None
     except ValueError as exc:
         raise UserError(
             f"The response is not valid JSON ({exc}).",
@@ -638,4 +672,10 @@ def pretty_json(text: str, path: str | None) -> str:
         ) from None
     if path:
         data = select_json(data, path)
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    except RecursionError:
+        raise UserError(
+            "The JSON document is nested too deeply to pretty-print.",
+            hint="Fetch it with raw=true to read it as sent.",
+        ) from None

@@ -3,21 +3,45 @@
 Pages are cut the same way every time for the same rendering (at a paragraph, line or word break near the
 limit), and renderings are kept for a while, so `start_index` paging neither repeats nor skips text even
 if the site changes its page between two calls.
+
+Converting is CPU work on input the site chooses (a 5 MB page of tags, nesting thousands deep, a JSON
+document nested as deep), so `Converter` runs it in worker threads, a few at a time, each within a
+deadline: the event loop keeps answering other calls meanwhile, and a conversion that overruns ends the
+call with a clear text (its thread finishes on its own, holding its slot until then).
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
+
+import anyio
 
 from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
 from patchbay_fetch import extract
+from patchbay_fetch.sanitize import clean, clean_url
 from patchbay_fetch.web import Response
 
-__all__ = ["Format", "Page", "RenderCache", "Rendered", "describe", "pdf_text", "render", "window"]
+__all__ = [
+    "Converter",
+    "Format",
+    "Page",
+    "RenderCache",
+    "Rendered",
+    "describe",
+    "page_metadata",
+    "pdf_text",
+    "render",
+    "window",
+]
+
+T = TypeVar("T")
 
 Format = Literal["markdown", "text", "html", "json", "links"]
 
@@ -58,6 +82,11 @@ def _looks_html(response: Response) -> bool:
     return False
 
 
+def _shown_mime(mime: str) -> str:
+    """A media type as the site sent it, reduced to the characters a media type is made of."""
+    return re.sub(r"[^\w.+/-]", "", mime)[:100]
+
+
 def _is_json(response: Response) -> bool:
     return response.mime.endswith(_JSON_SUFFIXES)
 
@@ -73,6 +102,8 @@ def _metadata(response: Response, document: extract.Document | None) -> dict[str
             value = getattr(document, key)
             if value:
                 meta[key] = value
+        if document.cut_at is not None:
+            meta["cut_at"] = str(document.cut_at)
     return meta
 
 
@@ -120,7 +151,8 @@ def render(
     )
     if not text_like:
         raise UserError(
-            f"{response.final_url} is {mime or 'binary data'} ({human_size(len(response.body))}), not text.",
+            f"{response.final_url} is {_shown_mime(mime) or 'binary data'} "
+            f"({human_size(len(response.body))}), not text.",
             hint="This server shows HTML, text, JSON and XML" + (", PDFs" if allow_pdf else "") + ".",
         )
     body, _encoding = extract.decode_body(response.body, response.charset, html=html)
@@ -130,7 +162,9 @@ def render(
         return Rendered(extract.pretty_json(body, selector), _metadata(response, None))
     if not html:
         if fmt == "links":
-            raise UserError(f"{response.final_url} is {mime}, not HTML, so it has no links to list.")
+            raise UserError(
+                f"{response.final_url} is {_shown_mime(mime)}, not HTML, so it has no links to list."
+            )
         return Rendered(body, _metadata(response, None))
     document = extract.parse_html(body, response.final_url)
     elements = None
@@ -239,15 +273,79 @@ class RenderCache:
 
 
 def describe(meta: dict[str, str], page: Page) -> str:
-    """The header lines shown above a page: address, status, title and the character window."""
-    lines = [f"URL: {meta.get('url', '')}"]
+    """The header lines shown above the frame: address, status and the character window.
+
+    The addresses come from the site (redirects), so they are cleaned; everything else the site wrote
+    (content type, title, description, canonical URL, language) goes inside the frame (`page_metadata`).
+    """
+    lines = [f"URL: {clean_url(meta.get('url', ''))}"]
     if "redirected_from" in meta:
-        lines[0] += f" (redirected from {meta['redirected_from']})"
-    status = meta.get("status", "")
-    lines.append(f"Status: {status}" + (f" ({meta['content_type']})" if meta.get("content_type") else ""))
-    for key, label in (("title", "Title"), ("description", "Description"), ("canonical", "Canonical"),
-                       ("language", "Language")):  # fmt: skip
-        if key in meta:
-            lines.append(f"{label}: {meta[key]}")
+        lines[0] += f" (redirected from {clean_url(meta['redirected_from'])})"
+    lines.append(f"Status: {clean(meta.get('status', ''), 10)}")
     lines.append(f"Characters: {page.start}-{page.end} of {page.total}")
     return "\n".join(lines)
+
+
+def page_metadata(meta: dict[str, str]) -> str:
+    """The lines about the page that the site wrote, shown inside the frame above its content."""
+    lines = []
+    for key, label in (("content_type", "Content-Type"), ("title", "Title"), ("description", "Description"),
+                       ("canonical", "Canonical"), ("language", "Language")):  # fmt: skip
+        if key in meta:
+            lines.append(f"{label}: {clean(meta[key])}")
+    if "cut_at" in meta:
+        lines.append(
+            f"Note: the page has more than {extract.MAX_TAGS:,} tags; only its first {int(meta['cut_at']):,} "
+            "characters were converted (raw=true returns the body as sent)."
+        )
+    return "\n".join(lines)
+
+
+class Converter:
+    """Runs conversions in worker threads, at most `slots` at a time, each within a deadline.
+
+    A conversion that overruns is abandoned (the call ends with a clear text) but keeps its slot until
+    its thread ends, so abandoned work can never pile up beyond `slots` threads.
+    """
+
+    def __init__(self, slots: int = 2) -> None:
+        self._free = threading.BoundedSemaphore(slots)
+
+    async def run(self, work: Callable[[], T], *, seconds: float, what: str) -> T:
+        """`work()` in a worker thread; `UserError` when it (with the wait for a slot) exceeds `seconds`."""
+        try:
+            with anyio.fail_after(seconds):
+                # A slot frees in a worker thread, which cannot set an event loop's Event: poll.
+                while not self._free.acquire(blocking=False):  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+                return await self._in_thread(work)
+        except TimeoutError:
+            raise UserError(
+                f"Converting {what} did not finish within {seconds:g} s: the page is too large or too deeply "
+                "nested to convert in time.",
+                hint="Fetch it with raw=true, a selector for the part you need, or another page.",
+            ) from None
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        state = {"started": False, "abandoned": False}
+        lock = threading.Lock()
+
+        def run() -> T | None:
+            with lock:
+                if state["abandoned"]:
+                    return None  # cancelled before it began; the slot was given back already
+                state["started"] = True
+            try:
+                return work()
+            finally:
+                self._free.release()
+
+        try:
+            result = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except BaseException:
+            with lock:
+                if not state["started"]:
+                    state["abandoned"] = True
+                    self._free.release()
+            raise
+        return result  # type: ignore[return-value]  # None only when abandoned, and then this never returns

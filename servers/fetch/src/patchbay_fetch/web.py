@@ -13,6 +13,7 @@ import contextlib
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -24,6 +25,7 @@ from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import RetryableError, parse_retry_after, retry_async
+from patchbay_fetch.sanitize import clean_url
 
 __all__ = ["FetchOptions", "Fetcher", "Response"]
 
@@ -84,8 +86,12 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-def _freshness(headers: httpx2.Headers) -> float | None:
-    """Seconds the response stays fresh, 0 to revalidate every time, None when it must not be stored."""
+def _freshness(headers: Mapping[str, str]) -> float | None:
+    """Seconds the response stays fresh, 0 to revalidate every time, None when it must not be stored.
+
+    `headers` has lower-case names (as `Response.headers` keeps them). Not rebuilt as `httpx2.Headers`:
+    that re-encodes values as ASCII, and a site may send any byte in a header.
+    """
     control = {
         part.split("=", 1)[0].strip().lower(): part.split("=", 1)[1].strip().strip('"') if "=" in part else ""
         for part in headers.get("cache-control", "").split(",")
@@ -240,13 +246,12 @@ class Fetcher:
                 try:
                     current = current.join(response.headers["location"])
                 except (httpx2.InvalidURL, TypeError):
-                    raise UserError(
-                        f"{current} redirected to an invalid address {response.headers['location']!r}."
-                    ) from None
+                    shown = clean_url(response.headers["location"], 200)
+                    raise UserError(f"{current} redirected to an invalid address '{shown}'.") from None
                 self.policy.check_scheme(current.scheme, str(current))
                 continue
             if response.status == 304 and conditional is not None:
-                conditional.expires = time.monotonic() + (_freshness(httpx2.Headers(response.headers)) or 0.0)
+                conditional.expires = time.monotonic() + (_freshness(response.headers) or 0.0)
                 self._cache.move_to_end(url)
                 return _copy(conditional, from_cache=True, redirects=redirects)
             response.url = url
@@ -318,7 +323,7 @@ class Fetcher:
             raise UserError(f"Could not fetch {url}: {type(exc).__name__}: {exc}.") from None
 
     def _store(self, url: str, response: Response) -> None:
-        fresh = _freshness(httpx2.Headers(response.headers))
+        fresh = _freshness(response.headers)
         if response.status != 200 or fresh is None or len(response.body) > self.options.cache_bytes // 4:
             return
         response.expires = time.monotonic() + fresh
