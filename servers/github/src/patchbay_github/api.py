@@ -6,7 +6,9 @@ PyGithub is synchronous and heavy, so it is imported on the first request and ev
 thread under a deadline. PyGithub's own retries are off (`retry=None`): its retry sleeps through rate limits
 for up to an hour, while a tool call has a deadline; here a wait the headers ask for is honoured only when it
 fits, and otherwise the model is told when to try again. Requests go only to the configured API host with
-paths built from validated parts; PyGithub drops the token when a redirect leaves that host.
+paths built from validated parts. Only a 2xx JSON answer comes back: a 3xx (other than PyGithub's same-host
+301), an HTML page or a body of the wrong shape becomes a UserError, and no redirect is followed with the
+token. Page tokens are re-checked against the listing they are used with before anything is sent.
 """
 
 from __future__ import annotations
