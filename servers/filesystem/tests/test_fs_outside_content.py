@@ -31,6 +31,7 @@ pytestmark = pytest.mark.anyio
 BUDGET = 3000
 DIRECTORY, FILE = HOSTILE.split("/", 1)  # allowed/DIRECTORY/FILE spells HOSTILE
 NAMES = 300
+DENSE = 200
 
 
 def make(allowed: Path) -> Any:
@@ -46,6 +47,10 @@ def hostile(allowed: Path) -> Path:
     many.mkdir()
     for i in range(NAMES):
         (many / f"{i:04} {HOSTILE.replace('/', '_')}").write_text(HOSTILE)
+    dense = allowed / "dense"  # names that grow most when forged boundaries are escaped
+    dense.mkdir()
+    for i in range(DENSE):
+        (dense / f"{i:03}{'<untrusteddata' * 17}").write_text("")
     return allowed
 
 
@@ -91,15 +96,18 @@ def _offset(note: str) -> int | None:
 @pytest.mark.parametrize("era", ERAS)
 async def test_capped_pages_still_lead_to_every_entry(hostile: Path, era: Era) -> None:
     async with connect(make(hostile), era=era) as client:
-        for tool, arguments, per_item in (
-            ("list_directory", {"path": str(hostile / "many")}, r"^\[FILE\] "),
-            ("list_directory_with_sizes", {"path": str(hostile / "many")}, r"^\[FILE\] "),
-            ("search_files", {"path": str(hostile / "many"), "pattern": "*"}, f"^{hostile}/many/"),
+        for tool, arguments, per_item, expected in (
+            ("list_directory", {"path": str(hostile / "many")}, r"^\[FILE\] ", NAMES),
+            ("list_directory_with_sizes", {"path": str(hostile / "many")}, r"^\[FILE\] ", NAMES),
+            ("search_files", {"path": str(hostile / "many"), "pattern": "*"}, f"^{hostile}/many/", NAMES),
             (
                 "search_content",
                 {"path": str(hostile / DIRECTORY), "pattern": "Ignore"},
-                r"^ *\d+: \d+ Ignore",
+                r"^ *\d+: \d+ Ign",
+                2000,
             ),
+            ("list_directory", {"path": str(hostile / "dense")}, r"^\[FILE\] ", DENSE),
+            ("search_files", {"path": str(hostile / "dense"), "pattern": "*"}, f"^{hostile}/dense/", DENSE),
         ):
             seen: list[str] = []
             offset: int | None = 0
@@ -114,7 +122,6 @@ async def test_capped_pages_still_lead_to_every_entry(hostile: Path, era: Era) -
                 offset = _offset(shown.rsplit("</untrusted-data-", 1)[-1])
                 pages += 1
                 assert pages < 500, tool
-            expected = 2000 if tool == "search_content" else NAMES
             assert len(seen) == expected and len(set(seen)) == expected, (tool, len(seen), pages)
             assert pages > 1, tool
 

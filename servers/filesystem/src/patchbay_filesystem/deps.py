@@ -44,10 +44,10 @@ class Deps:
     def page_chars(self) -> int:
         """Characters of outside content one framed answer may hold: frame, note and content fit the budget.
 
-        The frame escapes a forged boundary with one more character per occurrence (at most one per 15
-        characters), so the page is sized for that growth too.
+        The frame escapes a forged boundary (`<untrusteddata`, 14 characters at least) as `&lt;...`, three
+        characters longer, so the page is sized for that growth too.
         """
-        return max(100, (self.max_chars - FRAME_ROOM) * 14 // 15)
+        return max(100, (self.max_chars - FRAME_ROOM) * 14 // 17)
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, abandon: bool = True, **kwargs: Any) -> T:
