@@ -10,15 +10,12 @@ import pytest
 from mcp_types import CallToolResult, ImageContent, TextContent
 
 from patchbay_common.testing.clients import ERAS, Era, Launch, connect, http_server
+from patchbay_common.testing.results import text
 from patchbay_fetch.server import Settings, build
 
 
 def make_settings(*flags: str) -> Settings:
     return Settings(_cli_parse_args=list(flags))  # type: ignore[call-arg]
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def call(server: Any, era: Era, **arguments: Any) -> CallToolResult:
@@ -49,14 +46,18 @@ async def test_tools_prompts_and_annotations(era: Era) -> None:
 async def test_fetch_a_saved_page_as_markdown(site: Any, allowed_server: Any, era: Era) -> None:
     result = await call(allowed_server, era, url=site.url("/pages/news-article.html"), max_length=3000)
     assert not result.is_error
-    text = text_of(result)
-    assert text.startswith(f"URL: {site.url('/pages/news-article.html')}\nStatus: 200 (text/html)\n")
-    assert "Title: Harbour town votes to rebuild its tidal mill | The Coastal Courier" in text
-    assert "Canonical: https://www.coastalcourier.example/news/2026/03/saltmere-tidal-mill-vote" in text
-    assert "Language: en-GB" in text
-    assert re.search(r"<untrusted-data-[0-9a-f]{16} source=", text)
-    assert "# Harbour town votes to rebuild its tidal mill" in text
-    assert "We use cookies" not in text and "Related stories" not in text
+    shown = text(result)
+    framed = r'<(untrusted-data-[0-9a-f]{16}) source="([^"]*)">\n[^\n]*\n(.*)\n</\1>\n'
+    frame = re.match(framed, shown, re.DOTALL)
+    assert frame is not None and frame[2] == site.url("/pages/news-article.html")
+    assert frame[3].startswith(f"URL: {site.url('/pages/news-article.html')}\nContent-Type: text/html\n")
+    assert shown[frame.end() :].startswith("Status: 200. Showing characters 0-")  # our note, after the frame
+    assert "Title: Harbour town votes to rebuild its tidal mill | The Coastal Courier" in shown
+    assert "Canonical: https://www.coastalcourier.example/news/2026/03/saltmere-tidal-mill-vote" in shown
+    assert "Language: en-GB" in shown
+    assert re.search(r"<untrusted-data-[0-9a-f]{16} source=", shown)
+    assert "# Harbour town votes to rebuild its tidal mill" in shown
+    assert "We use cookies" not in shown and "Related stories" not in shown
 
 
 @pytest.mark.anyio
@@ -65,26 +66,26 @@ async def test_the_guard_refuses_loopback_without_the_allowance(site: Any, era: 
     before = site.hits["/pages/news-article.html"]
     result = await call(build(make_settings()), era, url=site.url("/pages/news-article.html"))
     assert result.is_error
-    text = text_of(result)
-    assert "Refused to connect: 127.0.0.1 is a loopback address." in text
-    assert "--allow-private" in text
+    shown = text(result)
+    assert "Refused to connect: 127.0.0.1 is a loopback address." in shown
+    assert "--allow-private" in shown
     assert site.hits["/pages/news-article.html"] == before
     spelled = await call(build(make_settings()), era, url=f"http://0x7f.1:{site.port}/pages/zlib-how.html")
-    assert spelled.is_error and "resolves to 127.0.0.1, which is a loopback address" in text_of(spelled)
+    assert spelled.is_error and "resolves to 127.0.0.1, which is a loopback address" in text(spelled)
     relaxed = build(make_settings("--allow-private"))
     metadata = await call(relaxed, era, url="http://169.254.169.254/latest/meta-data/")
-    assert metadata.is_error and "cloud metadata address" in text_of(metadata)
+    assert metadata.is_error and "cloud metadata address" in text(metadata)
     local_file = await call(relaxed, era, url="file:///etc/passwd")
-    assert local_file.is_error and "only http and https are fetched" in text_of(local_file)
+    assert local_file.is_error and "only http and https are fetched" in text(local_file)
 
 
 @pytest.mark.anyio
 async def test_allow_host_reaches_only_the_named_host(site: Any) -> None:
     server = build(make_settings("--allow-host", "localhost", "--ignore-robots-txt"))
     ok = await call(server, "legacy", url=site.url("/pages/zlib-how.html", host="localhost"))
-    assert not ok.is_error and "zlib Usage Example" in text_of(ok)
+    assert not ok.is_error and "zlib Usage Example" in text(ok)
     refused = await call(server, "legacy", url=site.url("/pages/zlib-how.html"))
-    assert refused.is_error and "loopback" in text_of(refused)
+    assert refused.is_error and "loopback" in text(refused)
 
 
 @pytest.mark.anyio
@@ -92,10 +93,10 @@ async def test_allow_host_reaches_only_the_named_host(site: Any) -> None:
 async def test_paging_is_stable_even_when_the_page_changes(site: Any, allowed_server: Any, era: Era) -> None:
     url = site.url("/changing")
     async with connect(allowed_server, era=era) as client:
-        first = text_of(await client.call_tool("fetch", {"url": url, "max_length": 2000}))
+        first = text(await client.call_tool("fetch", {"url": url, "max_length": 2000}))
         match = re.search(r"start_index=(\d+)", first)
         assert match is not None
-        second = text_of(
+        second = text(
             await client.call_tool("fetch", {"url": url, "max_length": 2000, "start_index": int(match[1])})
         )
     version = re.search(r"Version (\d+)\.", first)
@@ -113,8 +114,8 @@ async def test_formats_and_selectors(site: Any, allowed_server: Any) -> None:
 
         async def fetch(**arguments: Any) -> str:
             result = await client.call_tool("fetch", arguments)
-            assert not result.is_error, text_of(result)
-            return text_of(result)
+            assert not result.is_error, text(result)
+            return text(result)
 
         news = site.url("/pages/news-article.html")
         assert "| Restore the mill | 3,412 | 68% |" in await fetch(url=news, selector="table.results")
@@ -138,10 +139,10 @@ async def test_formats_and_selectors(site: Any, allowed_server: Any) -> None:
 @pytest.mark.anyio
 async def test_untrusted_text_is_framed_and_cleaned(site: Any, allowed_server: Any) -> None:
     result = await call(allowed_server, "legacy", url=site.url("/invisible"))
-    text = text_of(result)
-    assert "\u200b" not in text and "\u202e" not in text
-    assert "Visible text here." in text
-    assert "</untrusted-data-0000>" not in text  # a forged closing tag is neutralised
+    shown = text(result)
+    assert "\u200b" not in shown and "\u202e" not in shown
+    assert "Visible text here." in shown
+    assert "</untrusted-data-0000>" not in shown  # a forged closing tag is neutralised
 
 
 @pytest.mark.anyio
@@ -162,20 +163,20 @@ async def test_every_failure_says_what_to_do(site: Any, allowed_server: Any, era
         for path, expected in cases.items():
             result = await client.call_tool("fetch", {"url": site.url(path)})
             assert result.is_error, path
-            assert expected in text_of(result), (path, text_of(result))
+            assert expected in text(result), (path, text(result))
         bad = await client.call_tool(
             "fetch", {"url": site.url("/pages/news-article.html"), "selector": "nav.none"}
         )
-        assert bad.is_error and "matches nothing" in text_of(bad)
+        assert bad.is_error and "matches nothing" in text(bad)
         past = await client.call_tool("fetch", {"url": site.url("/json"), "start_index": 10**6})
-        assert past.is_error and "past the end" in text_of(past)
+        assert past.is_error and "past the end" in text(past)
 
 
 @pytest.mark.anyio
 async def test_deadline_stops_a_trickling_server(site: Any) -> None:
     server = build(make_settings("--allow-private", "--fetch-timeout", "1"))
     result = await call(server, "legacy", url=site.url("/trickle"))
-    assert result.is_error and "did not finish within 1 s" in text_of(result)
+    assert result.is_error and "did not finish within 1 s" in text(result)
 
 
 @pytest.mark.anyio
@@ -187,7 +188,7 @@ async def test_images_and_pdfs_when_enabled(site: Any) -> None:
     block = image.content[0]
     assert isinstance(block, ImageContent) and block.mime_type == "image/png"
     assert base64.b64decode(block.data).startswith(b"\x89PNG")
-    assert "Quarterly tide tables for Saltmere harbour" in text_of(pdf)
+    assert "Quarterly tide tables for Saltmere harbour" in text(pdf)
 
 
 @pytest.mark.anyio
@@ -207,7 +208,7 @@ async def test_over_stdio(site: Any) -> None:
     async with connect(launch, era="legacy") as client:
         result = await client.call_tool("fetch", {"url": site.url("/pages/rust-book-ownership.html")})
     assert not result.is_error
-    assert "## What Is Ownership?" in text_of(result)
+    assert "## What Is Ownership?" in text(result)
 
 
 @pytest.mark.anyio
@@ -216,5 +217,5 @@ async def test_over_streamable_http(site: Any) -> None:
         async with connect(running, era="modern") as client:
             result = await client.call_tool("fetch", {"url": site.url("/json"), "format": "json"})
             refused = await client.call_tool("fetch", {"url": "http://metadata.google.internal/"})
-    assert '"total": 2' in text_of(result)
-    assert refused.is_error and "cloud metadata service" in text_of(refused)
+    assert '"total": 2' in text(result)
+    assert refused.is_error and "cloud metadata service" in text(refused)

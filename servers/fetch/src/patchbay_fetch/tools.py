@@ -1,0 +1,139 @@
+"""The fetch toolset: one read-only, open-world tool, `fetch`, and the text of the `fetch` prompt.
+
+The tool takes `deps` (built once in server.py) as its first argument, so a test can call it without a
+server. Its output is declared outside-world content (`untrusted=`): everything the site controls (the
+final URL after redirects, the content type, title, description, canonical URL, language and the content
+itself) is in `Reply.content`, which the layer frames as data; our own words (status, character window,
+where to read on) are in `Reply.note`, after the frame. A page is sized so that the frame, the note and
+the page together fit `--max-output-chars`, so the layer never cuts away the `start_index` to read on from.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Image
+from pydantic import Field
+
+from patchbay_common.errors import UserError
+from patchbay_common.limits import truncation_marker
+from patchbay_common.results import Reply, reply_result
+from patchbay_common.toolsets import Toolset
+from patchbay_common.untrusted import wrap_untrusted
+from patchbay_fetch.deps import Deps
+from patchbay_fetch.render import Format, Page, Rendered, page_metadata, window
+from patchbay_fetch.sanitize import clean, clean_error, clean_url
+
+__all__ = ["Deps", "fetch", "prompt_text", "tools"]
+
+tools = Toolset("fetch", "Fetch web pages as Markdown, text, HTML, JSON or links.")
+
+WEB_PAGE = "web page"
+READ_ON = "call fetch again with a smaller max_length, or with start_index to read on"
+_MIN_WINDOW = 200  # below this a budget is too small for any page; the layer's cut is the safety net
+
+
+@tools.tool(
+    untrusted=WEB_PAGE,
+    open_world=True,
+    title="Fetch a web page",
+    structured_output=False,
+    continuation=READ_ON,
+)
+async def fetch(
+    deps: Deps,
+    url: Annotated[str, Field(min_length=1, description="The http or https URL to fetch.")],
+    max_length: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Most characters to return in this call.")
+    ] = 5000,
+    start_index: Annotated[
+        int,
+        Field(ge=0, description="Character offset to start from, to read on after a truncated result."),
+    ] = 0,
+    raw: Annotated[bool, Field(description="Return the body as sent, without conversion.")] = False,
+    format: Annotated[
+        Format,
+        Field(
+            description="markdown (main content), text (main content, no markup), html (main content, "
+            "cleaned), json (pretty-printed), or links (every link on the page with its text)."
+        ),
+    ] = "markdown",
+    selector: Annotated[
+        str | None,
+        Field(
+            description="A CSS selector taking only part of an HTML page (e.g. 'article', '#content'); "
+            "for JSON, a path such as $.items[0].name."
+        ),
+    ] = None,
+) -> Reply | Image:
+    """Fetch a URL and return its content as Markdown, text, HTML, JSON or a list of links.
+
+    The page's final URL, content type, title, description, canonical URL and language come first, framed
+    with the requested window of the content as outside data; after the frame, the HTTP status, the
+    character window and, for a longer content, the start_index to read on from.
+    """
+    try:
+        result = await deps.rendered(url, format, selector, raw, start_index)
+    except UserError as exc:  # errors quote final URLs, redirect targets and headers the site chose
+        raise clean_error(exc) from None
+    if result.image is not None:
+        data, kind = result.image
+        return Image(data=data, format=kind)
+    return page_reply(result, url, start_index, max_length, deps.max_chars)
+
+
+def page_reply(result: Rendered, url: str, start: int, max_length: int, budget: int) -> Reply:
+    """The window of `result` from `start` as a `Reply` whose framed text and note fit `budget` together.
+
+    The window is shrunk until the answer as the layer will print it (frame, sanitized content, note) fits,
+    so the continuation in the note is always the one the model sees.
+    """
+    source = clean_url(result.meta.get("url", url), max(100, min(500, budget // 10)))
+    about = _about(result.meta, url, budget // 4)
+    limit = max(1, min(max_length, budget))
+    while True:
+        page = window(result.text, start, limit)
+        reply = Reply(f"{about}\n\n{page.text}", note=_note(result.meta, page), source=source)
+        over = _printed_size(reply) - budget
+        if over <= 0 or limit <= _MIN_WINDOW:
+            return reply
+        limit = max(_MIN_WINDOW, min(limit, page.end - page.start) - over)
+
+
+def _printed_size(reply: Reply) -> int:
+    """Characters of the text the layer makes of `reply` (the frame's random id has a fixed length)."""
+    return sum(len(block.text) for block in reply_result(reply, WEB_PAGE).content if hasattr(block, "text"))
+
+
+def _about(meta: dict[str, str], url: str, limit: int) -> str:
+    """The lines about the page that the site controls: its address after redirects, then its metadata."""
+    lines = [f"URL: {clean_url(meta.get('url', url), 500)}"]
+    if "redirected_from" in meta:
+        lines[0] += f" (redirected from {clean_url(meta['redirected_from'], 500)})"
+    metadata = page_metadata(meta)
+    if metadata:
+        lines.append(metadata)
+    about = "\n".join(lines)
+    return about if len(about) <= limit else about[: max(0, limit - 1)] + "\u2026"
+
+
+def _note(meta: dict[str, str], page: Page) -> str:
+    """Our own line after the frame: status, the window, and where to read on when more remains."""
+    window_ = f"characters {page.start}-{page.end} of {page.total}"
+    line = f"Status: {clean(meta.get('status', ''), 10)}. Showing {window_}."
+    if page.next_index is None:
+        return line
+    return f"{line}\n" + truncation_marker(window_, f"call fetch again with start_index={page.next_index}")
+
+
+async def prompt_text(deps: Deps, url: str) -> str:
+    """The `fetch` prompt's message: the page as Markdown, fetched as the user (robots.txt not checked)."""
+    try:
+        result = await deps.rendered(url, "markdown", None, False, 0, prompt=True)
+    except UserError as exc:
+        return f"Failed to fetch {clean_url(url)}: {clean_error(exc)}"
+    about = _about(result.meta, url, max(200, deps.max_chars // 4))
+    text = result.text[: deps.max_chars * 4]  # the layer caps the prompt, keeping the frame's closing line
+    source = clean_url(result.meta.get("url", url), 500)
+    body = f"{about}\n\n{text}"
+    return f"Contents of {clean_url(url)}:\n{wrap_untrusted(body, source)}"
