@@ -1,8 +1,11 @@
-"""What each tool does to a tab, as plain async functions returning the text a model reads.
+"""What each tool does to a tab, as plain async functions returning what a model reads.
 
 Playwright's exceptions are turned into `UserError`s that say what to try next; each action reports what
-it changed (URL, title, a new tab, a dialog, a download, requests the egress guard refused). Nothing here
-imports MCP.
+it changed (URL, title, a new tab, a dialog, a download, requests the egress guard refused). An answer that
+carries anything the page chose (titles, URLs, dialog texts, console lines, option values, file names) is a
+`Reply`: those parts in `content`, which the layer frames as untrusted data, and our own words (what was
+done, counts, how to go on) in `note`, after the frame. Page strings are shortened (`short`) and listings
+kept within a budget (`fit_lines`) with the shared truncation marker. Nothing here imports MCP.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import mimetypes
 import os
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +25,16 @@ from patchbay_browser import snapshot as snap
 from patchbay_browser.browser import STALE_REF_HINT, Session, Tab, new_name
 from patchbay_browser.proxy import DENIED_HEADER
 from patchbay_common.errors import UserError
-from patchbay_common.limits import cap_text, human_size
+from patchbay_common.limits import cap_text, human_size, truncation_marker
+from patchbay_common.results import Reply
 from patchbay_common.roots import Roots
-from patchbay_common.untrusted import wrap_untrusted
 
 __all__ = [
     "Shot",
     "act",
     "downloads_text",
     "evaluate",
+    "fit_lines",
     "handle_dialog",
     "history",
     "navigate",
@@ -39,6 +43,7 @@ __all__ = [
     "save_pdf",
     "screenshot",
     "select",
+    "short",
     "snapshot",
     "tab_index",
     "tabs_text",
@@ -50,6 +55,45 @@ __all__ = [
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _SETTLE_SECONDS = 0.15
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
+TITLE_CHARS = 300
+"""A page title longer than this is shortened in reports (snapshot headers, tab lists, page lines)."""
+URL_CHARS = 1_000
+"""A URL longer than this is shortened in reports."""
+MESSAGE_CHARS = 1_000
+"""A dialog message longer than this is shortened."""
+LINE_CHARS = 1_000
+"""One console, request or download line longer than this is shortened."""
+_MAX_DOWNLOAD_LINES = 10
+
+
+def short(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}...(+{len(text) - limit} chars)"
+
+
+def fit_lines(
+    lines: Sequence[str], budget: int, *, what: str, how: str, latest: bool = False
+) -> tuple[str, str]:
+    """The lines that fit in `budget` characters (the last ones when `latest`), and a marker when cut."""
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines) if latest else lines:
+        line = short(line, LINE_CHARS)
+        if kept and used + len(line) + 1 > budget:
+            break
+        kept.append(line[:budget])
+        used += len(line) + 1
+    if latest:
+        kept.reverse()
+    if len(kept) == len(lines):
+        return "\n".join(kept), ""
+    which = f"the latest {len(kept)}" if latest else f"the first {len(kept)}"
+    return "\n".join(kept), truncation_marker(f"{which} of {len(lines)} {what}", how)
+
+
+def _reply(world: Sequence[str], ours: Sequence[str]) -> Reply:
+    """A `Reply` of page-chosen lines (framed by the layer) and our own lines (after the frame)."""
+    return Reply("\n".join(w for w in world if w), note="\n".join(o for o in ours if o))
 
 
 def friendly(exc: BaseException, doing: str) -> UserError:
@@ -91,14 +135,14 @@ async def _state(tab: Tab) -> tuple[str, str]:
     return tab.page.url, await _title(tab)
 
 
-def _page_line(url: str, title: str) -> str:
-    return f"URL: {url}\n" + wrap_untrusted(f"Title: {title}", url)
+def _page_lines(url: str, title: str) -> list[str]:
+    return [f"URL: {short(url, URL_CHARS)}", f"Title: {short(title, TITLE_CHARS)}"]
 
 
 # --- navigation --------------------------------------------------------------------------------------------
 
 
-async def navigate(session: Session, tab: Tab, url: str, wait_until: str) -> str:
+async def navigate(session: Session, tab: Tab, url: str, wait_until: str) -> Reply:
     """Open `url` in `tab`; the final URL, status and title (or why it failed)."""
     assert session.browser.proxy is not None
     since = time.monotonic()
@@ -134,14 +178,16 @@ async def navigate(session: Session, tab: Tab, url: str, wait_until: str) -> str
         )
     status = f"HTTP {response.status}" if response is not None else "no response (same-document navigation)"
     final, title = await _state(tab)
-    lines = [f"Navigated to {final} ({status}).", _page_line(final, title)]
+    world = [f"Navigated to {short(final, URL_CHARS)} ({status}).", f"Title: {short(title, TITLE_CHARS)}"]
     blocked = session.browser.denials_since(since)
     if blocked:
-        lines.append(f"The egress guard refused {len(blocked)} request(s) of this page, e.g. {blocked[0]}")
-    return "\n".join(lines)
+        world.append(
+            f"The egress guard refused {len(blocked)} request(s) of this page, e.g. {short(blocked[0], 300)}"
+        )
+    return _reply(world, [])
 
 
-async def history(session: Session, tab: Tab, *, back: bool) -> str:
+async def history(session: Session, tab: Tab, *, back: bool) -> Reply:
     """Go back or forward; the URL and title now shown."""
     where = "back" if back else "forward"
     try:
@@ -150,8 +196,8 @@ async def history(session: Session, tab: Tab, *, back: bool) -> str:
         raise friendly(exc, f"Going {where}") from None
     url, title = await _state(tab)
     if response is None and url in ("about:blank", ""):
-        return f"There is no page to go {where} to; the tab shows {url or 'nothing'}."
-    return f"Went {where}.\n{_page_line(url, title)}"
+        return _reply([], [f"There is no page to go {where} to; the tab shows {url or 'nothing'}."])
+    return _reply(_page_lines(url, title), [f"Went {where}."])
 
 
 # --- reading -----------------------------------------------------------------------------------------------
@@ -159,8 +205,11 @@ async def history(session: Session, tab: Tab, *, back: bool) -> str:
 
 async def snapshot(
     session: Session, tab: Tab, *, ref: str | None, changes_only: bool, text_limit: int | None
-) -> tuple[str, str]:
-    """The compact snapshot text of `tab` (or of a subtree, or its changes), and a header line."""
+) -> tuple[str, str, list[str]]:
+    """The compact snapshot text of `tab` (or of a subtree, or its changes), its header, and our notes.
+
+    The header (URL and title) is the page's; the notes (which subtree, what is compared) are ours.
+    """
     try:
         tree = await session.snapshot_tree(tab)
     except UserError:
@@ -168,7 +217,10 @@ async def snapshot(
     except Exception as exc:
         raise friendly(exc, "Taking the snapshot") from None
     url, title = tab.page.url, await _title(tab)
-    header = f"URL: {url}\nTitle: {json.dumps(title, ensure_ascii=False)}"
+    header = (
+        f"URL: {short(url, URL_CHARS)}\nTitle: {json.dumps(short(title, TITLE_CHARS), ensure_ascii=False)}"
+    )
+    notes: list[str] = []
     node = tree
     if ref:
         found = snap.find_ref(tree, snap.full_ref(ref, tab.ref_prefix))
@@ -178,22 +230,23 @@ async def snapshot(
                 hint=STALE_REF_HINT,
             )
         node = found
-        header += f"\nSubtree of {ref}"
+        notes.append(f"Subtree of {ref}.")
     text = snap.render(node, text_limit=text_limit, prefix=tab.ref_prefix)
     previous, previous_url = tab.last_snapshot, tab.last_snapshot_url
     if ref is None:
         tab.last_snapshot, tab.last_snapshot_url = text, url
     if changes_only:
         if previous is None or ref is not None:
-            header += "\nNo earlier snapshot of this tab to compare with; showing it in full."
+            notes.append("No earlier snapshot of this tab to compare with; showing it in full.")
         elif previous_url != url:
-            header += f"\nThe page changed from {previous_url}; showing it in full."
+            notes.append("The page's URL changed since the last snapshot; showing it in full.")
         else:
             changed = snap.diff_lines(previous, text)
-            return (
-                changed or "(no change since the last snapshot)"
-            ), header + "\nChanges since the last snapshot:"
-    return text, header
+            if not changed:
+                return "", header, [*notes, "(no change since the last snapshot)"]
+            notes.append("Changes since the last snapshot: lines added (+) and removed (-).")
+            return changed, header, notes
+    return text, header, notes
 
 
 @dataclass(frozen=True)
@@ -265,34 +318,36 @@ async def wait_for(
     return "Done: " + "; ".join(part for part in done if part) + "."
 
 
-def requests_text(tab: Tab, last: int, failed_only: bool, max_chars: int) -> str:
-    """The latest requests of `tab`, one per line."""
+def requests_text(tab: Tab, last: int, failed_only: bool, max_chars: int) -> Reply:
+    """The latest requests of `tab`, one per line, the newest that fit in `max_chars`."""
     records = [r for r in tab.requests if not failed_only or r.failure or (r.status or 0) >= 400]
     records = records[-last:]
     if not records:
-        return "No failed requests." if failed_only else "No requests yet."
+        return _reply([], ["No failed requests." if failed_only else "No requests yet."])
     lines = []
     for record in records:
         outcome = record.failure or (str(record.status) if record.status is not None else "pending")
-        lines.append(f"{record.method} {record.url} [{record.kind}] -> {outcome}")
-    return cap_text("\n".join(lines), max_chars).render()
+        lines.append(f"{record.method} {short(record.url, URL_CHARS)} [{record.kind}] -> {outcome}")
+    body, marker = fit_lines(
+        lines, max_chars, what="requests", how="older ones are left out; ask for fewer with last", latest=True
+    )
+    return _reply([body], [f"{len(lines)} request(s), oldest first.", marker])
 
 
 # --- acting ------------------------------------------------------------------------------------------------
 
 
-def _dialog_note(tab: Tab, prefix: str) -> str:
+def _dialog_note(tab: Tab, prefix: str) -> Reply:
     dialog = tab.dialog
     assert dialog is not None
-    default = f", default answer {dialog.default_value!r}" if dialog.type == "prompt" else ""
-    return (
-        f"{prefix}\nA {dialog.type} dialog is open{default}; the page waits for it.\n"
-        + wrap_untrusted(dialog.message, "dialog")
-        + "\nAnswer it with handle_dialog."
+    default = f", default answer {short(dialog.default_value, 200)!r}" if dialog.type == "prompt" else ""
+    return _reply(
+        [f"A {dialog.type} dialog is open{default}:", short(dialog.message, MESSAGE_CHARS)],
+        [prefix, "The page waits for the dialog above; answer it with handle_dialog."],
     )
 
 
-async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doing: str) -> str:
+async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doing: str) -> Reply:
     """Run an action on `tab` and report what changed: URL, title, tabs, dialog, downloads, refusals."""
     before_url = tab.page.url
     before_tabs = len(session.tabs)
@@ -314,7 +369,8 @@ async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doi
     # A popup or a navigation the action started shows up a moment after the input event.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(session.tab_opened.wait(), _SETTLE_SECONDS)
-    lines = [f"{done}."]
+    ours = [f"{done}."]
+    lines: list[str] = []
     with_page = tab.page if not tab.page.is_closed() else None
     if with_page is not None and with_page.url != before_url:
         with contextlib.suppress(Exception):  # a slow page still gets its URL reported
@@ -322,25 +378,29 @@ async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doi
                 "domcontentloaded", timeout=session.browser.options.navigation_timeout * 1000
             )
         url, title = await _state(tab)
-        lines.append(f"The page is now {url}.")
-        lines.append(wrap_untrusted(f"Title: {title}", url))
+        lines.append(f"The page is now {short(url, URL_CHARS)}.")
+        lines.append(f"Title: {short(title, TITLE_CHARS)}")
     if len(session.tabs) > before_tabs:
-        lines.append(f"A new tab opened and is selected: {session.tab.page.url} (list_tabs shows all).")
+        ours.append("A new tab opened and is selected (list_tabs shows all).")
+        lines.append(f"New tab: {short(session.tab.page.url, URL_CHARS)}")
     if len(session.downloads) > before_downloads:
-        for record in session.downloads[before_downloads:]:
+        started = session.downloads[before_downloads:]
+        for record in started[:_MAX_DOWNLOAD_LINES]:
             try:
                 await asyncio.wait_for(record.done.wait(), session.browser.options.navigation_timeout)
             except TimeoutError:
                 lines.append(f"A download of {record.name} started and is still running.")
                 continue
             lines.append(_download_line(record))
+        if len(started) > _MAX_DOWNLOAD_LINES:
+            ours.append(f"{len(started)} downloads started; list_downloads shows them all.")
     blocked = session.browser.denials_since(since)
     if blocked:
-        lines.append(f"The egress guard refused {len(blocked)} request(s), e.g. {blocked[0]}")
-    return "\n".join(lines)
+        lines.append(f"The egress guard refused {len(blocked)} request(s), e.g. {short(blocked[0], 300)}")
+    return _reply(lines, ours)
 
 
-async def type_text(session: Session, tab: Tab, locator: Any, text: str, submit: bool) -> str:
+async def type_text(session: Session, tab: Tab, locator: Any, text: str, submit: bool) -> Reply:
     """Type `text` key by key into `locator` (or the focused element), then Enter when `submit`."""
 
     async def typing() -> None:
@@ -357,7 +417,7 @@ async def type_text(session: Session, tab: Tab, locator: Any, text: str, submit:
     return await act(session, tab, typing(), f"Typed {len(text)} characters{suffix}", "Typing")
 
 
-async def select(session: Session, tab: Tab, locator: Any, ref: str, values: list[str]) -> str:
+async def select(session: Session, tab: Tab, locator: Any, ref: str, values: list[str]) -> Reply:
     """Select options by value or label; report what is selected now."""
     try:
         options = await locator.evaluate(
@@ -380,10 +440,11 @@ async def select(session: Session, tab: Tab, locator: Any, ref: str, values: lis
         selected = await locator.select_option(value=chosen)
     except Exception as exc:
         raise friendly(exc, f"Selecting in {ref}") from None
-    return f"Selected {', '.join(selected)} in {ref}."
+    shown = ", ".join(short(value, 200) for value in selected[:100])
+    return _reply([f"Selected {shown} in {ref}."], [])
 
 
-async def handle_dialog(session: Session, tab: Tab, accept: bool, prompt_text: str | None) -> str:
+async def handle_dialog(session: Session, tab: Tab, accept: bool, prompt_text: str | None) -> Reply:
     """Accept or dismiss the open dialog, then let the action it held finish."""
     dialog = tab.dialog
     if dialog is None:
@@ -403,7 +464,9 @@ async def handle_dialog(session: Session, tab: Tab, accept: bool, prompt_text: s
         await asyncio.wait(set(tab.background), timeout=1.0)
     verb = "Accepted" if accept else "Dismissed"
     url, title = await _state(tab) if not tab.page.is_closed() else ("(closed)", "")
-    return f"{verb} the {kind} dialog ({message[:100]!r}).\n{_page_line(url, title)}"
+    return _reply(
+        [f"The dialog said: {short(message, 200)}", *_page_lines(url, title)], [f"{verb} the {kind} dialog."]
+    )
 
 
 # --- tabs --------------------------------------------------------------------------------------------------
@@ -418,16 +481,17 @@ def tab_index(session: Session, index: int) -> None:
         )
 
 
-async def tabs_text(session: Session) -> str:
-    """One line per tab: marker, index, URL, title."""
+async def tabs_text(session: Session, max_chars: int) -> Reply:
+    """One line per tab: marker, index, URL, title; the first tabs that fit in `max_chars`."""
     if not session.tabs:
-        return "No tab is open."
+        return _reply([], ["No tab is open."])
     lines = []
     for index, tab in enumerate(session.tabs):
         mark = "*" if index == session.current else " "
-        title = await _title(tab)
-        lines.append(f"{mark} {index}: {tab.page.url} {json.dumps(title, ensure_ascii=False)}")
-    return wrap_untrusted("\n".join(lines), "browser tabs") + "\n(* = selected)"
+        title = json.dumps(short(await _title(tab), 200), ensure_ascii=False)
+        lines.append(f"{mark} {index}: {short(tab.page.url, 500)} {title}")
+    body, marker = fit_lines(lines, max_chars, what="tabs", how="close tabs with close_tab to see the rest")
+    return _reply([body], ["(* = selected)", marker])
 
 
 # --- files -------------------------------------------------------------------------------------------------
@@ -460,25 +524,29 @@ async def upload(session: Session, tab: Tab, locator: Any, ref: str, files: list
 
 
 def _download_line(record: Any) -> str:
+    url = short(record.url, URL_CHARS)
     if record.error:
-        return f"Download of {record.name} from {record.url} was not saved: {record.error}."
-    return f"Downloaded {record.name} ({human_size(record.size or 0)}) from {record.url} to {record.path}."
+        return f"Download of {record.name} from {url} was not saved: {short(record.error, 300)}."
+    return f"Downloaded {record.name} ({human_size(record.size or 0)}) from {url} to {record.path}."
 
 
-async def downloads_text(session: Session) -> str:
-    """One line per download of this session."""
+async def downloads_text(session: Session, max_chars: int) -> Reply:
+    """One line per download of this session, the latest that fit in `max_chars`."""
     if not session.downloads:
-        return "No downloads in this session."
+        return _reply([], ["No downloads in this session."])
     lines = []
     for record in session.downloads:
         if not record.done.is_set():
-            lines.append(f"{record.name} from {record.url}: still downloading.")
+            lines.append(f"{record.name} from {short(record.url, URL_CHARS)}: still downloading.")
         else:
             lines.append(_download_line(record))
-    return "\n".join(lines)
+    body, marker = fit_lines(
+        lines, max_chars, what="downloads", how="older ones are in the downloads directory", latest=True
+    )
+    return _reply([body], [marker])
 
 
-async def save_pdf(session: Session, tab: Tab, name: str | None) -> str:
+async def save_pdf(session: Session, tab: Tab, name: str | None) -> Reply:
     """Print `tab` to a PDF in the downloads directory; its path and size."""
     directory = session.browser.options.downloads_dir
     assert directory is not None
@@ -501,7 +569,7 @@ async def save_pdf(session: Session, tab: Tab, name: str | None) -> str:
         raise UserError(
             f"Could not find a free name for {base} in the downloads directory.", hint="Give another name."
         )
-    return f"Saved {tab.page.url} as PDF to {path} ({human_size(len(data))})."
+    return _reply([f"Saved {short(tab.page.url, URL_CHARS)} as PDF to {path} ({human_size(len(data))})."], [])
 
 
 _EVAL_WRAPPER = """async (source) => {
@@ -529,8 +597,8 @@ _EVAL_WRAPPER = """async (source) => {
 }"""
 
 
-async def evaluate(session: Session, tab: Tab, script: str, max_chars: int) -> str:
-    """Run `script` in the page; its JSON result and the console lines it wrote."""
+async def evaluate(session: Session, tab: Tab, script: str, max_chars: int) -> Reply:
+    """Run `script` in the page; its JSON result and the console lines it wrote, within `max_chars`."""
     holder: dict[str, Any] = {}
 
     async def run() -> None:
@@ -549,4 +617,11 @@ async def evaluate(session: Session, tab: Tab, script: str, max_chars: int) -> s
     body = f"Result:\n{result['json']}"
     if result["logged"]:
         body += "\n\nConsole output:\n" + "\n".join(result["logged"])
-    return wrap_untrusted(cap_text(body, max_chars).render(), tab.page.url)
+    window = cap_text(body, max_chars)
+    marker = ""
+    if window.truncated:
+        marker = truncation_marker(
+            f"characters 0-{window.end} of {window.total_chars}",
+            "make the script return less (a slice, a count, selected fields)",
+        )
+    return _reply([window.text], [marker])
