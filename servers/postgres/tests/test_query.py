@@ -33,9 +33,21 @@ async def test_rows_are_capped_with_a_continuation(pgdb) -> None:
         error, text, data = await call(client, "query", sql="SELECT id FROM orders ORDER BY id")
         assert not error
         assert data["row_count"] == 50 and data["truncated"] and data["next_offset"] == 50
-        assert "[truncated: rows 1-50 shown (row limit 50); call again with offset=50 for more]" in text
+        cursor = data["next_cursor"]
+        assert (
+            f"[truncated: rows 1-50 shown (row limit 50); call read_more_rows with cursor={cursor}]" in text
+        )
+        error, text, data = await call(client, "read_more_rows", cursor=cursor)
+        assert [r[0] for r in data["rows"]] == list(range(51, 101)) and data["offset"] == 50
+        assert "skipped to row 51" in text and "may have changed since the first page" in text
+        assert "Without ORDER BY" not in text
         error, text, data = await call(client, "query", sql="SELECT id FROM orders ORDER BY id", offset=19990)
         assert data["rows"][0] == [19991] and data["row_count"] == 10 and not data["truncated"]
+        assert data["next_cursor"] is None and "skipped to row 19991" in text
+        error, text, data = await call(client, "query", sql="SELECT id FROM orders", offset=50)
+        assert "Without ORDER BY, the rows may also come in another order" in text
+        error, text, _ = await call(client, "read_more_rows", cursor=cursor[:-3] + "abc")
+        assert error and "The cursor is not valid" in text
         error, text, data = await call(client, "query", sql="SELECT id FROM orders ORDER BY id", offset=30000)
         assert not error and data["row_count"] == 0 and "past the last row" in text
 
@@ -48,6 +60,9 @@ async def test_characters_are_capped_and_long_values_cut(pgdb) -> None:
         assert "...(+99500 chars)" in text and "long value(s) were cut to 500 characters" in text
         error, text, data = await call(client, "query", sql="SELECT id, repeat('y', 300) FROM orders")
         assert data["truncated"] and "character limit" in text and len(text) < 4000
+        # Rows, cursor and notes fit the answer's budget together: the common layer cuts nothing.
+        assert f"call read_more_rows with cursor={data['next_cursor']}]" in text
+        assert "[truncated: showing characters" not in text
 
 
 async def test_parameters_are_converted_to_the_placeholder_types(pgdb) -> None:

@@ -25,6 +25,7 @@ async def test_read_tier_lists_no_write_tool_and_true_annotations(pgdb) -> None:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == {
         "query",
+        "read_more_rows",
         "explain_query",
         "list_databases",
         "list_schemas",
@@ -79,6 +80,20 @@ async def test_dml_tier_writes_and_commits_but_refuses_schema_changes(pgdb) -> N
         assert error and "read-only" in text
     assert await _one(pgdb.superuser_dsn, "SELECT count(*) FROM orders") == 20000
     assert await _one(pgdb.superuser_dsn, "SELECT count(*) FROM customers") == 3
+
+
+async def test_write_tier_continuations_never_run_a_write_again(pgdb) -> None:
+    async with connect(server("--dsn", pgdb.superuser_dsn, "--access", "dml", "--max-rows", "2")) as client:
+        error, text, data = await call(client, "execute_sql", sql="SELECT id FROM orders ORDER BY id")
+        assert not error and data["truncated"] and f"read_more_rows with cursor={data['next_cursor']}" in text
+        error, text, data = await call(client, "read_more_rows", cursor=data["next_cursor"])
+        assert not error and data["rows"] == [[3], [4]]
+        error, text, data = await call(
+            client, "execute_sql", sql="UPDATE orders SET note = note WHERE id <= 5 RETURNING id"
+        )
+        assert not error and data["truncated"] and data["next_cursor"] is None and data["next_offset"] == 2
+        assert "not shown (running the statement again would repeat it)" in text
+        assert "offset=" not in text and "cursor=" not in text
 
 
 async def test_ddl_tier_changes_schema_but_not_roles_or_extensions(pgdb) -> None:

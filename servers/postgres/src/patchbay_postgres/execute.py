@@ -10,6 +10,7 @@ the message, DETAIL, HINT and the position in the query, plus what to do next.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import ipaddress
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchbay_common.errors import UserError, redact
-from patchbay_common.limits import cap_rows
 from patchbay_postgres.databases import connection_lost
 from patchbay_postgres.sqlcheck import Checked
 
@@ -50,6 +50,8 @@ class QueryResult:
     truncated: bool = False
     next_offset: int | None = None
     reason: str | None = None
+    next_cursor: str | None = None
+    how_to_continue: str = ""  # the end of the truncation marker: how to get the rows after these
     status: str = ""
     elapsed_ms: float = 0.0
     cut_cells: int = 0
@@ -59,19 +61,13 @@ class QueryResult:
         """The truncation line a model reads, or ""."""
         if not self.truncated:
             return ""
-        more = f"; call again with offset={self.next_offset} for more" if self.next_offset else ""
-        return (
-            f"[truncated: rows {self.offset + 1}-{self.offset + len(self.rows)} shown ({self.reason}){more}]"
-        )
+        how = f"; {self.how_to_continue}" if self.how_to_continue else ""
+        shown = f"rows {self.offset + 1}-{self.offset + len(self.rows)} shown"
+        return f"[truncated: {shown} ({self.reason}){how}]"
 
     def rows_as_text(self) -> str:
         """One JSON object per row, keyed by column name (duplicate names get a suffix)."""
-        keys: list[str] = []
-        for name in self.columns:
-            key, n = name, 2
-            while key in keys:
-                key, n = f"{name}_{n}", n + 1
-            keys.append(key)
+        keys = _keys(self.columns)
         return "\n".join(
             json.dumps(dict(zip(keys, row, strict=True)), ensure_ascii=False) for row in self.rows
         )
@@ -86,6 +82,7 @@ class QueryResult:
             "offset": self.offset,
             "truncated": self.truncated,
             "next_offset": self.next_offset,
+            "next_cursor": self.next_cursor,
             "status": self.status,
         }
 
@@ -306,39 +303,91 @@ async def _end(connection: Any, commit: bool) -> None:
         return
 
 
+def _keys(columns: list[str]) -> list[str]:
+    """Column names as JSON keys: a repeated name gets a suffix (`id`, `id_2`)."""
+    keys: list[str] = []
+    for name in columns:
+        key, n = name, 2
+        while key in keys:
+            key, n = f"{name}_{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+class _Pager:
+    """Rows of one page, converted as they arrive, until the row limit or the character budget is reached.
+
+    A row costs what it adds to the answer: its JSON line in the text and its array in `structuredContent`
+    (the common layer caps the two together).
+    """
+
+    def __init__(self, columns: list[str], limits: Limits) -> None:
+        self.keys = _keys(columns)
+        self.limits = limits
+        self.rows: list[list[Any]] = []
+        self.used = 0
+        self.cut_cells = 0
+        self.reason: str | None = None
+
+    def add(self, record: Any) -> bool:
+        """Keep `record` if it fits; False (and the reason set) when the page is full without it."""
+        if len(self.rows) >= self.limits.max_rows:
+            self.reason = f"row limit {self.limits.max_rows}"
+            return False
+        row, cut = [], 0
+        for value in record.values():
+            converted, was_cut = to_json(value, self.limits.max_cell_chars)
+            cut += was_cut
+            row.append(converted)
+        cost = len(json.dumps(dict(zip(self.keys, row, strict=True)), ensure_ascii=False)) + len(
+            json.dumps(row, ensure_ascii=False)
+        )
+        if self.rows and self.used + cost > self.limits.max_chars:
+            self.reason = f"character limit {self.limits.max_chars}"
+            return False
+        self.rows.append(row)
+        self.used += cost
+        self.cut_cells += cut
+        return True
+
+    def result(self, columns: list[str], types: list[str], offset: int) -> QueryResult:
+        """The page: truncated when a row did not fit."""
+        truncated = self.reason is not None
+        result = QueryResult(
+            columns=columns,
+            types=types,
+            rows=self.rows,
+            offset=offset,
+            truncated=truncated,
+            next_offset=offset + len(self.rows) if truncated else None,
+            reason=self.reason,
+            cut_cells=self.cut_cells,
+        )
+        if self.cut_cells:
+            result.notes.append(
+                f"{self.cut_cells} long value(s) were cut to {self.limits.max_cell_chars} characters."
+            )
+        return result
+
+
+def _less_header(limits: Limits, columns: list[str], types: list[str]) -> Limits:
+    """`limits` with room left for the column names and types, which the answer shows twice."""
+    header = 2 * (len(json.dumps(columns)) + len(json.dumps(types)))
+    return dataclasses.replace(limits, max_chars=max(200, limits.max_chars - header))
+
+
 def _page(
     raw_rows: list[Any], columns: list[str], types: list[str], offset: int, limits: Limits
 ) -> QueryResult:
-    cut_cells = 0
-    rows: list[list[Any]] = []
+    pager = _Pager(columns, _less_header(limits, columns, types))
     for record in raw_rows:
-        row = []
-        for value in record.values():
-            converted, cut = to_json(value, limits.max_cell_chars)
-            cut_cells += cut
-            row.append(converted)
-        rows.append(row)
-    more = len(rows) > limits.max_rows
-    capped = cap_rows(
-        rows[: limits.max_rows],
-        max_rows=limits.max_rows,
-        max_chars=limits.max_chars,
-        offset=offset,
-        more_available=more,
-    )
-    result = QueryResult(
-        columns=columns,
-        types=types,
-        rows=capped.rows,
-        offset=offset,
-        truncated=capped.truncated,
-        next_offset=capped.next_offset,
-        reason=capped.reason,
-        cut_cells=cut_cells,
-    )
-    if cut_cells:
-        result.notes.append(f"{cut_cells} long value(s) were cut to {limits.max_cell_chars} characters.")
-    return result
+        if not pager.add(record):
+            break
+    return pager.result(columns, types, offset)
+
+
+_FETCH_CHUNK = 50
+_NOT_AGAIN = "the other rows it returned are not shown (running the statement again would repeat it)"
 
 
 def _columns(statement: Any) -> tuple[list[str], list[str]]:
@@ -358,18 +407,20 @@ async def run_read(
         statement = await connection.prepare(checked.sql)
         args = bind(statement, params)
         columns, types = _columns(statement)
-        wanted = limits.max_rows + 1
+        pager = _Pager(columns, _less_header(limits, columns, types))
+        chunk = min(limits.max_rows + 1, _FETCH_CHUNK)  # rows in memory at once, before conversion
         if offset:
             cursor = await statement.cursor(*args)
-            await cursor.forward(offset)
-            raw = await cursor.fetch(wanted)
-        else:  # bind and fetch the first page in one round trip
-            raw = []
-            async for record in statement.cursor(*args, prefetch=wanted):
-                raw.append(record)
-                if len(raw) == wanted:
+            await cursor.forward(offset)  # the skipped rows stay in the server
+            while True:
+                batch = await cursor.fetch(chunk)
+                if not all(pager.add(record) for record in batch) or len(batch) < chunk:
                     break
-        result = _page(raw, columns, types, offset, limits)
+        else:  # bind and fetch the first rows in one round trip
+            async for record in statement.cursor(*args, prefetch=chunk):
+                if not pager.add(record):
+                    break
+        result = pager.result(columns, types, offset)
         result.status = f"SELECT {len(result.rows)}"
     except UserError:
         raise
@@ -397,6 +448,7 @@ async def run_write(
         raw = await statement.fetch(*args)
         status = statement.get_statusmsg() or ""
         result = _page(raw, columns, types, 0, limits)
+        result.how_to_continue = _NOT_AGAIN
         result.status = status
         if commit:
             await _end(connection, commit=True)
@@ -425,6 +477,7 @@ async def run_autocommit(
         columns, types = _columns(statement)
         raw = await statement.fetch(*args)
         result = _page(raw, columns, types, 0, limits)
+        result.how_to_continue = _NOT_AGAIN
         result.status = statement.get_statusmsg() or ""
     except UserError:
         raise

@@ -13,6 +13,7 @@ Both protocol eras, over stdio, SSE and streamable HTTP (patchbay_common.app).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Annotated, Any, Literal
@@ -40,6 +41,7 @@ from patchbay_common.errors import Partial, UserError, redact
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_postgres import __version__, catalog, render, sqlcheck, tuning
+from patchbay_postgres.continuation import make_cursor, read_cursor
 from patchbay_postgres.databases import Database, Databases, parse_targets
 from patchbay_postgres.execute import Limits, explain, explain_sql, run_autocommit, run_read, run_write
 from patchbay_postgres.runtime import Runtime
@@ -104,6 +106,7 @@ class QueryOutput(BaseModel):
     offset: int
     truncated: bool
     next_offset: int | None
+    next_cursor: str | None = None
     status: str
 
 
@@ -133,7 +136,9 @@ def build(settings: Settings) -> PatchbayServer:
         statement_timeout=settings.statement_timeout,
         lock_timeout=settings.lock_timeout,
         max_rows=settings.max_rows,
-        max_chars=max(100, settings.max_output_chars - 1_000),
+        # Rows show twice (JSON lines and structuredContent), capped together by the common layer; the rest
+        # of the answer (frame, head line, marker, notes) takes about 2,500 characters.
+        max_chars=max(200, settings.max_output_chars - 2_500),
         max_cell_chars=min(2_000, max(50, settings.max_output_chars // 8)),
     )
     runtime = Runtime(databases)
@@ -149,6 +154,24 @@ def build(settings: Settings) -> PatchbayServer:
         await mcp._subscriptions.publish(ResourceUpdated(uri=uri))
 
     runtime.publish = publish
+
+    def room(sql: str, params: list[Any], db: Database) -> Limits:
+        """`limits` with room left for the cursor, which the answer shows twice."""
+        cursor = make_cursor(sql, params, db.name, 10**9) or ""
+        return dataclasses.replace(limits, max_chars=max(200, limits.max_chars - 2 * len(cursor)))
+
+    def paged(page: Any, checked: sqlcheck.Checked, params: list[Any], db: Database) -> Any:
+        """`page` with the cursor for the rows after it, and a note when it comes from a later row."""
+        if page.truncated and page.next_offset is not None:
+            page.next_cursor = make_cursor(checked.sql, params, db.name, page.next_offset)
+            page.how_to_continue = (
+                f"call read_more_rows with cursor={page.next_cursor}"
+                if page.next_cursor
+                else f"call query again with the same sql, params and database, and offset={page.next_offset}"
+            )
+        if page.offset:
+            page.notes.insert(0, rerun_note(checked, page.offset))
+        return page
 
     def result(page: Any, source: str, committed: bool | None = None) -> CallToolResult:
         text = render.query_text(page, source, committed=committed)
@@ -170,13 +193,37 @@ def build(settings: Settings) -> PatchbayServer:
         """Run one read-only SQL statement and return its rows as JSON lines.
 
         The statement (SELECT, WITH, VALUES, TABLE, SHOW or EXPLAIN) runs in a transaction that is rolled
-        back; rows are capped, with an offset to continue.
+        back; rows are capped, with a cursor for read_more_rows (or an offset) to continue.
         """
         checked = sqlcheck.check(sql, "read")
         db = databases.get(database)
         async with db.connection() as connection:
-            page = await run_read(connection, checked, params, offset=offset, limits=limits)
-        return result(page, f"postgres://{db.name} query")
+            page = await run_read(
+                connection, checked, params, offset=offset, limits=room(checked.sql, params, db)
+            )
+        return result(paged(page, checked, params, db), f"postgres://{db.name} query")
+
+    @mcp.tool(annotations=hints(read_only=True, title="Read more rows"))
+    async def read_more_rows(
+        cursor: Annotated[str, Field(description="The cursor a truncated result gave.")],
+    ) -> Annotated[CallToolResult, QueryOutput]:
+        """Return the next page of a truncated result from its cursor.
+
+        The cursor holds the query, its params, the database and the row: the query runs again (read-only,
+        rolled back) and skips to that row, so the page shows the data as it is now.
+        """
+        where = read_cursor(cursor)
+        checked = sqlcheck.check(where.sql, "read")
+        db = databases.get(where.database)
+        async with db.connection() as connection:
+            page = await run_read(
+                connection,
+                checked,
+                where.params,
+                offset=where.offset,
+                limits=room(checked.sql, where.params, db),
+            )
+        return result(paged(page, checked, where.params, db), f"postgres://{db.name} query")
 
     if settings.access != "read":
 
@@ -194,7 +241,8 @@ def build(settings: Settings) -> PatchbayServer:
             db = databases.get(database)
             async with db.connection() as connection:
                 if checked.needs == "read":
-                    page = await run_read(connection, checked, params, limits=limits)
+                    page = await run_read(connection, checked, params, limits=room(checked.sql, params, db))
+                    page = paged(page, checked, params, db)
                     return result(page, f"postgres://{db.name} query", committed=None)
                 if settings.access == "unrestricted":
                     page = await run_autocommit(connection, checked, params, limits=limits)
@@ -569,6 +617,18 @@ def build(settings: Settings) -> PatchbayServer:
         )
 
     return mcp
+
+
+def rerun_note(checked: sqlcheck.Checked, offset: int) -> str:
+    """What a page that starts at row `offset + 1` says about where its rows come from."""
+    note = (
+        f"Note: the query ran again and skipped to row {offset + 1} (no result stays open between calls), "
+        "so the data may have changed since the first page."
+    )
+    node = checked.node
+    if type(node).__name__ == "SelectStmt" and not getattr(node, "sortClause", None):
+        note += " Without ORDER BY, the rows may also come in another order than on the first page."
+    return note
 
 
 def main() -> None:
