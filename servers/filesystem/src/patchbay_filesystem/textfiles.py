@@ -39,6 +39,7 @@ __all__ = [
 
 SNIFF_BYTES = 8192
 _TAIL_BLOCK = 64 * 1024
+_TAIL_NOTES = 400  # characters of a tail's budget kept for the notes after it
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -397,12 +398,13 @@ def _fit_tail(
     kept: list[str] = []
     used = 0
     cut_last = False
+    budget = max(100, max_chars - _TAIL_NOTES)
     for line in reversed(lines):
         cost = len(line) + 8
-        if kept and used + cost > max_chars:
+        if kept and used + cost > budget:
             break
-        if not kept and cost > max_chars:  # the last line alone is longer than the budget: show its end
-            kept.append(line[-max(1, max_chars - 200) :])
+        if not kept and cost > budget:  # the last line alone is longer than the budget: show its end
+            kept.append(line[-budget:])
             cut_last = True
             break
         kept.append(line)

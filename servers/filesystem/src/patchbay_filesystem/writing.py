@@ -26,6 +26,7 @@ WRITE = "write"
 DELETE = "delete"
 
 _EDIT_MAX_BYTES = 32 * 1024 * 1024
+_DIFF_ROOM = 400  # characters of the output limit kept for the dry-run line, the fences and the cut marker
 
 
 class EditOperation(BaseModel):
@@ -85,7 +86,8 @@ async def edit_file(
             canonical,
             deadline=deadline,
         )
-        diff = textfiles.fenced_diff(before, after, canonical, max_chars=deps.max_chars, deadline=deadline)
+        room = max(1000, deps.max_chars - _DIFF_ROOM)
+        diff = textfiles.fenced_diff(before, after, canonical, max_chars=room, deadline=deadline)
         return before, after, encoding, diff
 
     # Matching and diffing may be abandoned at the call's deadline (nothing is written yet); the write
