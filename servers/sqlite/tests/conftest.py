@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from patchbay_sqlite.sample import SAMPLE_PATH
+from patchbay_sqlite.thread import THREAD_NAME
 
 sys.path.insert(0, str(Path(__file__).parent))  # sqlite_helpers (--import-mode=importlib)
 
@@ -41,13 +42,13 @@ def big(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_connection_left_open() -> Iterator[None]:
-    """Every test closes the SQLite connections it opened (aiosqlite's threads would keep Python alive)."""
+    """Every test closes the SQLite connections it opened (each has a thread of its own)."""
     yield
     deadline = time.monotonic() + 5
     while (left := _worker_threads()) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not left, f"{len(left)} aiosqlite connection threads still running"
+    assert not left, f"{len(left)} SQLite connection threads still running"
 
 
 def _worker_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME) and t.is_alive()]

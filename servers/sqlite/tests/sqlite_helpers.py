@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from patchbay_sqlite.server import Settings
 
@@ -31,8 +30,3 @@ def count(path: Path, table: str) -> int:
         return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
     finally:
         conn.close()
-
-
-def text(result: Any) -> str:
-    """The text a model sees in a tool result."""
-    return "\n".join(getattr(block, "text", "") for block in result.content)

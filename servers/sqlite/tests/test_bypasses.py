@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import settings, snapshot, text
+from sqlite_helpers import settings, snapshot
 
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import text
 from patchbay_sqlite.server import build
 
 pytestmark = pytest.mark.anyio

@@ -12,9 +12,9 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
-from sqlite_helpers import text
 
 from patchbay_common.testing.clients import ERAS, Launch, connect, http_server
+from patchbay_common.testing.results import text
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ open as a `Result` the caller pages through, so the query is not run again while
 is gone (another process, a write in between), `read(..., skip=N)` runs the query again and steps over the
 first N rows without keeping them.
 
-aiosqlite gives each connection its own thread. Each operation here (run a statement and fetch its first
-page; fetch the next page; a dry run) is one plain `sqlite3` function sent to that thread in one hop,
+Each connection lives in a thread of its own (thread.py). Each operation here (run a statement and fetch its
+first page; fetch the next page; a dry run) is one plain `sqlite3` function sent to that thread in one hop,
 rather than one hop per cursor call: a hop costs more than a small query.
 """
 
@@ -21,8 +21,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -30,9 +31,7 @@ from patchbay_common.errors import NotFound, UserError
 from patchbay_common.logs import get_logger
 from patchbay_sqlite.policy import DROP_ACTIONS, Access, Authorizer, Purpose
 from patchbay_sqlite.render import cell
-
-if TYPE_CHECKING:
-    import aiosqlite
+from patchbay_sqlite.thread import ConnectionThread
 
 __all__ = ["Assessment", "Database", "Page", "Result", "sql_error"]
 
@@ -53,9 +52,9 @@ def quote_identifier(name: str) -> str:
 
 @dataclass
 class _Conn:
-    """An aiosqlite connection with its authorizer and the deadline its progress handler checks."""
+    """A connection (in its own thread) with its authorizer and the deadline its progress handler checks."""
 
-    conn: aiosqlite.Connection
+    conn: ConnectionThread
     auth: Authorizer
     deadline: float | None = None
     timeout: float = 0.0
@@ -88,8 +87,7 @@ class _Conn:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop."""
-        result: T = await self.conn._execute(fn, self.conn._conn, *args)  # type: ignore[no-untyped-call]
-        return result
+        return await self.conn.run(fn, *args)
 
     async def close(self) -> None:
         """Close the connection and stop its thread."""
@@ -154,8 +152,9 @@ _SKIP_BATCH = 1000
 
 def _open_read(
     raw: sqlite3.Connection, sql: str, params: Params, first: int, skip: int = 0
-) -> tuple[sqlite3.Cursor, list[Any]]:
+) -> tuple[sqlite3.Cursor, list[str], list[Any]]:
     cursor = raw.execute(sql, tuple(params))
+    columns = [d[0] for d in cursor.description or ()]
     while skip > 0:  # rows before the position are stepped over, never kept or converted
         wanted = min(skip, _SKIP_BATCH)
         if len(cursor.fetchmany(wanted)) < wanted:
@@ -164,7 +163,7 @@ def _open_read(
     batch = cursor.fetchmany(first)
     if len(batch) < first:
         cursor.close()
-    return cursor, _rows(batch)
+    return cursor, columns, _rows(batch)
 
 
 def _fetch(_: sqlite3.Connection, cursor: sqlite3.Cursor, count: int) -> list[list[Any]]:
@@ -307,15 +306,20 @@ class Database:
         return f"{self.path.resolve().as_uri()}?mode={mode}{extra}"
 
     async def _open(self, *, write: bool) -> _Conn:
-        import aiosqlite  # imported on first use, so start-up does not pay for it
-
         mode = "rwc" if write and self.access is Access.DDL else ("rw" if write else "ro")
+        # No statement cache: a cached statement is not compiled again, so the authorizer would not see it
+        # again, and the same text may come back under another purpose (read, write, create). Cursors are
+        # created in the connection's thread but handed around by the event loop, hence check_same_thread.
+        connect = partial(
+            sqlite3.connect,
+            self._uri(mode),
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=0,
+        )
         try:
-            # No statement cache: a cached statement is not compiled again, so the authorizer would not
-            # see it again, and the same text may come back under another purpose (read, write, create).
-            conn = await aiosqlite.connect(
-                self._uri(mode), uri=True, isolation_level=None, check_same_thread=False, cached_statements=0
-            )
+            conn = await ConnectionThread.open(connect, f"{self.name} ({'write' if write else 'read'})")
         except sqlite3.Error as exc:
             raise UserError(f"Cannot open database {self.name} ({self.path}): {exc}.") from exc
         wrapped = _Conn(conn, Authorizer(self.access))
@@ -369,13 +373,12 @@ class Database:
         try:
             async with conn.turn(Purpose.READ, self.timeout):
                 try:
-                    cursor, rows = await conn.run(_open_read, sql, params, first, skip)
+                    cursor, columns, rows = await conn.run(_open_read, sql, params, first, skip)
                 except sqlite3.Error as exc:
                     raise sql_error(exc, conn) from exc
         except BaseException:
             await self._release(conn)
             raise
-        columns = [d[0] for d in cursor.description or ()]
         result = Result(
             secrets.token_hex(8), self.name, sql, columns, conn, cursor, rows=rows, params=tuple(params)
         )

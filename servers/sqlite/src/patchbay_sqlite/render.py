@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["Format", "cell", "render"]
+__all__ = ["Format", "cell", "fit_rows", "render"]
 
 Format = Literal["table", "csv"]
 
@@ -59,3 +60,28 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format = 
     header = line(list(columns))
     rule = "-+-".join("-" * w for w in widths)
     return "\n".join([header, rule, *(line(row) for row in texts)])
+
+
+def fit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format, budget: int) -> int:
+    """How many of `rows` (at least one) fit `budget` characters as rendered text and as JSON together.
+
+    A tool answer shows the rows twice (the text and `structuredContent`), and an aligned table pads every
+    row to its widest cell, so the text is measured as rendered, not estimated.
+    """
+
+    def cost(count: int) -> int:
+        shown = rows[:count]
+        return len(render(columns, shown, fmt)) + len(
+            json.dumps(list(shown), ensure_ascii=False, default=str)
+        )
+
+    if not rows or cost(len(rows)) <= budget:
+        return len(rows)
+    low, high = 1, len(rows) - 1  # the largest count that fits (at least one row is always shown)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(middle) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
