@@ -127,13 +127,27 @@ def _note(meta: dict[str, str], page: Page) -> str:
 
 
 async def prompt_text(deps: Deps, url: str) -> str:
-    """The `fetch` prompt's message: the page as Markdown, fetched as the user (robots.txt not checked)."""
+    """The `fetch` prompt's message: the page as Markdown, fetched as the user (robots.txt not checked).
+
+    The page is cut so that the whole message fits the budget: the layer's own cut would not know to keep
+    the frame's closing line after our "Contents of" line.
+    """
     try:
         result = await deps.rendered(url, "markdown", None, False, 0, prompt=True)
     except UserError as exc:
         return f"Failed to fetch {clean_url(url)}: {clean_error(exc)}"
-    about = _about(result.meta, url, max(200, deps.max_chars // 4))
-    text = result.text[: deps.max_chars * 4]  # the layer caps the prompt, keeping the frame's closing line
-    source = clean_url(result.meta.get("url", url), 500)
-    body = f"{about}\n\n{text}"
-    return f"Contents of {clean_url(url)}:\n{wrap_untrusted(body, source)}"
+    budget = deps.max_chars
+    head = f"Contents of {clean_url(url, max(100, budget // 10))}:\n"
+    source = clean_url(result.meta.get("url", url), max(100, min(500, budget // 10)))
+    about = _about(result.meta, url, budget // 4)
+    limit = min(len(result.text), budget)
+    while True:
+        page = window(result.text, 0, limit) if result.text else Page("", 0, 0, 0)
+        message = head + wrap_untrusted(f"{about}\n\n{page.text}", source)
+        if page.next_index is not None:
+            shown = f"characters 0-{page.end} of {page.total}"
+            message += "\n" + truncation_marker(shown, f"call the fetch tool with start_index={page.end}")
+        over = len(message) - budget
+        if over <= 0 or limit <= _MIN_WINDOW:
+            return message
+        limit = max(_MIN_WINDOW, min(limit, page.end) - over)
