@@ -9,7 +9,10 @@ parser PostgreSQL itself uses (pglast embeds libpg_query), so no spelling trick 
   changes hidden in CTEs, `SELECT ... INTO` and `FOR UPDATE`;
 - refuses calls to functions that reach outside the database or outlive the transaction (server files,
   programs, large objects, dblink, advisory locks, `set_config`, backend signals, replication slots,
-  statistics resets, and the functions that run a query given as text), at every tier but unrestricted.
+  statistics resets, and the functions that run a query given as text), and reads of the views that show the
+  server's configuration files (`pg_file_settings`, `pg_hba_file_rules`, `pg_ident_file_mappings`), at
+  every tier but unrestricted. Names are compared as the parser resolved them (schema-qualified, quoted,
+  Unicode-escaped or in capitals alike).
 
 Layer three is the engine: a `READ ONLY` transaction that is always rolled back, with statement and lock
 timeouts (see `execute.py`). None of this replaces a least-privilege role, which the README explains.
@@ -30,6 +33,7 @@ __all__ = [
     "check",
     "column_refs",
     "denied_function",
+    "denied_relation",
     "tier_allows",
 ]
 
@@ -44,19 +48,19 @@ def tier_allows(tier: Tier, needed: Tier) -> bool:
 
 # Functions refused below the unrestricted tier, by exact name or by prefix, with the reason a model reads.
 _FILES = "reads or lists files on the database server"
+_CONFIG_FILES = "reads the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)"
 _DENIED_EXACT: dict[str, str] = {
-    "pg_read_file": _FILES,
-    "pg_read_binary_file": _FILES,
-    "pg_stat_file": _FILES,
     "pg_current_logfile": _FILES,
     "pg_logdir_ls": _FILES,
+    "pg_show_all_file_settings": _CONFIG_FILES,
+    "pg_hba_file_rules": _CONFIG_FILES,
+    "pg_ident_file_mappings": _CONFIG_FILES,
     "loread": "reads large objects, which live outside table data",
     "lowrite": "writes large objects, which live outside table data",
     "set_config": "changes server settings (it can turn the read-only guard off for the session)",
     "pg_terminate_backend": "ends other sessions",
     "pg_cancel_backend": "cancels other sessions' queries",
     "pg_reload_conf": "reloads the server configuration",
-    "pg_rotate_logfile": "rotates the server log",
     "pg_promote": "promotes a standby server",
     "pg_switch_wal": "forces a WAL switch",
     "pg_create_restore_point": "writes to the WAL",
@@ -79,6 +83,10 @@ _DENIED_EXACT: dict[str, str] = {
 }
 _DENIED_PREFIX: tuple[tuple[str, str], ...] = (
     ("pg_ls_", _FILES),
+    ("pg_read_file", _FILES),  # pg_read_file_old too (a superuser reads any file through it)
+    ("pg_read_binary_file", _FILES),
+    ("pg_stat_file", _FILES),
+    ("pg_rotate_logfile", "rotates the server log"),
     ("pg_file_", "writes, renames or removes files on the database server"),
     ("lo_", "imports, exports or changes large objects (lo_import/lo_export touch server files)"),
     ("be_lo_", "changes large objects"),
@@ -95,6 +103,14 @@ _DENIED_PREFIX: tuple[tuple[str, str], ...] = (
     ("binary_upgrade_", "is meant for pg_upgrade only"),
     ("hypopg", "changes this session's hypothetical indexes (the suggest_indexes tool uses them)"),
 )
+
+# Views (and tables) refused below unrestricted, by name in any schema: a superuser reads the server's
+# configuration files through them.
+_DENIED_RELATIONS: dict[str, str] = {
+    "pg_file_settings": _CONFIG_FILES,
+    "pg_hba_file_rules": _CONFIG_FILES,
+    "pg_ident_file_mappings": _CONFIG_FILES,
+}
 
 _MODIFYING = ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt")
 
@@ -223,13 +239,19 @@ def denied_function(name: str) -> str | None:
     return None
 
 
-def _node_names(tree: Any) -> tuple[list[str], list[str]]:
-    """Every node type name and every called function name (last component) in `tree`."""
+def denied_relation(name: str) -> str | None:
+    """Why reading a view or table (bare name, any case) is refused below unrestricted, or None."""
+    return _DENIED_RELATIONS.get(name.lower())
+
+
+def _node_names(tree: Any) -> tuple[list[str], list[str], list[str]]:
+    """Every node type name, called function name and relation name (last components) in `tree`."""
     from pglast import ast
     from pglast.visitors import Visitor
 
     kinds: list[str] = []
     functions: list[str] = []
+    relations: list[str] = []
 
     class _Walk(Visitor):
         def visit(self, ancestors: Any, node: Any) -> None:
@@ -238,9 +260,11 @@ def _node_names(tree: Any) -> tuple[list[str], list[str]]:
                 parts = [getattr(p, "sval", "") for p in node.funcname or ()]
                 if parts:
                     functions.append(parts[-1])
+            elif isinstance(node, ast.RangeVar) and node.relname:
+                relations.append(node.relname)
 
     _Walk()(tree)
-    return kinds, functions
+    return kinds, functions, relations
 
 
 def _explain_analyze(node: Any) -> bool:
@@ -266,7 +290,7 @@ def _needs(node: Any) -> tuple[Tier, str, bool]:
     if kind == "SelectStmt":
         if node.intoClause is not None:
             return "ddl", "SELECT INTO (creates a table)", False
-        kinds, _ = _node_names(node)
+        kinds, _, _ = _node_names(node)
         if any(k in _MODIFYING for k in kinds):
             return "dml", "A data-changing statement inside WITH", True
         if node.lockingClause or any(k == "LockingClause" for k in kinds):
@@ -357,7 +381,7 @@ def _check_cached(sql: str, tier: Tier) -> Checked:
             ),
         )
     if tier != "unrestricted":
-        _, functions = _node_names(node)
+        _, functions, relations = _node_names(node)
         for name in functions:
             refused = denied_function(name)
             if refused is not None:
@@ -365,6 +389,14 @@ def _check_cached(sql: str, tier: Tier) -> Checked:
                     f"The function {name}() is not allowed: it {refused}. This server refuses it below "
                     f"--access unrestricted, whatever the database role may do.",
                     hint="Query tables and views instead; server files and other databases are out of reach.",
+                )
+        for name in relations:
+            refused = denied_relation(name)
+            if refused is not None:
+                raise AccessDenied(
+                    f"The view {name} is not allowed: it {refused}. This server refuses it below "
+                    f"--access unrestricted, whatever the database role may do.",
+                    hint="Query tables and views instead; server files and settings files are out of reach.",
                 )
     analyze = kind == "ExplainStmt" and _explain_analyze(node)
     return Checked(
