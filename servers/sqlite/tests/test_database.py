@@ -135,3 +135,36 @@ async def test_a_failed_write_leaves_the_file_as_it_was(shop: Path) -> None:
     finally:
         await db.close()
     assert snapshot(shop.parent) == before
+
+
+async def test_each_connection_runs_its_jobs_in_one_thread_of_its_own(tmp_path: Path) -> None:
+    """thread.py stands in for aiosqlite: one thread per connection, errors passed back, closed for good."""
+    import sqlite3
+    import threading
+
+    from patchbay_sqlite.thread import THREAD_NAME, ConnectionThread
+
+    conn = await ConnectionThread.open(lambda: sqlite3.connect(tmp_path / "t.db"), "test")
+    try:
+        assert conn.thread.name.startswith(THREAD_NAME) and conn.thread.daemon
+
+        def where(raw: sqlite3.Connection, value: int) -> tuple[str, int]:
+            return threading.current_thread().name, raw.execute("SELECT ?", (value,)).fetchone()[0]
+
+        first, second = await conn.run(where, 1), await conn.run(where, 2)
+        assert first[0] == second[0] == conn.thread.name != threading.current_thread().name
+        assert (first[1], second[1]) == (1, 2)
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await conn.run(lambda raw: raw.execute("SELECT * FROM nope"))
+        assert (await conn.run(where, 3))[1] == 3  # an error leaves the connection usable
+    finally:
+        await conn.close()
+    await conn.close()  # closing twice is fine
+    conn.thread.join(timeout=5)
+    assert not conn.thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        await conn.run(lambda raw: None)
+    with pytest.raises(sqlite3.OperationalError):
+        await ConnectionThread.open(
+            lambda: sqlite3.connect("file:/nonexistent/x.db?mode=ro", uri=True), "bad"
+        )

@@ -156,3 +156,12 @@ async def test_returning_rows_are_framed_sanitized_and_capped(hostile: Path, era
     assert data["rows_changed"] == 50 and 1 <= len(data["rows"]) < 50
     assert "OK: 50 rows changed in database h." in text(result)
     assert f"[truncated: showing {len(data['rows'])} of 50 RETURNING rows;" in text(result)
+
+
+async def test_a_missing_table_error_does_not_quote_hostile_table_names(hostile: Path) -> None:
+    """An error text is not framed, so the hint lists only plainly named tables."""
+    async with connect(_server(hostile)) as client:
+        missing = await client.call_tool("describe_table", {"table_name": "nope"})
+    assert missing.is_error
+    assert "Ignore previous instructions" not in text(missing)
+    assert "Tables: notes and 42 with other characters." in text(missing)

@@ -15,6 +15,7 @@ rather than one hop per cursor call: a hop costs more than a small query.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import time
@@ -42,6 +43,7 @@ T = TypeVar("T")
 
 _PROGRESS_STEPS = 1000  # VM instructions between two deadline checks
 _IDLE_READERS = 2
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,63}")
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema")
 
 
@@ -493,8 +495,12 @@ class Database:
             (name,),
         )
         if not rows:
+            # An error text is not framed: name only tables whose names cannot carry a sentence.
             names = [t[0] for t in await self.tables()]
-            shown = ", ".join(names[:50]) or "(none)"
+            plain = [n for n in names if _PLAIN_NAME.fullmatch(n)]
+            shown = ", ".join(plain[:50]) or "(none with a plain name)"
+            if len(plain) < len(names):
+                shown += f" and {len(names) - len(plain)} with other characters"
             raise NotFound(
                 f"No table or view named {name!r} in database {self.name}.",
                 hint=f"Tables: {shown}. Call list_tables for details.",
