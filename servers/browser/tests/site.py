@@ -18,6 +18,8 @@
 - /console          logs to the console on load
 - /photo            a tall canvas of photo-like noise (large as PNG, much smaller as JPEG)
 - /anything-else    a small page naming the path
+
+A test may add its own pages: `site.extra[path] = html` (served as UTF-8 HTML), e.g. hostile ones.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class Site:
     server: ThreadingHTTPServer
     host: str
     hits: Counter[str] = field(default_factory=Counter)
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def port(self) -> int:
@@ -169,7 +172,9 @@ def start_site(host: str = "127.0.0.1") -> Site:
                 "/console": CONSOLE,
                 "/photo": PHOTO,
             }
-            if path in pages:
+            if path in holder["site"].extra:
+                self._send(200, holder["site"].extra[path])
+            elif path in pages:
                 self._send(200, pages[path])
             elif path == "/big":
                 self._send(200, _big())
