@@ -198,3 +198,14 @@ async def test_confirmation_without_an_elicitation_client_is_refused_and_nothing
     assert refused.is_error
     assert "cannot ask the user to confirm" in text(refused) and "Nothing was changed" in text(refused)
     assert deps.written == []
+
+
+def test_a_cut_inside_a_frame_after_a_heading_keeps_the_frame_closed() -> None:
+    from patchbay_common.results import cap_text_to
+    from patchbay_common.untrusted import wrap_untrusted
+
+    text = "Contents of https://x:\n" + wrap_untrusted(HOSTILE * 100, "page") + "\nour note"
+    cut = cap_text_to(text, 1_000)
+    assert len(cut) <= 1_000
+    tag = cut.split("<", 2)[1].split(" ")[0]
+    assert cut.count(f"</{tag}>") == 1 and cut.index(f"</{tag}>") < cut.index("[truncated:")

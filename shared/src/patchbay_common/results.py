@@ -15,6 +15,7 @@ Binary blocks (images, audio, blobs) are bounded by each server's own byte limit
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,19 +135,24 @@ def shrink_json(value: Any, limit: int) -> tuple[Any, bool]:
     return best, True
 
 
+_FRAME_TAG = re.compile(r"<(untrusted-data-[0-9a-f]{16}) source=")
+
+
 def cap_text_to(text: str, limit: int, how: str = _DEFAULT_HOW) -> str:
-    """`text` in at most `limit` characters, marker included; a frame's closing line is kept."""
+    """`text` in at most `limit` characters, marker included; a frame the cut leaves open is closed again."""
     if len(text) <= limit:
         return text
-    closing = ""
-    if is_framed(text):
-        end = text.rfind("\n</untrusted-data-")
-        if end > 0:
-            closing = text[end:]
     marker = "\n" + truncation_marker(f"characters 0-{{kept}} of {len(text)}", how)
-    room = max(0, limit - len(closing) - len(marker) - 8)
+    room = max(0, limit - len(marker) - 8)
     kept = text[:room]
-    return kept + closing + marker.replace("{kept}", str(room))
+    closings = ""
+    for _ in range(3):  # closing lines take room, which can cut another frame open: settle in a few rounds
+        tags = [m.group(1) for m in _FRAME_TAG.finditer(kept)]
+        closings = "".join(f"\n</{tag}>" for tag in reversed(tags) if f"</{tag}>" not in kept)
+        if len(kept) + len(closings) <= room:
+            break
+        kept = text[: max(0, room - len(closings))]
+    return kept + closings + marker.replace("{kept}", str(len(kept)))
 
 
 def cap_result(result: CallToolResult, budget: int, how: str | None = None) -> CallToolResult:
