@@ -92,6 +92,19 @@ class Hub:
             hint=f"Subscribe to {CHANNEL_PREFIX}<channel> or {KEY_PREFIX}<key> (names percent-encoded).",
         )
 
+    def check(self, uri: str) -> None:
+        """Refuse, before anything starts, a URI this server cannot watch or one more past the limit.
+
+        Raises:
+            UserError: the URI is not a channel or key resource, or `MAX_SUBSCRIPTIONS` are watched already.
+        """
+        self.redis_channel(uri)
+        if self._refs[uri] == 0 and len(+self._refs) >= MAX_SUBSCRIPTIONS:
+            raise UserError(
+                f"This server already watches {MAX_SUBSCRIPTIONS} resources.",
+                hint="Unsubscribe from some before subscribing to more.",
+            )
+
     def messages(self, uri: str) -> list[dict[str, Any]]:
         """The buffered messages of a URI, oldest first."""
         return [message.as_dict() for message in self._buffers.get(uri, ())]

@@ -368,7 +368,7 @@ async def _scan_members(
             return members, cursor
 
 
-async def key_info(store: Store, keys: Sequence[str]) -> dict[str, Any]:
+async def key_info(store: Store, keys: Sequence[str], *, max_chars: int = 25_000) -> dict[str, Any]:
     """Type, TTL, memory use, encoding and length of each key, in one round trip."""
     if not keys or len(keys) > 100:
         raise UserError(f"Give between 1 and 100 keys, got {len(keys)}.")
@@ -407,7 +407,11 @@ async def key_info(store: Store, keys: Sequence[str]) -> dict[str, Any]:
             if not isinstance(length, Exception):
                 entry["length"] = int(length)
         info.append(entry)
-    return {"keys": info}
+    kept = Budget(max_chars).keep(info)
+    result: dict[str, Any] = {"keys": kept}
+    if len(kept) < len(info):
+        result["note"] = _cut_note("keys", len(kept), len(info), "ask for fewer keys (character limit).")
+    return result
 
 
 async def set_value(
@@ -551,11 +555,15 @@ async def hash_get(
     pairs, nxt = await _scan_pairs(store, "HSCAN", key, pattern, cursor or "0", limit)
     kept = budget.keep([[show(f), show(v)] for f, v in pairs])
     result: dict[str, Any] = {"key": key, "fields": {_as_key(f): v for f, v in kept}}
-    if nxt != "0" or len(kept) < len(pairs):
-        result["next_cursor"] = nxt if len(kept) == len(pairs) else cursor or "0"
+    if len(kept) < len(pairs):
+        # HSCAN cannot resume inside the batch it returned: a cursor would give this page again.
+        result["note"] = (
+            f"Character limit reached after {len(kept)} of {len(pairs)} fields of this batch; "
+            "ask for named fields or a narrower pattern."
+        )
+    elif nxt != "0":
+        result["next_cursor"] = nxt
         result["note"] = "More fields may match; call again with cursor=next_cursor."
-        if len(kept) < len(pairs):
-            result["note"] = "Character limit reached; ask for named fields or a narrower pattern."
     return result
 
 
@@ -613,14 +621,27 @@ async def list_push(
 
 
 async def list_pop(
-    store: Store, key: str, *, end: Literal["left", "right"] = "left", count: int = 1
+    store: Store,
+    key: str,
+    *,
+    end: Literal["left", "right"] = "left",
+    count: int = 1,
+    max_chars: int = 25_000,
 ) -> dict[str, Any]:
-    """LPOP or RPOP up to `count` items and return them."""
+    """LPOP or RPOP up to `count` items; those that fit `max_chars` are shown, the note counts the rest."""
     if count < 1 or count > 1000:
         raise UserError(f"count must be between 1 and 1000, got {count}.")
     await _expect_type(store, key, "list")
     items = await store.run("LPOP" if end == "left" else "RPOP", key, count, idempotent=False)
-    return {"key": key, "popped": [show(v) for v in items or []]}
+    popped = [show(v) for v in items or []]
+    kept = Budget(max_chars).keep(popped)
+    result: dict[str, Any] = {"key": key, "popped": kept}
+    if len(kept) < len(popped):
+        result["note"] = (
+            f"{len(popped)} items were popped; the first {len(kept)} are shown (character limit). "
+            "The others were removed from the list as well."
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- sets
@@ -652,11 +673,15 @@ async def set_members(
     members, nxt = await _scan_members(store, key, pattern, cursor or "0", limit)
     kept = Budget(max_chars).keep(show(v) for v in members)
     result: dict[str, Any] = {"key": key, "length": total, "members": kept}
-    if nxt != "0":
+    if len(kept) < len(members):
+        # SSCAN cannot resume inside the batch it returned: the next cursor would skip the members not shown.
+        result["note"] = (
+            f"Character limit reached after {len(kept)} of {len(members)} members of this batch; "
+            "use a narrower pattern or test values with check."
+        )
+    elif nxt != "0":
         result["next_cursor"] = nxt
         result["note"] = "More members may match; call again with cursor=next_cursor."
-    if len(kept) < len(members):
-        result["note"] = "Character limit reached; use a narrower pattern."
     return result
 
 
@@ -789,26 +814,31 @@ async def stream_range(
     return result
 
 
-async def stream_groups(store: Store, key: str) -> dict[str, Any]:
+async def stream_groups(store: Store, key: str, *, max_chars: int = 25_000) -> dict[str, Any]:
     """Consumer groups of a stream with their consumers and pending counts (read-only inspection)."""
     await _expect_type(store, key, "stream")
     groups = await store.run("XINFO", "GROUPS", key)
     shown = []
     for group in groups or []:
         info = _pairs_dict(group)
-        name = info.get("name")
+        raw = group.items() if isinstance(group, dict) else zip(group[::2], group[1::2], strict=True)
+        name = next((value for field, value in raw if _text(field) == "name"), None)
         consumers = await store.run("XINFO", "CONSUMERS", key, name)
         info["consumers"] = [_pairs_dict(c) for c in consumers or []][:100]
         shown.append(info)
-    return {"key": key, "groups": shown}
+    kept = Budget(max_chars).keep(shown)
+    result: dict[str, Any] = {"key": key, "groups": kept}
+    if len(kept) < len(shown):
+        result["note"] = _cut_note("groups", len(kept), len(shown), "the rest did not fit (character limit).")
+    return result
 
 
 def _pairs_dict(raw: Any) -> dict[str, Any]:
     items = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
     out: dict[str, Any] = {}
     for name, value in items:
-        if isinstance(value, bytes):
-            value = _text(value)
+        if isinstance(value, bytes | str):
+            value = show(value, max_chars=500)  # group and consumer names are whatever clients chose
         out[_text(name)] = value
     return out
 
@@ -860,14 +890,18 @@ async def json_set(store: Store, key: str, path: str, value: str) -> dict[str, A
     return {"key": key, "path": path, "set": True}
 
 
-async def search_indexes(store: Store) -> dict[str, Any]:
+async def search_indexes(store: Store, *, max_chars: int = 25_000) -> dict[str, Any]:
     """The search indexes (FT._LIST) with their document counts."""
     names = [_text(n) for n in await store.run("FT._LIST")]
     indexes = []
     for name in names[:100]:
         info = _pairs_dict(await store.run("FT.INFO", name))
         indexes.append({"name": name, "num_docs": info.get("num_docs")})
-    return {"indexes": indexes}
+    kept = Budget(max_chars).keep(indexes)
+    result: dict[str, Any] = {"indexes": kept}
+    if len(kept) < len(names):
+        result["note"] = _cut_note("indexes", len(kept), len(names), "the rest did not fit.")
+    return result
 
 
 async def search(
@@ -895,7 +929,7 @@ async def search(
 # ---------------------------------------------------------------------------------------------- server
 
 
-async def server_info(store: Store, section: str = "default") -> dict[str, Any]:
+async def server_info(store: Store, section: str = "default", *, max_chars: int = 25_000) -> dict[str, Any]:
     """INFO for one section (server, clients, memory, stats, keyspace, ...) and DBSIZE."""
     info, size = await store.pipeline([["INFO", section], ["DBSIZE"]])
     if isinstance(info, Exception):
@@ -904,11 +938,15 @@ async def server_info(store: Store, section: str = "default") -> dict[str, Any]:
         raise UserError(f"Redis refused INFO {section}: {info}.")
     text = _text(info) if isinstance(info, bytes | str) else None
     parsed = _parse_info(text) if text is not None else {k: v for k, v in dict(info).items()}
-    return {
+    kept = dict(Budget(max_chars).keep(parsed.items()))
+    result: dict[str, Any] = {
         "section": section,
         "dbsize": int(size) if not isinstance(size, Exception) else None,
-        "info": parsed,
+        "info": kept,
     }
+    if len(kept) < len(parsed):
+        result["note"] = _cut_note("fields", len(kept), len(parsed), "ask for one section, e.g. memory.")
+    return result
 
 
 def _parse_info(text: str) -> dict[str, Any]:
@@ -921,7 +959,7 @@ def _parse_info(text: str) -> dict[str, Any]:
     return out
 
 
-async def slowlog(store: Store, count: int = 20) -> dict[str, Any]:
+async def slowlog(store: Store, count: int = 20, *, max_chars: int = 25_000) -> dict[str, Any]:
     """The slowest recent commands (SLOWLOG GET), arguments cut short."""
     if count < 1 or count > 128:
         raise UserError(f"count must be between 1 and 128, got {count}.")
@@ -948,7 +986,11 @@ async def slowlog(store: Store, count: int = 20) -> dict[str, Any]:
                     "command": [show(a, max_chars=100) for a in entry[3][:10]],
                 }
             )
-    return {"entries": shown}
+    kept = Budget(max_chars).keep(shown)
+    result: dict[str, Any] = {"entries": kept}
+    if len(kept) < len(shown):
+        result["note"] = _cut_note("entries", len(kept), len(shown), "ask for a smaller count.")
+    return result
 
 
 _CLIENT_FIELDS = (
@@ -967,7 +1009,7 @@ _CLIENT_FIELDS = (
 )
 
 
-async def client_list(store: Store) -> dict[str, Any]:
+async def client_list(store: Store, *, max_chars: int = 25_000) -> dict[str, Any]:
     """Connected clients without their addresses or file descriptors (CLIENT LIST, redacted)."""
     raw = await store.run("CLIENT", "LIST")
     rows = (
@@ -976,26 +1018,40 @@ async def client_list(store: Store) -> dict[str, Any]:
         else [dict(p.split("=", 1) for p in line.split() if "=" in p) for line in _text(raw).splitlines()]
     )
     clients = [{k: _text(row[k]) for k in _CLIENT_FIELDS if k in row} for row in rows]
-    return {"count": len(clients), "clients": clients[:200], "redacted": "addr, laddr and fd are not shown"}
+    kept = Budget(max_chars).keep(clients[:200])
+    result: dict[str, Any] = {
+        "count": len(clients),
+        "clients": kept,
+        "redacted": "addr, laddr and fd are not shown",
+    }
+    if len(kept) < len(clients):
+        result["note"] = _cut_note("clients", len(kept), len(clients), "the rest did not fit.")
+    return result
 
 
-async def latency(store: Store) -> dict[str, Any]:
+async def latency(store: Store, *, max_chars: int = 25_000) -> dict[str, Any]:
     """Latency monitor events (LATENCY LATEST) and Redis's own LATENCY DOCTOR report."""
     latest, doctor = await store.pipeline([["LATENCY", "LATEST"], ["LATENCY", "DOCTOR"]])
     events = []
     for row in latest if isinstance(latest, list) else []:
         events.append({"event": _text(row[0]), "time": row[1], "latest_ms": row[2], "max_ms": row[3]})
-    return {"events": events, "doctor": _text(doctor) if not isinstance(doctor, Exception) else str(doctor)}
+    report = _text(doctor) if not isinstance(doctor, Exception) else str(doctor)
+    return {"events": Budget(max_chars // 2).keep(events), "doctor": show(report, max_chars=max_chars // 2)}
 
 
-async def pubsub_channels(store: Store, pattern: str = "*") -> dict[str, Any]:
+async def pubsub_channels(store: Store, pattern: str = "*", *, max_chars: int = 25_000) -> dict[str, Any]:
     """Active channels matching a pattern with their subscriber counts."""
     check_pattern(pattern)
     channels = (await store.run("PUBSUB", "CHANNELS", pattern))[:500]
     counts = await store.run("PUBSUB", "NUMSUB", *channels) if channels else []
     if isinstance(counts, list) and counts and not isinstance(counts[0], list | tuple):
         counts = list(zip(counts[::2], counts[1::2], strict=True))
-    return {"channels": [{"channel": show(c), "subscribers": int(n)} for c, n in counts]}
+    shown = [{"channel": show(c, max_chars=500), "subscribers": int(n)} for c, n in counts]
+    kept = Budget(max_chars).keep(shown)
+    result: dict[str, Any] = {"channels": kept}
+    if len(kept) < len(shown):
+        result["note"] = _cut_note("channels", len(kept), len(shown), "use a narrower pattern.")
+    return result
 
 
 async def publish(store: Store, channel: str, message: str) -> dict[str, Any]:
