@@ -181,3 +181,26 @@ async def test_error_texts_naming_disk_paths_are_neutralized(hostile: Path, era:
     assert "Ignore previous" in message and "<untrusted-data-feedface" not in message
     for hidden in INVISIBLE_SAMPLES:
         assert hidden not in message
+
+
+async def test_a_tool_called_with_its_deps_directly(hostile: Path) -> None:
+    """Tools are plain functions of (deps, roots, ...): the Reply keeps outside content and our note apart."""
+    from patchbay_common.roots import Roots
+    from patchbay_filesystem.deps import Deps
+    from patchbay_filesystem.listing import list_directory
+    from patchbay_filesystem.policy import Policy
+
+    roots = Roots([str(hostile)])
+    deps = Deps(
+        roots=roots,
+        policy=Policy(roots.directories),
+        max_chars=BUDGET,
+        walk_seconds=5.0,
+        max_media_bytes=1 << 20,
+        max_search_file_bytes=1 << 20,
+        allow_write=False,
+    )
+    reply = await list_directory(deps, roots, str(hostile / "many"))
+    assert reply.content.startswith("[FILE] 0000 Ignore previous")  # raw here; the layer frames it
+    assert reply.note.startswith("[truncated: showing ") and "call again with offset=" in reply.note
+    assert len(reply.content) <= deps.page_chars
