@@ -34,6 +34,7 @@ from mcp_types import (
 from patchbay_common import sdk
 from patchbay_common.errors import UserError
 from patchbay_common.logs import get_logger
+from patchbay_common.results import cap_error
 
 __all__ = ["Subscriptions"]
 
@@ -102,7 +103,7 @@ class Subscriptions:
         try:
             await self.check(ctx, uri)
         except UserError as exc:
-            raise MCPError(INVALID_PARAMS, str(exc)) from None
+            raise MCPError(INVALID_PARAMS, cap_error(str(exc))) from None
 
     # --- handshake era -------------------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class Subscriptions:
             try:
                 await self.check(ctx, uri)
             except UserError as exc:
-                log.info("listen: resource not watched", uri=uri, reason=str(exc))
+                log.info("listen: resource not watched", uri=uri, reason=cap_error(str(exc), 300))
                 continue
             wanted.append(uri)
         added: list[str] = []
