@@ -209,3 +209,11 @@ def test_a_cut_inside_a_frame_after_a_heading_keeps_the_frame_closed() -> None:
     assert len(cut) <= 1_000
     tag = cut.split("<", 2)[1].split(" ")[0]
     assert cut.count(f"</{tag}>") == 1 and cut.index(f"</{tag}>") < cut.index("[truncated:")
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_reply_with_only_a_note_is_not_framed(era: str) -> None:
+    mcp, _ = build()
+    async with connect(mcp, era=era) as client:  # type: ignore[arg-type]
+        result = await client.call_tool("read_rows", {"count": 0})
+    assert text(result) == "0 rows."

@@ -70,6 +70,7 @@ from patchbay_common.results import (
     cap_result,
     cap_text_to,
     frame_result,
+    replied,
     reply_result,
 )
 from patchbay_common.roots import Roots
@@ -333,6 +334,8 @@ class PatchbayServer(MCPServer[Any]):
         outcome = "ok"
         chars = 0
         tokens = structlog.contextvars.bind_contextvars(request_id=call_id, tool=name)
+        seen = [False]
+        replied_token = replied.set(seen)
         try:
             try:
                 result = await self._run_tool(name, arguments, context, call_id)
@@ -341,8 +344,9 @@ class PatchbayServer(MCPServer[Any]):
                 raise ToolError(cap_error(str(exc))) from exc
             finally:
                 structlog.contextvars.reset_contextvars(**tokens)
+                replied.reset(replied_token)
             if isinstance(result, CallToolResult):
-                result = self._finish(name, result)
+                result = self._finish(name, result, framed=seen[0])
                 chars = _result_chars(result)
                 if result.is_error:
                     outcome = "error"
@@ -384,8 +388,11 @@ class PatchbayServer(MCPServer[Any]):
                 "the details are in the server log. Try again or use another tool."
             ) from exc
 
-    def _finish(self, name: str, result: CallToolResult) -> CallToolResult:
-        """The pipeline every successful or `isError` tool result goes through."""
+    def _finish(self, name: str, result: CallToolResult, *, framed: bool = False) -> CallToolResult:
+        """The pipeline every successful or `isError` tool result goes through.
+
+        `framed`: the tool answered with a `Reply`, whose content is framed already and whose note is ours.
+        """
         spec = self.tool_specs.get(name)
         if result.is_error:
             blocks = [
@@ -393,7 +400,7 @@ class PatchbayServer(MCPServer[Any]):
                 for b in result.content
             ]
             return result.model_copy(update={"content": blocks})
-        if spec is not None and spec.untrusted is not None:
+        if spec is not None and spec.untrusted is not None and not framed:
             result = frame_result(result, spec.untrusted)
         return cap_result(result, self.max_chars, spec.continuation if spec else None)
 

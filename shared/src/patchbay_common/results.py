@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +70,15 @@ class Reply:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+replied: ContextVar[list[bool] | None] = ContextVar("patchbay_replied", default=None)
+"""Set by the layer around a call; marked when the tool answered with a `Reply` (framed already)."""
+
+
 def reply_result(reply: Reply, untrusted: str | None) -> CallToolResult:
     """The `CallToolResult` for a `Reply`: content framed when `untrusted` labels it, then the note."""
+    seen = replied.get()
+    if seen is not None:
+        seen[0] = True
     text = reply.content
     structured = dict(reply.structured) if reply.structured is not None else None
     if untrusted is not None:
