@@ -25,8 +25,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -79,7 +79,7 @@ from patchbay_common.subscriptions import Subscriptions
 from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
 from patchbay_common.untrusted import wrap_untrusted
 
-__all__ = ["PatchbayServer", "http_app", "serve"]
+__all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "serve"]
 
 S = TypeVar("S", bound=CommonSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -403,6 +403,31 @@ class PatchbayServer(MCPServer[Any]):
         if spec is not None and spec.untrusted is not None and not framed:
             result = frame_result(result, spec.untrusted)
         return cap_result(result, self.max_chars, spec.continuation if spec else None)
+
+
+def close_after_last_connection(
+    close: Callable[[], Awaitable[None]],
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A server lifespan that runs `close` when the last client connection ends, not when any one does.
+
+    Over SSE the SDK runs the lifespan once per client connection, so closing shared resources (pools,
+    databases, open results) in a plain lifespan would end them for every other client.
+    """
+    active = 0
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        nonlocal active
+        active += 1
+        try:
+            yield
+        finally:
+            active -= 1
+            if active == 0:
+                with anyio.CancelScope(shield=True):
+                    await close()
+
+    return lifespan
 
 
 _RESOURCE_HOW = "read a narrower resource or use the matching tool, which pages"

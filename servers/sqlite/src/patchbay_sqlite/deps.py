@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
 from pydantic import Field
 
 from patchbay_sqlite.database import Catalog, Database
@@ -22,7 +20,7 @@ from patchbay_sqlite.memo import Memo
 from patchbay_sqlite.policy import Access
 from patchbay_sqlite.sample import SAMPLE_PATH
 
-__all__ = ["MEMO", "TIERS", "DatabaseName", "Deps", "Params", "granted", "last_client_closes", "open_catalog"]
+__all__ = ["MEMO", "TIERS", "DatabaseName", "Deps", "Params", "granted", "open_catalog"]
 
 MEMO = "memo"
 """The access of append_insight: a write to server memory, never to a database, so granted in every tier."""
@@ -103,25 +101,3 @@ def open_catalog(specs: Sequence[str], access: Access, timeout: float) -> tuple[
             shutil.copyfile(SAMPLE_PATH, copy)
             databases["sample"] = Database("sample", copy, access, timeout=timeout)
     return Catalog(databases), scratch
-
-
-def last_client_closes(catalog: Catalog) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """A server lifespan that closes the databases when the last client connection ends, not any one.
-
-    Over SSE the SDK runs the lifespan once per client connection, so it counts them.
-    """
-    active = 0
-
-    @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        nonlocal active
-        active += 1
-        try:
-            yield
-        finally:
-            active -= 1
-            if active == 0:
-                with anyio.CancelScope(shield=True):
-                    await catalog.close()
-
-    return lifespan

@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.app import PatchbayServer, close_after_last_connection, serve
 from patchbay_common.errors import UserError
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_sqlite import __version__, insights, queries, resources, schema, writes
-from patchbay_sqlite.deps import Deps, granted, last_client_closes, open_catalog
+from patchbay_sqlite.deps import Deps, granted, open_catalog
 from patchbay_sqlite.memo import MEMO_URI, Memo
 from patchbay_sqlite.policy import Access
 
@@ -84,7 +84,7 @@ def build(settings: Settings) -> PatchbayServer:
         version=__version__,
         settings=settings,
         instructions="SQL access to SQLite databases. Start with list_databases and list_tables.",
-        lifespan=last_client_closes(catalog),
+        lifespan=close_after_last_connection(catalog.close),
     )
     # One memo per process: every client of an HTTP server shares it (per-client memos are a later issue).
     subs = mcp.subscriptions(check=memo_only)
