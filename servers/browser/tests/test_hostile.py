@@ -13,7 +13,6 @@ import html
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,7 +46,8 @@ def hostile_page(paragraphs: int = 150) -> str:
 <option value="{html.escape(HOSTILE * 20, quote=True)}">Evil</option></select></label>
 <button onclick="alert({html.escape(_js(big), quote=True)})">Alert</button>
 <button onclick="window.open('/hostile-two')">Pop</button>
-<div onmouseover="location.href = '/hostile-two'" style="cursor: pointer">Hover trap</div>
+<div onmouseover="history.pushState(null, '', '/hovered'); document.title = document.title + '!'"
+ style="cursor: pointer">Hover trap</div>
 <input aria-label="Field" oninput="location.href = '/hostile-two'">
 <form action="/hostile-two"><input aria-label="Query" name="q"></form>
 <a href="/file.csv">Get the CSV</a>
@@ -68,7 +68,10 @@ def ref_of(snapshot: str, line_start: str) -> str:
 
 
 @pytest.fixture(scope="module")
-async def hostile(dirs: dict[str, Path], chromium_path: str, site: Any) -> AsyncIterator[tuple[Any, Any]]:
+async def hostile(
+    tmp_path_factory: pytest.TempPathFactory, chromium_path: str, site: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    downloads = tmp_path_factory.mktemp("hostile-downloads")  # not the other tests' directory
     site.extra["/hostile"] = hostile_page()
     site.extra["/hostile-two"] = f"<title>{html.escape(HOSTILE * 100)}</title><p>{html.escape(HOSTILE)}</p>"
     server = build(
@@ -76,7 +79,7 @@ async def hostile(dirs: dict[str, Path], chromium_path: str, site: Any) -> Async
             _cli_parse_args=[
                 "--allow-host", "127.0.0.1",
                 "--executable-path", chromium_path,
-                "--downloads-dir", str(dirs["downloads"]),
+                "--downloads-dir", str(downloads),
                 "--allow-eval",
                 "--action-timeout", "10",
                 "--max-output-chars", str(BUDGET),
