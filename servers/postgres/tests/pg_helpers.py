@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from mcp import Client
 
 from patchbay_common.app import PatchbayServer
 from patchbay_common.testing.components import PostgresInstance
+from patchbay_common.testing.results import structured, text
 from patchbay_postgres.server import Settings, build
 
 
@@ -23,8 +25,14 @@ def server(*argv: str) -> PatchbayServer:
 async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str, Any]:
     """(is_error, text, structured content) of one tool call."""
     result = await client.call_tool(tool, arguments)
-    text = "\n".join(getattr(block, "text", "") for block in result.content)
-    return bool(result.is_error), text, result.structured_content
+    return bool(result.is_error), text(result), structured(result)
+
+
+def framed(shown: str) -> str:
+    """The content inside the (first) untrusted-data frame of a text, without the frame's own lines."""
+    opening = re.search(r"^<(untrusted-data-[0-9a-f]{16}) source=\"[^\"]*\">\n[^\n]*\n", shown, re.MULTILINE)
+    assert opening, shown
+    return shown[opening.end() : shown.index(f"\n</{opening.group(1)}>")]
 
 
 SAMPLE_SQL = """

@@ -33,7 +33,7 @@ async def test_list_schemas_and_objects(pgdb) -> None:
         error, text, _ = await call(client, "list_objects", schema="sales", kinds=["table"])
         assert '"name": "orders"' in text and "customers" not in text
         error, text, _ = await call(client, "list_objects", kinds=["table", "view"], limit=2)
-        assert "[more objects: call again with offset=2]" in text
+        assert "[truncated: showing objects 1-2; call again with offset=2]" in text
         error, text, _ = await call(client, "list_objects", name_like="order%", kinds=["view"])
         assert "order_totals" in text and "customers" not in text
         error, text, _ = await call(client, "list_objects", kinds=["nonsense"])

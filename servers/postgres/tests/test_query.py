@@ -20,7 +20,7 @@ async def test_query_returns_rows_and_structured_content(pgdb, era) -> None:
             params=[2],
         )
     assert not error, text
-    assert "2 row(s) (id int4, name text, email text)" in text
+    assert "2 row(s)" in text and "columns: id int4, name text, email text" in text
     assert '{"id": 1, "name": "Ada", "email": "ada@example.com"}' in text
     assert "<untrusted-data-" in text
     assert data["columns"] == ["id", "name", "email"]
@@ -35,7 +35,7 @@ async def test_rows_are_capped_with_a_continuation(pgdb) -> None:
         assert data["row_count"] == 50 and data["truncated"] and data["next_offset"] == 50
         cursor = data["next_cursor"]
         assert (
-            f"[truncated: rows 1-50 shown (row limit 50); call read_more_rows with cursor={cursor}]" in text
+            f"[truncated: showing rows 1-50 (row limit 50); call read_more_rows with cursor={cursor}]" in text
         )
         error, text, data = await call(client, "read_more_rows", cursor=cursor)
         assert [r[0] for r in data["rows"]] == list(range(51, 101)) and data["offset"] == 50

@@ -56,11 +56,11 @@ async def test_dml_tier_writes_and_commits_but_refuses_schema_changes(pgdb) -> N
             params=["Edsger"],
         )
         assert not error, text
-        assert text.startswith("INSERT 0 1: 1 row(s) (id int4, name text); committed")
+        assert "columns: id int4, name text" in text and "INSERT 0 1: 1 row(s); committed" in text
         assert data["rows"][0][1] == "Edsger"
         assert await _one(pgdb.superuser_dsn, "SELECT count(*) FROM customers WHERE name = 'Edsger'") == 1
         error, text, _ = await call(client, "execute_sql", sql="DELETE FROM customers WHERE name = 'Edsger'")
-        assert not error and text.startswith("DELETE 1")
+        assert not error and "DELETE 1: 0 row(s); committed" in text
         error, text, _ = await call(
             client, "execute_sql", sql="INSERT INTO customers (id, name) VALUES (1, 'dup')"
         )
@@ -96,8 +96,16 @@ async def test_write_tier_continuations_never_run_a_write_again(pgdb) -> None:
         assert "offset=" not in text and "cursor=" not in text
 
 
+async def yes(context, params):
+    from mcp_types import ElicitResult
+
+    return ElicitResult(action="accept", content={"confirm": True})
+
+
 async def test_ddl_tier_changes_schema_but_not_roles_or_extensions(pgdb) -> None:
-    async with connect(server("--dsn", pgdb.superuser_dsn, "--access", "ddl")) as client:
+    async with connect(
+        server("--dsn", pgdb.superuser_dsn, "--access", "ddl"), elicitation_callback=yes
+    ) as client:
         error, text, _ = await call(client, "execute_sql", sql="CREATE TABLE scratch (x int)")
         assert not error and "CREATE TABLE" in text
         error, text, _ = await call(client, "execute_sql", sql="DROP TABLE scratch")
@@ -121,7 +129,8 @@ async def test_unrestricted_runs_statements_outside_a_transaction(pgdb) -> None:
 
 
 async def test_reader_role_is_limited_by_the_database_too(pgdb) -> None:
-    async with connect(server("--dsn", pgdb.reader_dsn, "--access", "dml")) as client:
+    flags = ("--access", "dml", "--allow-destructive")  # the database's refusal, not the confirmation's
+    async with connect(server("--dsn", pgdb.reader_dsn, *flags)) as client:
         error, text, _ = await call(client, "execute_sql", sql="DELETE FROM orders")
         assert error and "42501" in text and "permission denied" in text
     assert await _one(pgdb.superuser_dsn, "SELECT count(*) FROM orders") == 20000

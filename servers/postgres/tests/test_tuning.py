@@ -11,7 +11,7 @@ import asyncio
 import json
 
 import pytest
-from pg_helpers import call, drop_db, make_db, run_sql, server
+from pg_helpers import call, drop_db, framed, make_db, run_sql, server
 
 from patchbay_common.testing.clients import connect
 
@@ -47,7 +47,7 @@ async def test_explain_plain_json_and_analyze(pgdb) -> None:
         assert not error, text
         assert "Index Scan using orders_pkey on orders" in text
         error, text, _ = await call(client, "explain_query", sql="SELECT count(*) FROM orders", output="json")
-        assert json.loads(text)[0]["Plan"]["Node Type"] == "Aggregate"
+        assert json.loads(framed(text))[0]["Plan"]["Node Type"] == "Aggregate"
         error, text, _ = await call(client, "explain_query", sql="SELECT count(*) FROM orders", analyze=True)
         assert "actual time=" in text and "Buffers:" in text and "rolled back" in text
         error, text, _ = await call(client, "explain_query", sql="DELETE FROM orders", analyze=True)

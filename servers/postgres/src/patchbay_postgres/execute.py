@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchbay_common.errors import UserError, redact
+from patchbay_common.limits import truncation_marker
 from patchbay_postgres.databases import connection_lost
 from patchbay_postgres.sqlcheck import Checked
 
@@ -61,9 +62,8 @@ class QueryResult:
         """The truncation line a model reads, or ""."""
         if not self.truncated:
             return ""
-        how = f"; {self.how_to_continue}" if self.how_to_continue else ""
-        shown = f"rows {self.offset + 1}-{self.offset + len(self.rows)} shown"
-        return f"[truncated: {shown} ({self.reason}){how}]"
+        shown = f"rows {self.offset + 1}-{self.offset + len(self.rows)} ({self.reason})"
+        return truncation_marker(shown, self.how_to_continue)
 
     def rows_as_text(self) -> str:
         """One JSON object per row, keyed by column name (duplicate names get a suffix)."""

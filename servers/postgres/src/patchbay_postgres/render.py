@@ -1,4 +1,10 @@
-"""Text a model reads: compact, with database content framed as untrusted data and every cut marked."""
+"""Text a model reads: compact JSON lines, our own counts and continuations apart from database content.
+
+Database content (rows, names, comments, plans) goes into `Reply.content`, which the layer frames as
+untrusted data; what this server says about it (status, counts, timings, how to continue) goes into
+`Reply.note`, after the frame. Listings are sized here, measured as the layer will show them (sanitized), so
+the layer's own cut never takes a continuation away.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from patchbay_common.errors import redact
-from patchbay_common.limits import cap_text
-from patchbay_common.untrusted import wrap_untrusted
+from patchbay_common.results import Reply
+from patchbay_common.untrusted import sanitize
 from patchbay_postgres.execute import QueryResult
 
-__all__ = ["capped", "query_text", "records_text", "redact_result", "redact_value"]
+__all__ = ["fit_lines", "query_reply", "record_lines", "redact_result", "redact_value"]
 
 
-def capped(text: str, max_chars: int) -> str:
-    """`text` cut to `max_chars` with a marker (these listings page with offset/limit instead)."""
-    window = cap_text(text, max_chars)
-    if not window.truncated:
-        return text
-    return f"{window.text}\n[truncated at {max_chars} of {window.total_chars} characters; ask for less]"
-
-
-def query_text(result: QueryResult, source: str, *, committed: bool | None = None) -> str:
-    """The rows of a query result as JSON lines inside an untrusted-data boundary, plus a summary line."""
-    columns = ", ".join(f"{name} {kind}" for name, kind in zip(result.columns, result.types, strict=True))
+def query_reply(result: QueryResult, source: str, *, committed: bool | None = None) -> Reply:
+    """A page of a statement's result: column names and rows framed, status and continuation after them."""
+    content: list[str] = []
+    if result.columns:
+        pairs = zip(result.columns, result.types, strict=True)
+        content.append("columns: " + ", ".join(f"{name} {kind}" for name, kind in pairs))
+    if result.rows:
+        content.append(result.rows_as_text())
     where = f" from row {result.offset + 1}" if result.offset else ""
     head = f"{len(result.rows)} row(s){where}"
-    if columns:
-        head += f" ({columns})"
     if result.status and not result.status.startswith("SELECT"):
         head = f"{result.status}: {head}"
     if committed is True:
@@ -36,25 +37,30 @@ def query_text(result: QueryResult, source: str, *, committed: bool | None = Non
     elif committed is False:
         head += "; rolled back"
     head += f" in {result.elapsed_ms:g} ms"
-    parts = [head]
-    if result.rows:
-        parts.append(wrap_untrusted(result.rows_as_text(), source))
+    note = [head]
     marker = result.marker()
     if marker:
-        parts.append(marker)
-    parts += result.notes
-    return "\n".join(parts)
+        note.append(marker)
+    note += result.notes
+    return Reply("\n".join(content), note="\n".join(note), structured=result.structured(), source=source)
 
 
-def records_text(records: Iterable[dict[str, Any]], source: str, empty: str) -> str:
-    """Catalog records as JSON lines in an untrusted-data boundary (names and comments come from the DB)."""
-    lines = [
+def record_lines(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Catalog records as JSON lines (keys with no value left out)."""
+    return [
         json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False, default=str)
         for r in records
     ]
-    if not lines:
-        return empty
-    return wrap_untrusted("\n".join(lines), source)
+
+
+def fit_lines(lines: list[str], budget: int) -> int:
+    """How many of `lines` (at least one, if any) fit `budget` characters once sanitized by the layer."""
+    used = 0
+    for kept, line in enumerate(lines):
+        used += len(sanitize(line)) + 1
+        if used > budget and kept:
+            return kept
+    return len(lines)
 
 
 def redact_value(value: Any) -> Any:

@@ -1,8 +1,11 @@
-"""What lives as long as the server runs: the databases' pools, the LISTEN hubs and who subscribed to what.
+"""What lives as long as the server runs: the databases' pools and the LISTEN hubs.
 
 Opened lazily and closed when the last client connection ends (the server's lifespan), so a fork can
 reuse `Runtime` without the MCP layer. A background warm-up connects to every database at start, logging
 (not failing) when one is down, so a dangerous role is reported at once rather than at the first call.
+Who watches which channel is the subscription service's business (`PatchbayServer.subscriptions`, in both
+protocol eras): it calls `watch`/`unwatch` when the first watcher of a channel arrives and the last leaves,
+and each NOTIFY is handed to `publish`.
 """
 
 from __future__ import annotations
@@ -11,15 +14,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from patchbay_common.connections import connection_of
 from patchbay_common.errors import UserError, redact
 from patchbay_common.logs import get_logger
 from patchbay_postgres.databases import Databases
 from patchbay_postgres.listen import ListenHub
 
-__all__ = ["Runtime", "listen_uri"]
+__all__ = ["Runtime", "listen_target", "listen_uri"]
 
 log = get_logger("patchbay.postgres")
 
@@ -31,9 +33,20 @@ def listen_uri(database: str, channel: str) -> str:
     return f"postgres://{database}/listen/{quote(channel, safe='')}"
 
 
-def _client_key(session: Any) -> Any:
-    """What identifies one client across its requests (each request gets its own session object)."""
-    return connection_of(session)
+def listen_target(uri: str) -> tuple[str, str]:
+    """(database, channel) of a `postgres://DATABASE/listen/CHANNEL` URI.
+
+    Raises:
+        UserError: the URI names another kind of resource.
+    """
+    prefix, _, rest = str(uri).partition("postgres://")
+    parts = rest.split("/")
+    if prefix or len(parts) != 3 or parts[1] != "listen" or not parts[2]:
+        raise UserError(
+            "Only postgres://DATABASE/listen/CHANNEL resources can be subscribed to.",
+            hint="Table schema resources do not change while you watch; read them again instead.",
+        )
+    return unquote(parts[0]), unquote(parts[2])
 
 
 class Runtime:
@@ -43,7 +56,7 @@ class Runtime:
         self.databases = databases
         self.publish = publish
         self.hubs: dict[str, ListenHub] = {}
-        self.subscribers: dict[str, dict[Any, Any]] = {}  # uri -> {client connection: session}
+        self.read_channels: set[str] = set()  # URIs of channels a client read: listened to from then on
         self._users = 0
         self._warmup: asyncio.Task[None] | None = None
 
@@ -82,7 +95,7 @@ class Runtime:
         hubs, self.hubs = self.hubs, {}
         for hub in hubs.values():
             await hub.close()
-        self.subscribers.clear()
+        self.read_channels.clear()
         await self.databases.close()
 
     def hub(self, database: str) -> ListenHub:
@@ -97,27 +110,49 @@ class Runtime:
         return self.hubs[db.name]
 
     async def notify(self, uri: str) -> None:
-        """Tell every subscriber (and the modern-era bus) that `uri` changed; forget departed sessions."""
-        for key, session in list(self.subscribers.get(uri, {}).items()):
-            try:
-                await session.send_resource_updated(uri)
-            except Exception as exc:
-                log.info("subscriber gone", uri=uri, error=redact(str(exc)))
-                self.subscribers.get(uri, {}).pop(key, None)
+        """Tell the watchers of `uri` (both eras) that it changed."""
         if self.publish is not None:
             await self.publish(uri)
 
-    async def subscribe(self, session: Any, database: str, channel: str) -> None:
-        """LISTEN on `channel` and send `session` an update on each NOTIFY."""
-        await self.hub(database).listen(channel)
-        uri = listen_uri(self.databases.get(database).name, channel)
-        self.subscribers.setdefault(uri, {})[_client_key(session)] = session
+    async def can_watch(self, uri: str) -> None:
+        """Whether a client may watch `uri`: a LISTEN channel of a database that answers, under the limit.
 
-    async def unsubscribe(self, session: Any, database: str, channel: str) -> None:
-        """Stop sending `session` updates; UNLISTEN once nobody is subscribed."""
-        uri = listen_uri(self.databases.get(database).name, channel)
-        sessions = self.subscribers.get(uri, {})
-        sessions.pop(_client_key(session), None)
-        if not sessions:
-            self.subscribers.pop(uri, None)
-            await self.hub(database).unlisten(channel)
+        Raises:
+            UserError: it is another resource, an unknown database, a bad channel name, a database that
+                cannot be reached (or is refused by --strict), or one channel too many.
+        """
+        database, channel = listen_target(uri)
+        ListenHub.validate(channel)
+        db = self.databases.get(database)
+        if uri != listen_uri(db.name, channel):  # NOTIFYs are announced under this one spelling
+            raise UserError(
+                f"Subscribe to {listen_uri(db.name, channel)} (the channel name percent-encoded).",
+                hint="Updates are sent under that URI only.",
+            )
+        hub = self.hub(db.name)
+        if len(hub.recent) >= hub.max_channels and channel not in hub.recent:
+            raise UserError(
+                f"Already listening on {len(hub.recent)} channels of database {db.name!r}, the limit.",
+                hint="Unsubscribe from a channel first.",
+            )
+        async with db.connection():  # applies --strict, and says so now rather than at the first NOTIFY
+            pass
+
+    async def read(self, database: str, channel: str) -> ListenHub:
+        """The hub of `database`, listening on `channel` from now on (its recent NOTIFYs are kept to read)."""
+        hub = self.hub(database)
+        await hub.listen(channel)
+        self.read_channels.add(listen_uri(hub.db.name, channel))
+        return hub
+
+    async def watch(self, uri: str) -> None:
+        """LISTEN on the channel of `uri` (the first watcher arrived)."""
+        database, channel = listen_target(uri)
+        await self.hub(database).listen(channel)
+
+    async def unwatch(self, uri: str) -> None:
+        """UNLISTEN the channel of `uri` (the last watcher left), unless a client reads it as a resource."""
+        database, channel = listen_target(uri)
+        name = self.databases.get(database).name
+        if name in self.hubs and listen_uri(name, channel) not in self.read_channels:
+            await self.hubs[name].unlisten(channel)

@@ -34,6 +34,7 @@ __all__ = [
     "column_refs",
     "denied_function",
     "denied_relation",
+    "destroys",
     "tier_allows",
 ]
 
@@ -402,6 +403,43 @@ def _check_cached(sql: str, tier: Tier) -> Checked:
     return Checked(
         sql=sql, needs=needs, label=label, node=node, returns_rows=returns_rows, explain_analyze=analyze
     )
+
+
+def destroys(checked: Checked) -> str | None:
+    """What a statement destroys, in a sentence for the confirmation question, or None.
+
+    A DROP of any kind, TRUNCATE, ALTER TABLE ... DROP COLUMN, and a DELETE or UPDATE without WHERE (also
+    inside WITH or EXPLAIN ANALYZE, which runs it) destroy data that a later statement cannot bring back.
+    """
+    from pglast import ast
+    from pglast.enums import AlterTableType
+    from pglast.visitors import Visitor
+
+    found: list[str] = []
+
+    def table(node: Any) -> str:
+        relation = getattr(node, "relation", None)
+        name = getattr(relation, "relname", None)
+        schema = getattr(relation, "schemaname", None)
+        return f"{schema}.{name}" if schema and name else name or "the table"
+
+    class _Walk(Visitor):
+        def visit(self, ancestors: Any, node: Any) -> None:
+            kind = type(node).__name__
+            if kind.startswith("Drop") and kind.endswith("Stmt"):
+                label = _DDL_NODES.get(kind) or _UNRESTRICTED_WHY.get(kind, (_label_from_kind(kind), ""))[0]
+                found.append(f"{label} removes objects and everything stored in them.")
+            elif isinstance(node, ast.TruncateStmt):
+                found.append("TRUNCATE removes every row of the tables it names.")
+            elif isinstance(node, ast.DeleteStmt) and node.whereClause is None:
+                found.append(f"DELETE without WHERE removes every row of {table(node)}.")
+            elif isinstance(node, ast.UpdateStmt) and node.whereClause is None:
+                found.append(f"UPDATE without WHERE changes every row of {table(node)}.")
+            elif isinstance(node, ast.AlterTableCmd) and node.subtype == AlterTableType.AT_DropColumn:
+                found.append(f"ALTER TABLE ... DROP COLUMN {node.name} removes that column's data.")
+
+    _Walk()(checked.node)
+    return " ".join(dict.fromkeys(found)) or None
 
 
 @dataclass
