@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,9 @@ __all__ = [
     "CappedText",
     "cap_rows",
     "cap_text",
+    "carried_by",
     "decode_cursor",
+    "encode_carrying_cursor",
     "encode_cursor",
     "human_size",
     "set_cursor_scope",
@@ -234,6 +237,51 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
             hint="Pass the cursor exactly as the previous result gave it, or omit it to start over.",
         )
     return state
+
+
+_CARRY_INLINE_BELOW = 256  # characters of carried JSON from which compressing pays
+_MAX_UNPACKED = 4_000_000  # a signed cursor never holds more; the cap guards the decompressor all the same
+
+
+def encode_carrying_cursor(state: dict[str, Any], carried: Any) -> str | None:
+    """A signed cursor whose state also carries `carried` (e.g. a query and its params), compressed if long.
+
+    A cursor that carries what is needed to go on works in any server process, including the new one some
+    clients start for every call. Returns None when it cannot fit even compressed (the caller then makes a
+    cursor without it, or none).
+    """
+    text = json.dumps(carried, separators=(",", ":"), ensure_ascii=False, default=str)
+    candidates = []
+    if len(text) < _CARRY_INLINE_BELOW:
+        candidates.append({**state, "c": json.loads(text)})
+    packed = base64.urlsafe_b64encode(zlib.compress(text.encode(), 9)).decode().rstrip("=")
+    candidates.append({**state, "z": packed})
+    for candidate in candidates:
+        cursor = encode_cursor(candidate)
+        try:  # keep the first form decode_cursor reads back (it refuses over-long cursors)
+            if decode_cursor(cursor) == candidate:
+                return cursor
+        except UserError:
+            continue
+    return None
+
+
+def carried_by(state: dict[str, Any]) -> Any:
+    """What `encode_carrying_cursor` put in a decoded cursor's state (None when it carries nothing)."""
+    if "c" in state:
+        return state["c"]
+    packed = state.get("z")
+    if packed is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(str(packed) + "=" * (-len(str(packed)) % 4))
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw, _MAX_UNPACKED)
+        if inflater.unconsumed_tail:
+            raise ValueError("too long")
+        return json.loads(data)
+    except (ValueError, TypeError, zlib.error):
+        return None
 
 
 def human_size(size: float) -> str:

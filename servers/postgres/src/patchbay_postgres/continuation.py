@@ -9,20 +9,14 @@ one is refused), and a query from a cursor is checked at the read tier again bef
 
 from __future__ import annotations
 
-import base64
-import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from patchbay_common.errors import UserError
-from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_common.limits import carried_by, decode_cursor, encode_carrying_cursor
 
 __all__ = ["Continuation", "make_cursor", "read_cursor"]
-
-_COMPRESS_FROM = 256  # characters of query (and params) from which compressing pays
-_MAX_UNPACKED = 4_000_000  # a signed cursor never holds more; the cap guards the decompressor all the same
 
 
 @dataclass(frozen=True)
@@ -37,21 +31,7 @@ class Continuation:
 
 def make_cursor(sql: str, params: Sequence[Any], database: str, offset: int) -> str | None:
     """A signed cursor for row `offset` of `sql` with `params` on `database`; None if it cannot fit."""
-    base: dict[str, Any] = {"o": offset, "d": database}
-    query = json.dumps([sql, list(params)], separators=(",", ":"), ensure_ascii=False, default=str)
-    candidates = []
-    if len(query) < _COMPRESS_FROM:
-        candidates.append({**base, "q": sql, "p": json.loads(query)[1]})
-    packed = base64.urlsafe_b64encode(zlib.compress(query.encode(), 9)).decode().rstrip("=")
-    candidates.append({**base, "z": packed})
-    for state in candidates:
-        cursor = encode_cursor(state)
-        try:  # the common library decides what length it accepts: keep the first form it reads back
-            if decode_cursor(cursor) == state:
-                return cursor
-        except UserError:
-            continue
-    return None
+    return encode_carrying_cursor({"o": offset, "d": database}, [sql, list(params)])
 
 
 def read_cursor(cursor: str) -> Continuation:
@@ -62,9 +42,8 @@ def read_cursor(cursor: str) -> Continuation:
     """
     state = decode_cursor(cursor)
     offset, database = state.get("o"), state.get("d")
-    sql, params = state.get("q"), state.get("p", [])
-    if "z" in state:
-        sql, params = _unpack(state["z"])
+    carried = carried_by(state)
+    sql, params = carried if isinstance(carried, list) and len(carried) == 2 else (None, None)
     if not (
         isinstance(offset, int)
         and not isinstance(offset, bool)
@@ -77,16 +56,3 @@ def read_cursor(cursor: str) -> Continuation:
             "The cursor is not valid.", hint="Pass the cursor exactly as the previous result gave it."
         )
     return Continuation(sql, params, database, offset)
-
-
-def _unpack(packed: Any) -> tuple[Any, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(str(packed) + "=" * (-len(str(packed)) % 4))
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(raw, _MAX_UNPACKED)
-        if inflater.unconsumed_tail:
-            raise ValueError("too long")
-        sql, params = json.loads(data)
-        return sql, params
-    except (ValueError, TypeError, zlib.error):
-        return None, None  # reported as an invalid cursor by the caller

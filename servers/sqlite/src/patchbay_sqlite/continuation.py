@@ -12,20 +12,14 @@ which works while the result is open.
 
 from __future__ import annotations
 
-import base64
-import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from patchbay_common.errors import UserError
-from patchbay_common.limits import decode_cursor, encode_cursor
+from patchbay_common.limits import carried_by, decode_cursor, encode_carrying_cursor, encode_cursor
 
 __all__ = ["Continuation", "make_cursor", "read_cursor"]
-
-_COMPRESS_FROM = 256  # characters of query (and params) from which compressing pays
-_MAX_UNPACKED = 4_000_000  # a signed cursor never holds more; the cap guards the decompressor all the same
 
 
 @dataclass(frozen=True)
@@ -42,20 +36,7 @@ class Continuation:
 def make_cursor(result_id: str, offset: int, database: str, sql: str, params: Sequence[Any]) -> str:
     """A signed cursor for row `offset` of the result `result_id` of `sql` with `params` on `database`."""
     base: dict[str, Any] = {"r": result_id, "o": offset, "d": database}
-    query = json.dumps([sql, list(params)], separators=(",", ":"), ensure_ascii=False)
-    candidates = []
-    if len(query) < _COMPRESS_FROM:
-        candidates.append({**base, "q": sql, "p": list(params)})
-    packed = base64.urlsafe_b64encode(zlib.compress(query.encode(), 9)).decode().rstrip("=")
-    candidates += [{**base, "z": packed}, base]
-    for state in candidates:
-        cursor = encode_cursor(state)
-        try:  # the common library decides what length it accepts: keep the first form it reads back
-            if decode_cursor(cursor) == state:
-                return cursor
-        except UserError:
-            continue
-    return encode_cursor(base)
+    return encode_carrying_cursor(base, [sql, list(params)]) or encode_cursor(base)
 
 
 def read_cursor(cursor: str) -> Continuation:
@@ -66,9 +47,8 @@ def read_cursor(cursor: str) -> Continuation:
     """
     state = decode_cursor(cursor)
     result_id, offset, database = state.get("r"), state.get("o"), state.get("d")
-    sql, params = state.get("q"), state.get("p", [])
-    if "z" in state:
-        sql, params = _unpack(state["z"])
+    carried = carried_by(state)
+    sql, params = carried if isinstance(carried, list) and len(carried) == 2 else (None, [])
     valid = (
         isinstance(result_id, str)
         and isinstance(offset, int)
@@ -77,22 +57,10 @@ def read_cursor(cursor: str) -> Continuation:
         and (database is None or isinstance(database, str))
         and (sql is None or isinstance(sql, str))
         and isinstance(params, list)
+        and (carried is None) == (sql is None)
     )
     if not valid:
         raise UserError(
             "The cursor is not valid.", hint="Pass the cursor exactly as the previous result gave it."
         )
     return Continuation(str(result_id), int(offset or 0), database, sql, params)
-
-
-def _unpack(packed: Any) -> tuple[Any, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(str(packed) + "=" * (-len(str(packed)) % 4))
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(raw, _MAX_UNPACKED)
-        if inflater.unconsumed_tail:
-            raise ValueError("too long")
-        sql, params = json.loads(data)
-        return sql, params
-    except (ValueError, TypeError, zlib.error):
-        return None, None  # reported as an invalid cursor by the caller
