@@ -11,12 +11,9 @@ from redis_load import fill, pinging
 
 from patchbay_common.limits import encode_cursor
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import text
 
 pytestmark = pytest.mark.anyio
-
-
-def text(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 @pytest.mark.parametrize("era", ERAS)

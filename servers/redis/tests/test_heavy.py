@@ -10,6 +10,7 @@ import pytest
 from redis_load import fill, fill_zset, pinging, python_memory, while_running
 
 from patchbay_common.testing.clients import connect
+from patchbay_common.testing.results import text
 
 pytestmark = pytest.mark.anyio
 
@@ -17,10 +18,6 @@ MB = 1_000_000
 DEADLINE = 10.0
 PROMPT = 0.4  # a small call takes a few ms; this leaves ~300 ms for a noisy machine
 MEMORY = 24 * MB  # Python allocations during the call, whatever the size of the data behind it
-
-
-def text(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def _port(db: Any) -> int:

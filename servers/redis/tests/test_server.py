@@ -9,6 +9,7 @@ import pytest
 from mcp_types import CallToolResult
 
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import text
 from patchbay_redis.connection import ConnectionOptions, Modules, probe_modules
 
 pytestmark = pytest.mark.anyio
@@ -21,10 +22,6 @@ WRITE_TOOLS = {
     "set", "delete", "expire", "rename", "incr", "hash_set", "hash_delete", "list_push", "list_pop",
     "set_add", "set_remove", "zset_add", "zset_remove", "stream_add", "stream_ack", "publish",
 }  # fmt: skip
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def payload(result: CallToolResult) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.limits import decode_cursor, encode_cursor, human_size
 from patchbay_redis.connection import Store
-from patchbay_redis.values import Budget, decode_key, show
+from patchbay_redis.values import ITEM_CHARS, Budget, decode_key, show
 
 __all__ = [
     "SCAN_TIME_BUDGET",
@@ -139,6 +139,11 @@ def _ttl(pttl: int) -> float | str | None:
     if pttl == -2:
         return "missing"
     return round(pttl / 1000, 3)
+
+
+def _item_chars(max_chars: int) -> int:
+    """Characters one value (an item, a member, a field) may show in a page of `max_chars`."""
+    return max(50, min(max_chars // 2, ITEM_CHARS))
 
 
 def _cut_note(what: str, shown: int, total: int | None, how: str) -> str:
@@ -547,13 +552,14 @@ async def hash_get(
         shown: dict[str, Any] = {}
         for name, size in zip(fields, sizes, strict=True):
             if name in values or not isinstance(size, int) or size == 0:
-                shown[name] = show(values.get(name))
+                shown[name] = show(values.get(name), max_chars=_item_chars(max_chars))
             else:
                 shown[name] = {"size": size, "note": f"not read: over {FIELD_READ_BYTES} bytes"}
         return {"key": key, "fields": dict(budget.keep(shown.items())), "missing_are_null": True}
     limit = await _affordable(store, key, int(await store.run("HLEN", key)), limit)
     pairs, nxt = await _scan_pairs(store, "HSCAN", key, pattern, cursor or "0", limit)
-    kept = budget.keep([[show(f), show(v)] for f, v in pairs])
+    each = _item_chars(max_chars)
+    kept = budget.keep([[show(f, max_chars=each), show(v, max_chars=each)] for f, v in pairs])
     result: dict[str, Any] = {"key": key, "fields": {_as_key(f): v for f, v in kept}}
     if len(kept) < len(pairs):
         # HSCAN cannot resume inside the batch it returned: a cursor would give this page again.
@@ -601,7 +607,7 @@ async def list_range(
     count = await _affordable(store, key, total, count)
     stop = start + count - 1 if start >= 0 or start + count - 1 < 0 else -1
     items = await store.run("LRANGE", key, start, stop)
-    kept = Budget(max_chars).keep(show(v) for v in items)
+    kept = Budget(max_chars).keep(show(v, max_chars=_item_chars(max_chars)) for v in items)
     first = start if start >= 0 else max(0, total + start)
     result: dict[str, Any] = {"key": key, "length": total, "start": first, "items": kept}
     if first + len(kept) < total:
@@ -633,7 +639,7 @@ async def list_pop(
         raise UserError(f"count must be between 1 and 1000, got {count}.")
     await _expect_type(store, key, "list")
     items = await store.run("LPOP" if end == "left" else "RPOP", key, count, idempotent=False)
-    popped = [show(v) for v in items or []]
+    popped = [show(v, max_chars=_item_chars(max_chars)) for v in items or []]
     kept = Budget(max_chars).keep(popped)
     result: dict[str, Any] = {"key": key, "popped": kept}
     if len(kept) < len(popped):
@@ -663,15 +669,20 @@ async def set_members(
     cursor = _scan_position(cursor) if cursor else None
     await _expect_type(store, key, "set")
     if check:
+        if len(check) > 1000:
+            raise UserError(f"Give at most 1000 values to check, got {len(check)}.")
         flags = await store.run("SMISMEMBER", key, *check)
-        return {
-            "key": key,
-            "is_member": {value: bool(flag) for value, flag in zip(check, flags, strict=True)},
-        }
+        answers = Budget(max_chars).keep(
+            [value, bool(flag)] for value, flag in zip(check, flags, strict=True)
+        )
+        checked: dict[str, Any] = {"key": key, "is_member": dict(answers)}
+        if len(answers) < len(check):
+            checked["note"] = _cut_note("answers", len(answers), len(check), "check fewer values at a time.")
+        return checked
     total = int(await store.run("SCARD", key))
     limit = await _affordable(store, key, total, limit)
     members, nxt = await _scan_members(store, key, pattern, cursor or "0", limit)
-    kept = Budget(max_chars).keep(show(v) for v in members)
+    kept = Budget(max_chars).keep(show(v, max_chars=_item_chars(max_chars)) for v in members)
     result: dict[str, Any] = {"key": key, "length": total, "members": kept}
     if len(kept) < len(members):
         # SSCAN cannot resume inside the batch it returned: the next cursor would skip the members not shown.
@@ -733,7 +744,7 @@ async def zset_range(
         # load every member here.
         first, last = await _rank_window(store, key, start, stop, offset, limit + 1)
         pairs = [] if first > last else await store.run(*args[:2], first, last, *args[4:], "WITHSCORES")
-    members = _score_pairs(pairs, 2_000)
+    members = _score_pairs(pairs, _item_chars(max_chars))
     more = len(members) > limit
     kept = Budget(max_chars).keep(members[:limit])
     result: dict[str, Any] = {"key": key, "length": int(await store.run("ZCARD", key)), "members": kept}
@@ -803,7 +814,7 @@ async def stream_range(
         entries = await store.run("XREVRANGE", key, end, start, "COUNT", count + 1)
     else:
         entries = await store.run("XRANGE", key, start, end, "COUNT", count + 1)
-    shown = _entries(entries, 2_000)
+    shown = _entries(entries, _item_chars(max_chars))
     more = len(shown) > count
     kept = Budget(max_chars).keep(shown[:count])
     result: dict[str, Any] = {"key": key, "length": int(await store.run("XLEN", key)), "entries": kept}
@@ -916,7 +927,10 @@ async def search(
         docs.append(
             {
                 "id": _text(rest[i]),
-                "fields": {_text(k): show(v) for k, v in zip(fields[::2], fields[1::2], strict=True)},
+                "fields": {
+                    _text(k): show(v, max_chars=_item_chars(max_chars))
+                    for k, v in zip(fields[::2], fields[1::2], strict=True)
+                },
             }
         )
     kept = Budget(max_chars).keep(docs)
@@ -1072,7 +1086,8 @@ def _render(reply: Any, max_chars: int) -> Any:
     if isinstance(reply, bytes | str):
         return show(reply, max_chars=max_chars)
     if isinstance(reply, dict):
-        return {_as_key(_render(k, 200)): _render(v, max_chars) for k, v in list(reply.items())[:1000]}
+        pairs = ([_as_key(_render(k, 200)), _render(v, max_chars)] for k, v in list(reply.items())[:1000])
+        return dict(Budget(max_chars).keep(pairs))
     if isinstance(reply, list | tuple | set):
         return Budget(max_chars).keep(_render(v, max_chars) for v in list(reply)[:1000])
     return reply
