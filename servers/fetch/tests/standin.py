@@ -18,8 +18,9 @@ base URL and per-path hit counters. Routes:
 - /json, /image.png, /doc.pdf, /binary, /status/<n>, /invisible, /long
 - /hostile, /hostile-redirect, /hostile-bad-redirect, /hostile-type   a page (and headers, redirects) that
                            put HOSTILE (a forged frame end, invisible characters, an instruction) everywhere
-- /deep?n=N, /deep-nav, /flat-huge, /huge-attr, /deep-json, /endless   pathological pages: nesting N deep,
-                           nested "nav" blocks full of text, 300,000 tags, 1.4 MB attributes, JSON nested
+- /deep?n=N, /deep-nav, /flat-huge, /flat-50mb, /huge-attr, /deep-json, /endless   pathological pages:
+                           nesting N deep, nested "nav" blocks full of text, 300,000 tags (3 MB), 5 million
+                           tags (50 MB, for a raised --max-response-bytes), 1.4 MB attributes, JSON nested
                            100,000 deep, a chunked body that never ends
 """
 
@@ -271,11 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._html("Deep nav", ("<div class='nav'>" + words) * 2000 + "</div>" * 2000)
         elif path == "/flat-huge":
             self._html("Flat", "<p>w x</p>" * 300_000)
+        elif path == "/flat-50mb":
+            self._html("Flat", "<p>w x</p>" * 5_000_000)
         elif path == "/huge-attr":
-            value = "nav " * 1_000_000
-            self._html(
-                "Attr", f"<div class='{value}' style='{value}'><a href='/{value}'>x</a><p>text</p></div>"
-            )
+            value = "nav " * 350_000  # three of them: 4.2 MB, under the 5 MB cap
+            body = f"<div class='{value}' style='{value}'><a href='/{value}'>x</a><p>text</p></div>"
+            self._html("Attr", body)
         elif path == "/deep-json":
             self._send(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
         elif path == "/endless":

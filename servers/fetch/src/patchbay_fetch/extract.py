@@ -298,6 +298,7 @@ def _link_len(element: Any) -> int:
 # Only containers are judged by id and class: an <a class="header"> inside a heading is content.
 _CONTAINER_TAGS = frozenset(("div", "section", "ul", "ol", "dl", "table", "p", "details", "figure"))
 _WALKED_TAGS = (*_CONTAINER_TAGS, *("nav", "header", "footer", "aside", "menu", "main", "article", "form"))
+_MARKS_CHARS = 500
 _FURNITURE_ROLES = frozenset(("navigation", "banner", "contentinfo", "complementary", "search"))
 
 
@@ -309,7 +310,8 @@ def _is_furniture(element: Any) -> bool:
         return False
     if attrib.get("role") in _FURNITURE_ROLES:
         return True
-    marks = (attrib.get("id") or "") + " " + (attrib.get("class") or "")
+    # Real ids and classes are short; a site's megabyte-long one would hold the GIL in one regex search.
+    marks = (attrib.get("id") or "")[:_MARKS_CHARS] + " " + (attrib.get("class") or "")[:_MARKS_CHARS]
     if len(marks) < 3 or element.tag not in _CONTAINER_TAGS:
         return False
     if _FURNITURE_STRONG.search(marks):
@@ -488,7 +490,7 @@ class _MarkdownWriter:
         language = ""
         for node in (el, el.find("code")):
             if node is not None:
-                found = re.search(r"(?:language|lang)-([\w+#.-]+)", node.get("class") or "")
+                found = re.search(r"(?:language|lang)-([\w+#.-]+)", (node.get("class") or "")[:_MARKS_CHARS])
                 if found:
                     language = found.group(1)
                     break
