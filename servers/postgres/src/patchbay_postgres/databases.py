@@ -21,7 +21,15 @@ from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, re
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import retry_async
 
-__all__ = ["Database", "RoleInfo", "Target", "connection_lost", "parse_targets"]
+__all__ = [
+    "LEAST_PRIVILEGE",
+    "Database",
+    "RoleInfo",
+    "Target",
+    "connection_lost",
+    "describe_write_privileges",
+    "parse_targets",
+]
 
 log = get_logger("patchbay.postgres")
 
@@ -94,9 +102,17 @@ def parse_targets(entries: list[str]) -> list[Target]:
     return targets
 
 
+LEAST_PRIVILEGE = (
+    "Connect with a least-privilege role that can only read: CREATE ROLE mcp_reader LOGIN; "
+    "GRANT pg_read_all_data TO mcp_reader; (or GRANT USAGE ON SCHEMA ... and GRANT SELECT ON ALL TABLES IN "
+    "SCHEMA ... TO mcp_reader), with no ownership of tables or schemas, no INSERT/UPDATE/DELETE/TRUNCATE "
+    "grants, no CREATE on schemas, and no membership in roles that have them (see the README)."
+)
+
+
 @dataclass(frozen=True)
 class RoleInfo:
-    """Who the server is connected as, and what in that role reaches beyond plain table access."""
+    """Who the server is connected as, and what in that role reaches beyond reading tables."""
 
     user: str
     database: str
@@ -104,13 +120,19 @@ class RoleInfo:
     superuser: bool
     risky_memberships: tuple[str, ...]
     in_recovery: bool
+    write_privileges: tuple[str, ...] = ()  # plain-language lines: what it may change, and through whom
+
+    @property
+    def dangers(self) -> list[str]:
+        """Reasons this role reaches outside the database (superuser, server files, programs)."""
+        found = ["it is a superuser"] if self.superuser else []
+        found += [f"it is a member of {role}" for role in self.risky_memberships]
+        return found
 
     @property
     def risks(self) -> list[str]:
         """Plain-language reasons this role is more powerful than a read-only role should be."""
-        found = ["it is a superuser"] if self.superuser else []
-        found += [f"it is a member of {role}" for role in self.risky_memberships]
-        return found
+        return [*self.dangers, *(f"it {line}" for line in self.write_privileges)]
 
 
 _ROLE_SQL = """
@@ -122,7 +144,97 @@ SELECT current_user AS "user", current_database() AS database, current_setting('
 FROM pg_roles r WHERE r.rolname = current_user
 """
 
+# What a (non-superuser) role may change in this database, directly, through PUBLIC, or through a role it is
+# a member of: one row per kind of privilege and role it comes through, with a count and a few examples.
+_WRITE_PRIVILEGES_SQL = """
+WITH me AS (
+    SELECT r.oid, r.rolname FROM pg_roles r WHERE pg_has_role(current_user, r.oid, 'MEMBER')
+    UNION ALL SELECT 0::oid, 'PUBLIC'
+),
+rels AS (
+    SELECT c.oid, c.relname, n.nspname, c.relowner, c.relacl
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+),
+schemas AS (
+    SELECT n.oid, n.nspname, n.nspowner, n.nspacl FROM pg_namespace n
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+),
+found(kind, via, privilege, object) AS (
+    SELECT 'owns table', me.rolname, NULL, format('%I.%I', r.nspname, r.relname)
+    FROM rels r JOIN me ON me.oid = r.relowner
+    UNION ALL
+    SELECT 'table', me.rolname, a.privilege_type, format('%I.%I', r.nspname, r.relname)
+    FROM rels r CROSS JOIN LATERAL aclexplode(r.relacl) a JOIN me ON me.oid = a.grantee
+    WHERE a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER')
+    UNION ALL
+    SELECT 'table', me.rolname, a.privilege_type, format('%I.%I', r.nspname, r.relname)
+    FROM rels r JOIN pg_attribute att ON att.attrelid = r.oid AND att.attnum > 0 AND NOT att.attisdropped
+         CROSS JOIN LATERAL aclexplode(att.attacl) a JOIN me ON me.oid = a.grantee
+    WHERE a.privilege_type IN ('INSERT', 'UPDATE')
+    UNION ALL
+    SELECT 'owns schema', me.rolname, NULL, format('%I', s.nspname)
+    FROM schemas s JOIN me ON me.oid = s.nspowner
+    UNION ALL
+    SELECT 'create in schema', me.rolname, NULL, format('%I', s.nspname)
+    FROM schemas s CROSS JOIN LATERAL aclexplode(s.nspacl) a JOIN me ON me.oid = a.grantee
+    WHERE a.privilege_type = 'CREATE'
+    UNION ALL
+    SELECT 'owns database', me.rolname, NULL, format('%I', d.datname)
+    FROM pg_database d JOIN me ON me.oid = d.datdba WHERE d.datname = current_database()
+    UNION ALL
+    SELECT 'create in database', me.rolname, NULL, format('%I', d.datname)
+    FROM pg_database d CROSS JOIN LATERAL aclexplode(d.datacl) a JOIN me ON me.oid = a.grantee
+    WHERE d.datname = current_database() AND a.privilege_type = 'CREATE'
+    UNION ALL
+    SELECT 'member', me.rolname, NULL, me.rolname FROM me WHERE me.rolname = 'pg_write_all_data'
+    UNION ALL
+    SELECT 'attribute', r.rolname, a.attr, NULL
+    FROM pg_roles r CROSS JOIN LATERAL (VALUES ('CREATEROLE', r.rolcreaterole), ('CREATEDB', r.rolcreatedb))
+         AS a(attr, granted)
+    WHERE r.rolname = current_user AND a.granted
+)
+SELECT kind, via,
+       array_agg(DISTINCT privilege) FILTER (WHERE privilege IS NOT NULL) AS privileges,
+       count(DISTINCT object) AS objects,
+       (array_agg(DISTINCT object) FILTER (WHERE object IS NOT NULL))[1:3] AS examples
+FROM found GROUP BY kind, via ORDER BY kind, via
+"""
+
 _CONNECT_ERRORS_RETRIED = (OSError, TimeoutError)
+
+
+def describe_write_privileges(rows: list[Any], user: str) -> tuple[str, ...]:
+    """Plain-language lines ("can INSERT, UPDATE 2 tables (public.a, public.b) through membership in x")."""
+    lines = []
+    for row in rows:
+        kind, via, count = row["kind"], row["via"], row["objects"]
+        privileges = ", ".join(sorted(row["privileges"] or ()))
+        examples = list(row["examples"] or ())
+        shown = ", ".join(examples) + (", ..." if count > len(examples) else "")
+        if kind == "table":  # tables, views, materialized views and foreign tables alike
+            line = f"can {privileges} {count} table{'s' if count != 1 else ''} ({shown})"
+        elif kind == "owns table":  # views and other relations count as tables here
+            line = f"owns {count} table{'s' if count != 1 else ''} ({shown})"
+        elif kind == "owns schema":
+            line = f"owns schema {shown}"
+        elif kind == "create in schema":
+            line = f"can CREATE in schema {shown}"
+        elif kind == "owns database":
+            line = f"owns database {shown}"
+        elif kind == "create in database":
+            line = f"can CREATE schemas in database {shown}"
+        elif kind == "member":
+            line = "is a member of pg_write_all_data (it can write every table)"
+        else:
+            line = f"has {privileges}"
+        if via == "PUBLIC":
+            line += " (granted to PUBLIC)"
+        elif via != user and kind not in ("member", "attribute"):
+            line += f" through membership in {via}"
+        lines.append(line)
+    return tuple(lines)
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -234,32 +346,59 @@ class Database:
         except (*retried, asyncpg.exceptions.PostgresError, asyncpg.exceptions.InterfaceError) as exc:
             raise self._unreachable(exc) from None
 
+    async def _write_privileges(self, connection: Any, user: str) -> tuple[str, ...]:
+        """What the role may change in this database (read tier only: a write tier is meant to write)."""
+        try:
+            rows = await connection.fetch(_WRITE_PRIVILEGES_SQL, timeout=max(5.0, self.connect_timeout))
+        except Exception as exc:  # an odd catalog or a slow one must not stop the server from working
+            log.info("write privileges not checked", database=self.name, error=redact(str(exc)))
+            return ()
+        return describe_write_privileges(list(rows), user)
+
     async def check_role(self, connection: Any) -> RoleInfo:
-        """Learn the role once; warn loudly (or, with --strict, refuse) when it can reach beyond its data."""
+        """Learn the role once; warn loudly (or, with --strict, refuse) when it can do more than read."""
         if self.role is None:
             row = await connection.fetchrow(_ROLE_SQL)
-            self.role = RoleInfo(
+            superuser = bool(row["superuser"])
+            writes: tuple[str, ...] = ()
+            if self.read_only and not superuser:  # a superuser can change anything: said already
+                writes = await self._write_privileges(connection, row["user"])
+            learned = RoleInfo(
                 user=row["user"],
                 database=row["database"],
                 server_version=row["version"],
-                superuser=bool(row["superuser"]),
+                superuser=superuser,
                 risky_memberships=tuple(row["risky"] or ()),
                 in_recovery=bool(row["in_recovery"]),
+                write_privileges=writes,
             )
-            if self.role.risks and self.read_only:
+            if self.role is not None:  # the warm-up and a first call learned it at once: warn once
+                return await self.check_role(connection)
+            self.role = learned
+            if self.role.dangers and self.read_only:
                 log.warning(
                     "DANGER: the read-only server connects with a powerful role; use a least-privilege role",
                     database=self.name,
                     role=self.role.user,
-                    risks=self.role.risks,
+                    risks=self.role.dangers,
                     strict=self.strict,
+                    advice=LEAST_PRIVILEGE,
+                )
+            if self.role.write_privileges and self.read_only:
+                log.warning(
+                    "WARNING: the read-only server connects with a role that can change data; "
+                    "use a role that can only read",
+                    database=self.name,
+                    role=self.role.user,
+                    privileges=list(self.role.write_privileges),
+                    strict=self.strict,
+                    advice=LEAST_PRIVILEGE,
                 )
         if self.strict and self.read_only and self.role.risks:
             raise AccessDenied(
                 f"Database {self.name!r} is refused by --strict: the role {self.role.user!r} is too "
                 f"powerful for a read-only server ({'; '.join(self.role.risks)}).",
-                hint="The operator must connect with a least-privilege role (see the README); "
-                "no call can run until then.",
+                hint=f"{LEAST_PRIVILEGE} No call can run until then.",
             )
         return self.role
 
