@@ -78,6 +78,16 @@ class CommonSettings(BaseSettings):
     max_output_chars: int = Field(
         25_000, ge=100, description="Characters one tool result may hold before it is cut with a marker."
     )
+    event_store: str = Field(
+        "memory",
+        description="Where streamable HTTP keeps sent events so a client that reconnects with Last-Event-ID "
+        "gets what it missed: memory, a redis:// URL (shared by replicas), or none.",
+    )
+    allow_sampling: bool = Field(
+        False,
+        description="Let tools that take a question ask the client's model to answer it from a result too long "
+        "for one answer (only with clients that declare sampling).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
     )
