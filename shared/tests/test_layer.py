@@ -217,3 +217,16 @@ async def test_a_reply_with_only_a_note_is_not_framed(era: str) -> None:
     async with connect(mcp, era=era) as client:  # type: ignore[arg-type]
         result = await client.call_tool("read_rows", {"count": 0})
     assert text(result) == "0 rows."
+
+
+def test_map_shaped_structured_content_is_cut_to_the_budget_too() -> None:
+    from mcp_types import CallToolResult, TextContent
+
+    from patchbay_common.results import _size, cap_result
+
+    wide = {f"field-{i}-" + "k" * 200: "v" * 300 for i in range(500)}
+    result = CallToolResult(content=[TextContent(text="x" * 5_000)], structured_content=wide)
+    capped = cap_result(result, 3_000)
+    total = sum(len(b.text) for b in capped.content if isinstance(b, TextContent))
+    assert capped.structured_content is not None
+    assert total + _size(capped.structured_content) <= 3_000

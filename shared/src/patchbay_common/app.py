@@ -61,6 +61,7 @@ from starlette.responses import JSONResponse, Response
 from patchbay_common import sdk
 from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
+from patchbay_common.events import event_store
 from patchbay_common.limits import set_cursor_scope
 from patchbay_common.logs import configure_logging, get_logger, log_call, summarize_arguments
 from patchbay_common.results import (
@@ -507,10 +508,13 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
     if settings.transport == "sse":
         app = server.sse_app(transport_security=security, host=settings.host)
     else:
+        # Sessions with SSE answers can resume after a drop (Last-Event-ID); stateless or JSON answers cannot.
+        resumable = not settings.stateless and not settings.json_response
         app = server.streamable_http_app(
             streamable_http_path="/mcp",
             json_response=settings.json_response,
             stateless_http=settings.stateless,
+            event_store=event_store(settings.event_store) if resumable else None,
             transport_security=security,
             host=settings.host,
         )

@@ -114,13 +114,14 @@ def _size_at_most(value: Any) -> int:
     return len(to_json(value, fallback=str))
 
 
-def _limited(value: Any, items: int, chars: int) -> Any:
+def _limited(value: Any, items: int, chars: int, keys: int | None = None) -> Any:
     if isinstance(value, str):
         return value if len(value) <= chars else value[:chars] + "…"
     if isinstance(value, dict):
-        return {k: _limited(v, items, chars) for k, v in value.items()}
+        kept = list(value.items()) if keys is None else list(value.items())[:keys]
+        return {k[:chars] if keys is not None else k: _limited(v, items, chars, keys) for k, v in kept}
     if isinstance(value, list):
-        return [_limited(v, items, chars) for v in value[:items]]
+        return [_limited(v, items, chars, keys) for v in value[:items]]
     return value
 
 
@@ -132,6 +133,17 @@ def shrink_json(value: Any, limit: int) -> tuple[Any, bool]:
     if _size(value) <= limit:
         return value, False
     best: Any = _limited(value, 0, 0)
+    if _size(best) > limit:  # the keys alone are too many or too long: map-shaped data, cut its keys too
+        best = {}
+        low, high = 0, 1 << 16
+        while low <= high:
+            middle = (low + high) // 2
+            candidate = _limited(value, middle, max(40, 40 * middle), keys=middle)
+            if _size(candidate) <= limit:
+                best, low = candidate, middle + 1
+            else:
+                high = middle - 1
+        return best, True
     low, high = 0, 1 << 20
     while low <= high:  # the largest (items, 40 * items chars) that fits
         middle = (low + high) // 2

@@ -85,8 +85,8 @@ class CommonSettings(BaseSettings):
     )
     allow_sampling: bool = Field(
         False,
-        description="Let tools that take a question ask the client's model to answer it from a result too long "
-        "for one answer (only with clients that declare sampling).",
+        description="Let tools that take a question ask the client's model to answer it from a result too "
+        "long for one answer (only with clients that declare sampling).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
