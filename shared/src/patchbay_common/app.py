@@ -58,8 +58,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from patchbay_common import sdk
+from patchbay_common import notify, sdk
 from patchbay_common.client_roots import ClientRootsCache
+from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
 from patchbay_common.events import event_store
 from patchbay_common.limits import set_cursor_scope
@@ -122,6 +123,8 @@ class PatchbayServer(MCPServer[Any]):
         self.client_roots_cache = ClientRootsCache()
         self.calls_in_flight = 0  # read by the HTTP shutdown, which lets these finish first
         self.tool_specs: dict[str, ToolSpec] = {}
+        self.client_log = notify.install(self)  # declares logging; honours logging/setLevel
+        self._completions: Completions | None = None
         self._untrusted_resources: set[str] = set()
         self.custom_route("/healthz", methods=["GET"], include_in_schema=False)(self._healthz)
         if roots is not None:
@@ -140,6 +143,17 @@ class PatchbayServer(MCPServer[Any]):
     def back_channel(self) -> bool:
         """Whether handshake-era clients can be sent requests and notifications outside a call's answer."""
         return not self.patchbay_settings.stateless
+
+    def complete(self, ref: str, argument: str) -> Callable[[F], F]:
+        """Register a completion provider for `argument` of a template URI or prompt name (`completions`)."""
+
+        def register(provider: F) -> F:
+            if self._completions is None:
+                self._completions = Completions(self)
+            self._completions.add(ref, argument, provider)
+            return provider
+
+        return register
 
     def subscriptions(self, **hooks: Any) -> Subscriptions:
         """Serve resource subscriptions in both eras with these hooks (see `subscriptions`)."""
@@ -337,22 +351,28 @@ class PatchbayServer(MCPServer[Any]):
         tokens = structlog.contextvars.bind_contextvars(request_id=call_id, tool=name)
         seen = [False]
         replied_token = replied.set(seen)
+        call_token = notify.current_call.set(context)
         try:
             try:
                 result = await self._run_tool(name, arguments, context, call_id)
             except ToolError as exc:
                 outcome = "refused"
-                raise ToolError(cap_error(str(exc))) from exc
-            finally:
-                structlog.contextvars.reset_contextvars(**tokens)
-                replied.reset(replied_token)
+                text = cap_error(str(exc))
+                await notify.log_to_client("warning", f"{name} refused: {text}")
+                raise ToolError(text) from exc
             if isinstance(result, CallToolResult):
-                result = self._finish(name, result, framed=seen[0])
+                result, cut = self._finish(name, result, framed=seen[0])
                 chars = _result_chars(result)
                 if result.is_error:
                     outcome = "error"
+                elif cut:
+                    limit = self.max_chars
+                    await notify.log_to_client("notice", f"{name}: the answer was cut to {limit} characters")
             return result
         finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+            replied.reset(replied_token)
+            notify.current_call.reset(call_token)
             self.calls_in_flight -= 1
             log_call(
                 "tool call",
@@ -389,8 +409,10 @@ class PatchbayServer(MCPServer[Any]):
                 "the details are in the server log. Try again or use another tool."
             ) from exc
 
-    def _finish(self, name: str, result: CallToolResult, *, framed: bool = False) -> CallToolResult:
-        """The pipeline every successful or `isError` tool result goes through.
+    def _finish(
+        self, name: str, result: CallToolResult, *, framed: bool = False
+    ) -> tuple[CallToolResult, bool]:
+        """The pipeline every successful or `isError` tool result goes through; also says if it was cut.
 
         `framed`: the tool answered with a `Reply`, whose content is framed already and whose note is ours.
         """
@@ -400,10 +422,11 @@ class PatchbayServer(MCPServer[Any]):
                 b.model_copy(update={"text": cap_error(b.text)}) if isinstance(b, TextContent) else b
                 for b in result.content
             ]
-            return result.model_copy(update={"content": blocks})
+            return result.model_copy(update={"content": blocks}), False
         if spec is not None and spec.untrusted is not None and not framed:
             result = frame_result(result, spec.untrusted)
-        return cap_result(result, self.max_chars, spec.continuation if spec else None)
+        capped = cap_result(result, self.max_chars, spec.continuation if spec else None)
+        return capped, capped is not result
 
 
 def close_after_last_connection(
@@ -456,6 +479,10 @@ def _result_chars(result: Any) -> int:
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------
+
+import contextlib  # noqa: E402 - kept with the entry-point code that uses them
+import errno  # noqa: E402
+import socket  # noqa: E402
 
 
 class _BearerAuth:
@@ -531,25 +558,50 @@ def serve(
     argv: Sequence[str] | None = None,
     *,
     secret_env: Sequence[str] | None = None,
+    preflight: Callable[[S], Sequence[str]] | None = None,
 ) -> None:
     """Parse flags, build the server with `build(settings)`, and run it until the client or a signal ends it.
 
-    A bad flag or a configuration `build` rejects (`ValueError`, `UserError`) exits 2 with one line.
-    `<prog> config <client> ...` prints or writes a client config entry instead (see `client_config`);
-    `secret_env` names the environment variables written there as placeholders (default: those of the
-    settings' secret fields).
+    Every operator mistake ends with one line on stderr and exit status 2, never a traceback: a bad flag or
+    variable, a configuration `build` rejects (`ValueError`, `UserError`, an unreadable file), a port in
+    use. `<prog> config <client> ...` prints or writes a client config entry instead (see `client_config`);
+    `secret_env` names the secret variables the server needs (written there as placeholders); the
+    settings' other secret fields are written only when asked for. `preflight(settings)` runs cheap
+    start-up checks (a token present, a database reachable) and returns one line per problem, each with
+    its fix: logged as warnings, or with `--strict` a refusal to start.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["config"]:
-        from patchbay_common.client_config import config_main
+    prog = settings_cls.model_config.get("cli_prog_name") or "patchbay"
+    try:
+        if args[:1] == ["config"]:
+            from patchbay_common.client_config import config_main
 
-        package = settings_cls.model_config.get("cli_prog_name") or "patchbay"
-        secrets_ = _secret_env(settings_cls) if secret_env is None else list(secret_env)
-        raise SystemExit(config_main(package, args[1:], secrets_))
+            required = list(secret_env or ())
+            optional = [name for name in _secret_env(settings_cls) if name not in required]
+            status = config_main(
+                prog, args[1:], required, optional_secrets=optional, settings_cls=settings_cls
+            )
+            raise SystemExit(status)
+        _serve(build, settings_cls, args, prog, preflight)
+    except BrokenPipeError:  # the reader of stdout went away (`| head`, a client that quit): leave quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def _serve(
+    build: Callable[[S], MCPServer[Any]],
+    settings_cls: type[S],
+    args: list[str],
+    prog: str,
+    preflight: Callable[[S], Sequence[str]] | None,
+) -> None:
     settings = parse_settings(settings_cls, args)
     configure_logging(settings.log_level, settings.log_format)
-    prog = settings_cls.model_config.get("cli_prog_name") or "patchbay"
-    token = settings.bearer_token()
+    try:
+        token = settings.bearer_token()
+    except ValueError as exc:
+        _exit(prog, str(exc))
     register_secret(token)
     exposed = settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS
     if exposed and not token and not settings.allow_insecure_bind:
@@ -558,19 +610,73 @@ def serve(
             f"refusing to listen on {settings.host} without authentication: "
             "set --auth-token (or --auth-token-file), or pass --allow-insecure-bind",
         )
+    _run_preflight(prog, settings, preflight)
+    listener = _bind(prog, settings) if settings.transport != "stdio" else None
     try:
         server = build(settings)
     except (ValueError, UserError) as exc:
         _exit(prog, redact(str(exc)))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _exit(prog, redact(f"cannot use{where}: {exc.strerror or exc}"))
     try:
-        if settings.transport == "stdio":
+        if listener is None:
             anyio.run(_until_signal, server)
         else:
             log.info("server starting", server=server.name, transport=settings.transport)
-            anyio.run(_serve_http, server, settings)
+            anyio.run(_serve_http, server, settings, listener)
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     log.info("server stopped", server=server.name)
+
+
+def _run_preflight(prog: str, settings: S, preflight: Callable[[S], Sequence[str]] | None) -> None:
+    """Log each start-up problem `preflight` finds as one warning; with `--strict`, refuse the first."""
+    if preflight is None:
+        return
+    try:
+        problems = [redact(problem) for problem in preflight(settings)]
+    except Exception as exc:  # a check that breaks must not stop a server that would work
+        problems = [redact(f"start-up check could not run: {type(exc).__name__}: {exc}")]
+    if problems and settings.strict:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        _exit(prog, f"{problems[0]}{more}; refusing to start (--strict)")
+    for problem in problems:
+        log.warning("start-up check: " + problem, server=prog)
+
+
+def _bind(prog: str, settings: CommonSettings) -> socket.socket:
+    """The listening socket for the HTTP transports, bound now so a busy port is one clear line."""
+    try:
+        infos = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        _exit(prog, f"--host {settings.host}: cannot resolve it ({exc.strerror})")
+    family, kind, proto, _, address = infos[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        if sys.platform == "win32":  # SO_REUSEADDR there lets another process steal the port
+            listener.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", 0), 1)
+        else:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            reason = "the port is in use by another program; choose another with --port"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "permission denied; ports below 1024 need privileges, choose --port 1024 or above"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            reason = "this machine has no such address; check --host"
+        else:
+            reason = exc.strerror or str(exc)
+        _exit(prog, f"cannot listen on {settings.host}:{settings.port}: {reason}")
+    listener.set_inheritable(False)
+    return listener
 
 
 _STDIO_GRACE_SECONDS = 1.0
@@ -653,6 +759,10 @@ def _exit(prog: str, message: str) -> None:
 
 async def _until_signal(server: MCPServer[Any]) -> None:
     """Serve stdio until the client closes it or SIGTERM/SIGINT arrives, then return normally."""
+    if sys.platform == "win32":  # no signal receivers there: Ctrl-C and closing stdin end the server
+        log.info("server starting", server=server.name, transport="stdio")
+        await _serve_stdio(server)
+        return
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with anyio.create_task_group() as group:
 
@@ -671,7 +781,9 @@ async def _until_signal(server: MCPServer[Any]) -> None:
             group.cancel_scope.cancel()
 
 
-async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
+async def _serve_http(
+    server: MCPServer[Any], settings: CommonSettings, listener: socket.socket | None = None
+) -> None:
     import uvicorn  # only HTTP deployments pay for it
 
     class _QuietExitServer(uvicorn.Server):
@@ -715,5 +827,5 @@ async def _serve_http(server: MCPServer[Any], settings: CommonSettings) -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(drain)
-        await http_server.serve()
+        await http_server.serve(sockets=[listener] if listener is not None else None)
         group.cancel_scope.cancel()

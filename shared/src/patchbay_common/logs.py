@@ -75,7 +75,15 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         named.handlers[:] = []
         named.propagate = True
     # The transport libraries are chatty at INFO; their warnings still come through.
-    for name in ("uvicorn.access", "httpx2", "httpcore2", "mcp.server.streamable_http_manager"):
+    # The SDK logs every refused call and session end at INFO: patchbay's own line per call says it once.
+    for name in (
+        "uvicorn.access",
+        "httpx2",
+        "httpcore2",
+        "mcp.server.streamable_http_manager",
+        "mcp.server.mcpserver.server",
+        "mcp.server.streamable_http",
+    ):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 

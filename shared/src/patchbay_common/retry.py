@@ -84,12 +84,26 @@ async def retry_async(
     stop: Any = tenacity.stop_after_attempt(attempts)
     if total_timeout is not None:
         stop = stop | tenacity.stop_after_delay(total_timeout)
+
+    async def before_sleep(state: tenacity.RetryCallState) -> None:
+        from patchbay_common.notify import log_to_client
+
+        error = state.outcome.exception() if state.outcome else None
+        waiting = state.next_action.sleep if state.next_action else 0.0
+        await log_to_client(
+            "info",
+            f"retrying after a transient failure ({error}); waiting {waiting:.1f} s",
+            attempt=state.attempt_number,
+            wait_seconds=round(waiting, 2),
+        )
+
     retrying = tenacity.AsyncRetrying(
         stop=stop,
         wait=wait,
         retry=should_retry,
         reraise=True,
         sleep=anyio.sleep,
+        before_sleep=before_sleep,
     )
 
     async def attempt() -> T:  # tenacity only awaits a coroutine function's result, not a lambda's
