@@ -60,3 +60,20 @@ async def test_listen_stream_in_the_2026_era(pgdb) -> None:
                     break
         later = json.loads((await client.read_resource(uri)).contents[0].text)
         assert [n["payload"] for n in later["notifications"]] == ["done"]
+
+
+async def test_a_2026_listener_alone_starts_the_listen(pgdb) -> None:
+    """No resource read first: the listen stream itself makes the server LISTEN, and a NOTIFY reaches it."""
+    uri = "postgres://shop/listen/alone"
+    async with Client(server("--dsn", f"shop={pgdb.reader_dsn}")) as client:
+        refused = ["postgres://shop/public/orders/schema", "postgres://nope/listen/alone"]
+        async with client.listen(resource_subscriptions=[uri, *refused]) as subscription:
+            with anyio.fail_after(10):
+                while True:  # NOTIFY until the LISTEN (started by the stream, asynchronously) receives one
+                    await run_sql(pgdb.superuser_dsn, "SELECT pg_notify('alone', 'first')")
+                    with anyio.move_on_after(0.3):
+                        event = await subscription.__anext__()
+                        break
+            assert getattr(event, "uri", None) == uri
+        contents = json.loads((await client.read_resource(uri)).contents[0].text)
+        assert contents["notifications"] == []  # the stream's LISTEN ended with it: reading starts anew

@@ -60,8 +60,8 @@ class Settings(CommonSettings):
     )
     strict: bool = Field(
         False,
-        description="In the read tier, refuse a database whose role is a superuser or can "
-        "read server files or run programs (otherwise: a loud warning).",
+        description="In the read tier, refuse a database whose role is a superuser, can read server "
+        "files or run programs, or can change data (otherwise: a loud warning).",
     )
     statement_timeout: float = Field(30.0, gt=0, description="Seconds one statement may run.")
     lock_timeout: float = Field(5.0, gt=0, description="Seconds a statement may wait for a lock.")
