@@ -30,11 +30,16 @@ from urllib.parse import unquote, urlsplit
 
 from patchbay_common.errors import AccessDenied, NotFound, UserError
 
-__all__ = ["Copied", "DirScan", "Entry", "Located", "Roots", "path_from_uri"]
+__all__ = ["Copied", "DirScan", "Entry", "Located", "Roots", "path_from_uri", "unsupported_platform"]
 
 _MAX_SYMLINKS = 40
 _MAX_WALK_DEPTH = 256
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Windows has none of O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC nor descriptor-relative calls: the module must still
+# import there (every server imports it), and `Roots` refuses to start rather than enforce roots weakly.
+_POSIX_NAMES = ("O_DIRECTORY", "O_NOFOLLOW", "O_CLOEXEC", "O_NONBLOCK")
+_DIR_FLAGS = os.O_RDONLY
+for _name in _POSIX_NAMES[:3]:
+    _DIR_FLAGS |= getattr(os, _name, 0)
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
     stat.S_IFCHR: "a character device",
@@ -128,6 +133,25 @@ class Copied:
     skipped: int
 
 
+def unsupported_platform() -> str | None:
+    """Why roots cannot be enforced with full strength on this platform, or None when they can.
+
+    Enforcement needs descriptor-relative, no-follow calls (`openat`/`fstatat`/`readlinkat` with
+    `O_NOFOLLOW`, `O_DIRECTORY`); Windows offers none of them through `os`, so a server that would serve
+    files refuses to start there with this line instead of running with weaker checks.
+    """
+    missing = [name for name in _POSIX_NAMES if not hasattr(os, name)]
+    needs_dir_fd = (os.open, os.stat, os.mkdir, os.unlink, os.rename, os.readlink, os.rmdir, os.link)
+    safe_rmtree = getattr(shutil.rmtree, "avoids_symlink_attacks", False)
+    if not missing and safe_rmtree and all(call in os.supports_dir_fd for call in needs_dir_fd):
+        return None
+    return (
+        "file access inside allowed directories needs descriptor-relative, no-follow calls (openat with "
+        "O_NOFOLLOW) that this platform does not offer; patchbay refuses rather than check paths weakly. "
+        "Run this server under WSL (Windows), macOS or Linux"
+    )
+
+
 def path_from_uri(value: str) -> str:
     """A filesystem path from a `file://` URI or a plain path; other schemes are refused."""
     if "\x00" in value:
@@ -158,6 +182,9 @@ class Roots:
 
     def __init__(self, directories: Iterable[str | os.PathLike[str]]) -> None:
         """Open each operator directory; raise `ValueError` naming any that is missing or not a directory."""
+        unsupported = unsupported_platform()
+        if unsupported:
+            raise ValueError(unsupported)
         self._roots: list[_Root] = []
         for directory in directories:
             given = os.path.abspath(os.path.expanduser(os.fspath(directory)))

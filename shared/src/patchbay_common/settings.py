@@ -7,15 +7,28 @@ turns a bad value into one clear line and exit status 2.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import sys
+import textwrap
+import typing
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
-__all__ = ["CommonSettings", "parse_settings", "settings_config"]
+__all__ = ["CommonSettings", "SettingsProblem", "help_text", "parse_settings", "settings_config"]
 
 S = TypeVar("S", bound="CommonSettings")
 
@@ -33,7 +46,7 @@ def settings_config(server: str, **extra: object) -> SettingsConfigDict:
         cli_avoid_json=True,
         cli_hide_none_type=True,
         cli_enforce_required=False,
-        cli_exit_on_error=True,
+        cli_exit_on_error=False,
         extra="ignore",
         env_parse_none_str="",
     )
@@ -88,6 +101,11 @@ class CommonSettings(BaseSettings):
         description="Let tools that take a question ask the client's model to answer it from a result too "
         "long for one answer (only with clients that declare sampling).",
     )
+    strict: bool = Field(
+        False,
+        description="Refuse to start when a start-up check fails (missing token, unreachable database, no "
+        "browser); without it the server starts and logs a warning with the fix.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
     )
@@ -105,33 +123,303 @@ class CommonSettings(BaseSettings):
         if self.auth_token is not None:
             return self.auth_token.get_secret_value()
         if self.auth_token_file is not None:
-            return self.auth_token_file.read_text().strip() or None
+            return read_secret_file(self.auth_token_file, "--auth-token-file") or None
         return None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The default sources, with list variables read as `a:b` (os.pathsep) as well as JSON."""
+        return init_settings, _ListFriendlyEnv(settings_cls), dotenv_settings, file_secret_settings
+
+
+class SettingsProblem(ValueError):
+    """A configuration mistake, said in one line an operator can act on."""
+
+
+def read_secret_file(path: Path, flag: str) -> str:
+    """The stripped text of a token or password file; `SettingsProblem` naming `flag` when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsProblem(f"{flag}: cannot read {path} ({reason})") from None
+
+
+class _ListFriendlyEnv(EnvSettingsSource):
+    """Environment source where a list variable may be `a:b:c` (`;` on Windows) or a JSON list."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        """Split a non-JSON list value on os.pathsep; explain a broken JSON value in one line."""
+        variable = f"{self.env_prefix}{field_name}".upper()
+        if isinstance(value, str) and _is_list(field.annotation) and not value.lstrip().startswith("["):
+            if any(isinstance(m, type) and m.__name__ == "NoDecode" for m in field.metadata):
+                return value
+            return [part.strip() for part in value.split(os.pathsep) if part.strip()]
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError as exc:
+            sep = os.pathsep
+            raise SettingsProblem(
+                f'{variable}: expected a list as a{sep}b or a JSON list like ["a", "b"] ({exc})'
+            ) from None
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (list, tuple, set):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation))
 
 
 def parse_settings(settings_cls: type[S], argv: Sequence[str] | None = None) -> S:
-    """Parse flags and environment into `settings_cls`; on a bad value print one line and exit 2."""
+    """Parse flags and environment into `settings_cls`; on a bad value print one line and exit 2.
+
+    `-h`/`--help` prints `help_text` and `--version` the package versions (both exit 0, quietly when stdout
+    is a closed pipe). Files named by `*_file` flags must be readable, or the flag is named in the error.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    before_separator = args[: args.index("--")] if "--" in args else args
+    if "-h" in before_separator or "--help" in before_separator:
+        _print(help_text(settings_cls))
+        raise SystemExit(0)
+    if "--version" in before_separator:
+        _print(version_text(settings_cls))
+        raise SystemExit(0)
     try:
-        return settings_cls(_cli_parse_args=args)  # type: ignore[call-arg]
-    except SystemExit as exc:
-        if exc.code == 0 and ("--help" in args or "-h" in args):
-            prefix = settings_cls.model_config.get("env_prefix", "")
-            sys.stdout.write(
-                f"\nEvery flag can also be set in the environment as {prefix}<FLAG> (upper case, dashes as\n"
-                f"underscores), e.g. {prefix}LOG_LEVEL=DEBUG. A repeatable flag takes a JSON list there,\n"
-                'e.g. \'["a", "b"]\'.\n'
-            )
-        raise
+        settings = settings_cls(_cli_parse_args=args)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]).replace("_", "-")
         given = first.get("input")
         shown = f" (got {given!r})" if isinstance(given, str | int | float) and not _sensitive(where) else ""
-        _die(f"--{where}: {first['msg']}{shown}", settings_cls)
+        variable = _env_name(settings_cls, str(first["loc"][0])) if first["loc"] else ""
+        source = f" (or {variable})" if variable and variable in os.environ else ""
+        _die(f"--{where}{source}: {first['msg']}{shown}", settings_cls)
     except SettingsError as exc:
+        cause = exc.__cause__
+        _die(
+            str(cause) if isinstance(cause, SettingsProblem) else _settings_error(exc, settings_cls),
+            settings_cls,
+        )
+    except SettingsProblem as exc:
         _die(str(exc), settings_cls)
-    raise AssertionError("unreachable")  # pragma: no cover
+    for name, value in settings:
+        if name.endswith("_file") and isinstance(value, Path):
+            try:
+                read_secret_file(value, "--" + name.replace("_", "-"))
+            except SettingsProblem as exc:
+                _die(str(exc), settings_cls)
+    return settings
+
+
+def _settings_error(exc: SettingsError, settings_cls: type[CommonSettings]) -> str:
+    """pydantic-settings' 'error parsing value for field "x"' said with the variable and the expected form."""
+    text = str(exc)
+    if text.startswith("error parsing CLI: "):
+        prog = settings_cls.model_config.get("cli_prog_name", "patchbay")
+        return f"{text.removeprefix('error parsing CLI: ')} ({prog} --help lists every flag)"
+    found = re.search(r'field "([^"]+)"', text)
+    if found and found.group(1) in settings_cls.model_fields:
+        variable = _env_name(settings_cls, found.group(1))
+        field = settings_cls.model_fields[found.group(1)]
+        if _is_list(field.annotation):
+            return f'{variable}: expected a list as a{os.pathsep}b or a JSON list like ["a", "b"]'
+        return f"{variable}: cannot be read as {_placeholder(found.group(1), field)}"
+    return str(exc)
+
+
+def _env_name(settings_cls: type[BaseSettings], field_name: str) -> str:
+    return f"{settings_cls.model_config.get('env_prefix', '')}{field_name}".upper()
+
+
+def _print(text: str) -> None:
+    """Write to stdout; a reader that went away (`--help | head`) ends the program quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+# --- help -------------------------------------------------------------------------------------------------
+
+
+def _distribution_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def version_text(settings_cls: type[CommonSettings]) -> str:
+    """`patchbay-x 0.1.0 (patchbay-common 0.1.0, Python 3.12.3)`."""
+    prog = str(settings_cls.model_config.get("cli_prog_name", "patchbay"))
+    python = ".".join(map(str, sys.version_info[:3]))
+    common = _distribution_version("patchbay-common")
+    return f"{prog} {_distribution_version(prog)} (patchbay-common {common}, Python {python})\n"
+
+
+def _summary(prog: str, settings_cls: type[CommonSettings]) -> str:
+    try:
+        summary = metadata.metadata(prog)["Summary"] or ""
+    except (metadata.PackageNotFoundError, KeyError):
+        summary = ""
+    return summary or (settings_cls.__doc__ or "").strip().splitlines()[0]
+
+
+_FORMAT_IN_TEXT = re.compile(r"\b([A-Z][A-Z_]*=[A-Z][A-Z_:]*)\b")
+
+
+def _placeholder(name: str, field: FieldInfo) -> str:
+    """What a value looks like: HOST, PORT, TOKEN, PATH, SECONDS, NAME=PATH, {a,b}..."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("metavar"), str):
+        return str(extra["metavar"])
+    annotation = field.annotation
+    choices = _choices(annotation)
+    if choices:
+        return "{" + ",".join(choices) + "}"
+    text = str(annotation)
+    described = _FORMAT_IN_TEXT.search(field.description or "")
+    if described:
+        return described.group(1)
+    words = name.split("_")
+    if "Path" in text:
+        return "DIR" if words[-1] in ("dir", "path") or name.endswith(("_dir", "directories")) else "PATH"
+    if "SecretStr" in text:
+        return {"password": "PASSWORD", "key": "KEY"}.get(words[-1], "TOKEN")
+    if words[-1] in ("timeout", "ttl", "wait", "seconds") or "seconds" in words:
+        return "SECONDS"
+    if words[-1] in ("port",):
+        return "PORT"
+    if words[-1] in ("host",):
+        return "HOST"
+    if words[-1] in ("url",):
+        return "URL"
+    if words[-1] in ("dsn",):
+        return "DSN"
+    if words[-1] in ("origin",):
+        return "ORIGIN"
+    if "int" in text or "float" in text:
+        return "N"
+    if name in ("directories",):
+        return "DIRECTORY"
+    return words[-1].upper()
+
+
+def _choices(annotation: Any) -> list[str]:
+    if typing.get_origin(annotation) is Literal:
+        return [str(arg) for arg in typing.get_args(annotation)]
+    for arg in typing.get_args(annotation):
+        found = _choices(arg)
+        if found:
+            return found
+    return []
+
+
+def _is_bool(annotation: Any) -> bool:
+    return annotation is bool or (bool in typing.get_args(annotation) and not _choices(annotation))
+
+
+def _default(field: FieldInfo) -> str | None:
+    from pydantic_core import PydanticUndefined
+
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    elif field.default is PydanticUndefined:
+        return None
+    else:
+        value = field.default
+    if value is None or value == [] or isinstance(value, SecretStr):
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _positional(field: FieldInfo) -> bool:
+    return any("Positional" in str(m) or "Positional" in type(m).__name__ for m in field.metadata)
+
+
+def _flag_lines(settings_cls: type[CommonSettings], names: list[str], width: int) -> list[str]:
+    rows: list[tuple[str, str]] = []
+    for name in names:
+        field = settings_cls.model_fields[name]
+        flag = "--" + name.replace("_", "-")
+        if _positional(field):
+            head = f"{_placeholder(name, field)} ..."
+        elif _is_bool(field.annotation):
+            head = f"{flag}, --no-{flag[2:]}"
+        else:
+            head = f"{flag} {_placeholder(name, field)}"
+        text = " ".join((field.description or "").split())
+        default = _default(field)
+        if default is not None and not _is_bool(field.annotation):
+            text += f" (default: {default})"
+        elif _is_bool(field.annotation):
+            text += f" (default: {default or 'off'})"
+        text += f" [env {_env_name(settings_cls, name)}]"
+        rows.append((head, text))
+    column = min(max(len(head) for head, _ in rows) + 4, 34) if rows else 4
+    lines: list[str] = []
+    for head, text in rows:
+        wrapped = textwrap.wrap(text, max(width - column, 30))
+        if len(head) + 4 > column:
+            lines.append(f"  {head}")
+            lines += [" " * column + part for part in wrapped]
+        else:
+            lines.append(f"  {head}".ljust(column) + wrapped[0])
+            lines += [" " * column + part for part in wrapped[1:]]
+    return lines
+
+
+def help_text(settings_cls: type[CommonSettings]) -> str:
+    """`--help`: the server's own flags first, then the shared ones, the `config` subcommand and variables."""
+    prog = str(settings_cls.model_config.get("cli_prog_name", "patchbay"))
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    width = max(min(shutil.get_terminal_size((100, 24)).columns, 120), 60)
+    own = [name for name in settings_cls.model_fields if name not in CommonSettings.model_fields]
+    shared = [name for name in settings_cls.model_fields if name in CommonSettings.model_fields]
+    positional = [name for name in own if _positional(settings_cls.model_fields[name])]
+    tail = "".join(f" [{_placeholder(n, settings_cls.model_fields[n])} ...]" for n in positional)
+    lines = [
+        f"usage: {prog} [FLAGS]{tail}",
+        f"       {prog} config CLIENT [--write] [--source pypi|git|local] [-- SERVER FLAGS]",
+        f"       {prog} --version",
+        "",
+        _summary(prog, settings_cls),
+        "",
+        f"{prog} flags:" if own else f"{prog} has no flags of its own.",
+        *_flag_lines(settings_cls, own, width),
+        "",
+        "Flags every patchbay server shares:",
+        *_flag_lines(settings_cls, shared, width),
+        "  -h, --help".ljust(34) + "Show this help and exit.",
+        "  --version".ljust(34) + "Show the version and exit.",
+        "",
+        "Client config:",
+        f"  {prog} config claude-desktop --write -- FLAGS    merge an entry that starts this server into",
+        "  the client's config file (claude-desktop, claude-code, cursor, vscode, windsurf); without --write",
+        f"  it prints the entry. {prog} config --help shows every option.",
+        "",
+        f"Environment: every flag is also {prefix}<FLAG> (upper case, dashes as underscores), e.g.",
+        f"{prefix}LOG_LEVEL=DEBUG; a boolean takes true/false, a repeatable flag a list as "
+        f'a{os.pathsep}b or a JSON list like ["a", "b"].',
+        "Flags given on the command line win over the environment.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _sensitive(flag: str) -> bool:
