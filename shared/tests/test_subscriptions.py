@@ -107,3 +107,28 @@ async def test_stateless_server_does_not_offer_handshake_subscriptions() -> None
     async with Client(mcp, mode="legacy") as client:
         resources = client.server_capabilities.resources
         assert resources is not None and not resources.subscribe
+
+
+async def test_a_failed_acquire_is_retried_by_the_next_subscribe() -> None:
+    settings = CommonSettings(_cli_parse_args=[])  # type: ignore[call-arg]
+    mcp = PatchbayServer("subs-retry", version="0", settings=settings)
+    attempts: list[str] = []
+
+    async def acquire(uri: str) -> None:
+        attempts.append(uri)
+        if len(attempts) == 1:
+            raise UserError("The backend is not ready.", hint="Try again.")
+
+    subs = mcp.subscriptions(acquire=acquire)
+
+    @mcp.resource("demo://{name}")
+    def demo(name: str) -> str:
+        return name
+
+    async with Client(mcp, mode="legacy") as client:
+        with pytest.raises(MCPError) as refused:
+            await client.subscribe_resource("demo://a")
+        assert "The backend is not ready. Try again." in refused.value.error.message
+        await client.subscribe_resource("demo://a")
+    assert attempts == ["demo://a", "demo://a"]
+    assert subs is not None

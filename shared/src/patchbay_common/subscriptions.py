@@ -119,8 +119,11 @@ class Subscriptions:
             if stack is not None:
                 stack.push_async_callback(self._drop, connection)
         if uri not in entry[1]:
+            try:  # a failing acquire leaves nothing recorded: subscribing again retries it
+                await self._add(uri)
+            except UserError as exc:
+                raise MCPError(INVALID_PARAMS, cap_error(str(exc))) from None
             entry[1].add(uri)
-            await self._add(uri)
         return EmptyResult()
 
     async def _unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
