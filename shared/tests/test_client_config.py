@@ -62,7 +62,8 @@ def test_merge_keeps_other_entries_is_idempotent_and_keeps_a_backup(home: Path) 
     first = path.read_text()
     document = json.loads(first)
     assert document["mcpServers"]["other"] == {"command": "x"} and document["theme"] == "dark"
-    assert json.loads(path.with_name(path.name + ".bak").read_text()) == original
+    [backup] = path.parent.glob(path.name + ".*.bak")
+    assert json.loads(backup.read_text()) == original
     assert config_main("patchbay-demo", ["claude-desktop", "--write", "--platform", "linux"]) == 0
     assert path.read_text() == first  # nothing changed the second time
     assert list(path.parent.glob("*.tmp")) == []
@@ -120,4 +121,166 @@ def test_config_subcommand_through_serve(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     entry = json.loads(result.stdout)["mcpServers"]["demo"]
+    assert "env" not in entry  # an optional secret is written only when asked for
+    asked = subprocess.run(
+        [sys.executable, str(script), "config", "claude-desktop", "--secret", "PATCHBAY_DEMO_API_KEY"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    entry = json.loads(asked.stdout)["mcpServers"]["demo"]
     assert entry["env"] == {"PATCHBAY_DEMO_API_KEY": "<PATCHBAY_DEMO_API_KEY>"}
+    moved = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "config",
+            "cursor",
+            "--",
+            "--api-key",
+            "s3cret",
+            "--log-level",
+            "DEBUG",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    entry = json.loads(moved.stdout)["mcpServers"]["demo"]
+    assert "s3cret" not in json.dumps(entry["args"]) and entry["args"][-2:] == ["--log-level", "INFO"]
+    assert entry["env"] == {"PATCHBAY_DEMO_API_KEY": "s3cret"}
+
+
+# --- never losing data ------------------------------------------------------------------------------------
+
+
+def _write(argv: list[str], secrets: list[str] | None = None, **kwargs: object) -> int:
+    return config_main("patchbay-demo", argv, secrets or [], **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_placeholder_never_overwrites_a_real_value_and_backups_accumulate(home: Path) -> None:
+    path = config_path("claude-desktop", "linux")
+    assert _write(["claude-desktop", "--write", "--platform", "linux"], ["DEMO_TOKEN"]) == 0
+    document = json.loads(path.read_text())
+    entry = document["mcpServers"]["demo"]
+    entry["env"] = {"DEMO_TOKEN": "real-token", "EXTRA": "mine"}
+    entry["disabled"] = False  # a client-specific key the user set
+    path.write_text(json.dumps(document))
+    for flag in ("--x", "--y", "--y"):
+        assert _write(["claude-desktop", "--write", "--platform", "linux", "--", flag], ["DEMO_TOKEN"]) == 0
+    entry = json.loads(path.read_text())["mcpServers"]["demo"]
+    assert entry["env"] == {"DEMO_TOKEN": "real-token", "EXTRA": "mine"}
+    assert entry["disabled"] is False and entry["args"][-1] == "--y"
+    assert len(list(path.parent.glob(path.name + ".*.bak"))) == 2  # one per write that changed the file
+
+
+def test_a_symlinked_config_file_stays_a_symlink(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "claude.json"
+    target.parent.mkdir()
+    target.write_text('{"mcpServers": {}}')
+    target.chmod(0o640)
+    path = config_path("claude-desktop", "linux")
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    assert _write(["claude-desktop", "--write", "--platform", "linux"]) == 0
+    assert path.is_symlink() and "demo" in json.loads(target.read_text())["mcpServers"]
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_vscode_jsonc_is_read_and_its_comments_kept(home: Path) -> None:
+    path = config_path("vscode", "linux")
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '// my servers\n{\n  "servers": {\n    /* keep */\n    "other": {"command": "x",},\n  },\n'
+        '  "inputs": [1, 2,],\n}\n'
+    )
+    assert _write(["vscode", "--write", "--platform", "linux"]) == 0
+    text = path.read_text()
+    assert "// my servers" in text and "/* keep */" in text and '"inputs": [1, 2,]' in text
+    assert _write(["vscode", "--write", "--platform", "linux", "--", "--y"]) == 0
+    from patchbay_common.client_config import parse_jsonc
+
+    document = parse_jsonc(path.read_text())
+    assert document["servers"]["other"] == {"command": "x"}
+    assert document["servers"]["demo"]["args"][-1] == "--y"
+    assert "/* keep */" in path.read_text()
+
+
+def test_jsonc_is_refused_where_the_client_needs_strict_json(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_path("claude-desktop", "linux")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"mcpServers": {}, // comment\n}')
+    assert _write(["claude-desktop", "--write", "--platform", "linux"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def _settings_cls() -> type:
+    from pydantic import Field, SecretStr
+    from pydantic_settings import CliPositionalArg
+
+    from patchbay_common.settings import CommonSettings, settings_config
+
+    class Settings(CommonSettings):
+        model_config = settings_config("demo")
+        directories: CliPositionalArg[list[str]] = Field(default_factory=list, description="dirs")
+        dsn: str | None = Field(None, description="database")
+        password: SecretStr | None = Field(None, description="password")
+
+    return Settings
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
+        (["relative/dir"], "a relative path"),
+        (["/no/such/directory"], "does not exist"),
+        (["--port", "abc"], "--port"),
+    ],
+)
+def test_server_arguments_are_checked_before_anything_is_written(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    path = config_path("cursor", "linux")
+    argv = ["cursor", "--write", "--platform", "linux", "--", *args]
+    assert _write(argv, settings_cls=_settings_cls()) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not path.exists()
+
+
+def test_secrets_given_as_flags_go_to_env(home: Path, tmp_path: Path) -> None:
+    argv = ["cursor", "--", str(tmp_path), "--dsn", "postgresql://u:pw@h/db", "--password=hunter2"]
+    entry = _printed(argv, ["PATCHBAY_DEMO_DSN"], settings_cls=_settings_cls())
+    assert entry["args"][-1] == str(tmp_path)
+    assert "pw" not in json.dumps(entry["args"]) and "hunter2" not in json.dumps(entry["args"])
+    assert entry["env"] == {
+        "PATCHBAY_DEMO_DSN": "postgresql://u:pw@h/db",
+        "PATCHBAY_DEMO_PASSWORD": "hunter2",
+    }
+
+
+def _printed(argv: list[str], secrets: list[str], **kwargs: object) -> dict[str, object]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _write(argv, secrets, **kwargs) == 0
+    return json.loads(out.getvalue())["mcpServers"]["demo"]  # type: ignore[no-any-return]
+
+
+def test_sources() -> None:
+    assert server_entry("patchbay-x", "cursor", source="pypi")["args"] == ["patchbay-x"]
+    git = server_entry("patchbay-x", "cursor", source="git", ref="v0.1.0")["args"]
+    assert git == [
+        "--from",
+        "git+https://github.com/patchbay-mcp/patchbay@v0.1.0#subdirectory=servers/x",
+        "patchbay-x",
+    ]
+    from patchbay_common.client_config import ConfigProblem
+
+    with pytest.raises(ConfigProblem, match="--source local needs"):
+        server_entry("patchbay-x", "cursor", source="local")
