@@ -140,7 +140,7 @@ def test_config_subcommand_through_serve(tmp_path: Path) -> None:
             "--api-key",
             "s3cret",
             "--log-level",
-            "DEBUG",
+            "INFO",
         ],
         capture_output=True,
         text=True,
