@@ -84,8 +84,8 @@ def test_allow_list_names_ids_and_denials() -> None:
     assert everything_but.allows("C0XXX0000", "random")
     assert not everything_but.allows("C0XXX0000", "announcements")
     assert not everything_but.allows("C0DENY000", "fine-name")
-    only_denials = PostPolicy.parse("!#announcements")
-    assert only_denials.allows("C0XXX0000", "random") and not only_denials.allows("C1", "announcements")
+    with pytest.raises(ValueError, match=r"only denies channels, which allows none; .* add '\*'"):
+        PostPolicy.parse("!#announcements")  # a denial alone never widens "no posting" to "every channel"
     with pytest.raises(AccessDenied) as caught:
         PostPolicy.parse("#general").check("C0YYY0000", "random")
     assert "#random (C0YYY0000) is not allowed" in str(caught.value) and "Allowed: #general" in str(

@@ -198,6 +198,7 @@ def test_tokens_never_reach_the_log(standin: Any) -> None:
         (["--workspace", "acme"], "--workspace: expected NAME=ENV_VAR"),
         (["--upload-dir", "/tmp"], "--upload-dir needs --allow-post"),
         (["--allow-post", ","], "--allow-post: give channels"),
+        (["--allow-post", "!#random"], "only denies channels, which allows none; to allow every other"),
         (["--base-url", "slack.com/api"], "must start with http:// or https://"),
     ],
 )

@@ -14,7 +14,8 @@ class PostPolicy:
     """Channels posts may go to.
 
     Built from a comma-separated list such as `#general,C0123ABC,!#announcements`: `*` allows every
-    channel, `!` denies one, and denials win. A list of denials only allows every other channel.
+    channel, `!` denies one, and denials win. A denial never allows anything by itself: posting anywhere
+    else needs `*` (`*,!#announcements`), so adding a denial to a list can only narrow it.
     """
 
     allowed: frozenset[str]
@@ -41,7 +42,12 @@ class PostPolicy:
             (denied if deny else allowed).add(key)
         if not (allowed or denied or everything):
             raise ValueError("--allow-post: give channels (names or IDs), '*' for all, '!name' to deny")
-        return cls(frozenset(allowed), frozenset(denied), everything or (not allowed and bool(denied)))
+        if not (allowed or everything):
+            raise ValueError(
+                f"--allow-post {spec!r} only denies channels, which allows none; to allow every other "
+                "channel, add '*' (e.g. '*,!#announcements')"
+            )
+        return cls(frozenset(allowed), frozenset(denied), everything)
 
     def allows(self, channel_id: str, channel_name: str | None) -> bool:
         """Whether a post to the channel with this ID and name is allowed."""
