@@ -5,12 +5,16 @@ that retries dropped connections and 429s; writes through one that retries only 
 was done), because after a dropped connection a post may or may not have gone out. A 429 whose
 `Retry-After` is longer than `max_wait` is not waited for: the call fails at once with "retry after N s".
 Every `ok:false` answer becomes a `UserError` whose text says what to do next, with the token redacted.
+An answer is read up to `MAX_ANSWER_BYTES` (a larger one fails the call with a clear text, so memory stays
+bounded whatever a workspace holds), and a large JSON answer is decoded in a worker thread.
 """
 
 from __future__ import annotations
 
+import json as _json
 import math
 import random
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,15 +24,22 @@ import anyio
 from patchbay_common.errors import AccessDenied, NotFound, UserError, register_secret
 from patchbay_common.logs import get_logger
 
-__all__ = ["DEFAULT_BASE_URL", "NoToken", "SlackApi", "slack_error"]
+__all__ = ["DEFAULT_BASE_URL", "MAX_ANSWER_BYTES", "AnswerTooLarge", "NoToken", "SlackApi", "slack_error"]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""Largest Web API answer read: a page of 200 messages with blocks and files is a few megabytes."""
+_DECODE_IN_THREAD = 256 * 1024
 
 log = get_logger("patchbay.slack.api")
 
 
 class NoToken(UserError):
     """The workspace has no token configured."""
+
+
+class AnswerTooLarge(Exception):
+    """Slack's answer was larger than `MAX_ANSWER_BYTES` (raised while reading it)."""
 
 
 @dataclass
@@ -83,12 +94,11 @@ class SlackApi:
         if current is not None:
             return current
         from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
-        from slack_sdk.web.async_client import AsyncWebClient
 
         handlers: list[Any] = [_bounded_rate_limit_handler(self.max_wait)]
         if not write:
             handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
-        client = AsyncWebClient(
+        client = _bounded_client_class()(
             token=token,
             base_url=self.base_url,
             timeout=max(1, math.ceil(self.timeout)),
@@ -106,6 +116,8 @@ class SlackApi:
 
         Reads are sent as GET with query parameters, writes as POST with a JSON body, as slack-sdk does.
         """
+        if "slack_sdk.web.async_client" not in sys.modules:
+            await self.preload()  # the first call imports slack-sdk and aiohttp off the event loop
         client = self._client(write)
         args = {k: v for k, v in params.items() if v is not None}
         try:
@@ -119,6 +131,8 @@ class SlackApi:
 
     async def upload(self, **params: Any) -> dict[str, Any]:
         """Upload one file with `files_upload_v2` (get URL, send bytes, complete); return the answer."""
+        if "slack_sdk.web.async_client" not in sys.modules:
+            await self.preload()
         client = self._client(True)
         try:
             response = await client.files_upload_v2(**{k: v for k, v in params.items() if v is not None})
@@ -160,6 +174,12 @@ class SlackApi:
             )
         if isinstance(exc, SlackRequestError):
             return UserError(f"Slack {method} was not sent: {exc}.")
+        if isinstance(exc, AnswerTooLarge):
+            return UserError(
+                f"Slack's answer to {method} was larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB and was "
+                "not read.",
+                hint="Ask for fewer items (a smaller limit, or a narrower time window).",
+            )
         if isinstance(exc, TimeoutError) or type(exc).__module__.startswith("aiohttp"):
             log.warning("slack unreachable", method=method, error=repr(exc))
             return UserError(
@@ -172,6 +192,71 @@ class SlackApi:
 
 def _import_sdk() -> None:
     import slack_sdk.web.async_client  # noqa: F401  (aiohttp comes with it)
+
+
+_client_class: Any = None
+
+
+def _bounded_client_class() -> Any:
+    """slack-sdk's `AsyncWebClient`, whose answers are read up to `MAX_ANSWER_BYTES` and decoded off the loop.
+
+    slack-sdk opens one aiohttp session per request when it is given none, and reads the whole body with
+    `response.json()`. This client does the same with a session whose responses stop reading past the
+    cap and decode a large body in a worker thread. (It overrides `_request`, slack-sdk's one place that
+    sends an API request; uploads of file bytes use another path and are bounded by --max-upload-bytes.)
+    """
+    global _client_class
+    if _client_class is not None:
+        return _client_class
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.web.async_internal_utils import _request_with_session
+
+    class BoundedResponse(aiohttp.ClientResponse):
+        async def read(self) -> bytes:
+            if self._body is None:
+                declared = self.content_length
+                if declared is not None and declared > MAX_ANSWER_BYTES:
+                    self.close()
+                    raise AnswerTooLarge(declared)
+                body = bytearray()
+                async for chunk in self.content.iter_any():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        self.close()
+                        raise AnswerTooLarge(len(body))
+                self._body = bytes(body)
+            return await super().read()
+
+        async def json(  # type: ignore[override]
+            self,
+            *,
+            encoding: str | None = None,
+            loads: Any = _json.loads,
+            content_type: str | None = "application/json",
+        ) -> Any:
+            text = await super().json(encoding=encoding, loads=lambda raw: raw, content_type=content_type)
+            if text is None or len(text) < _DECODE_IN_THREAD:
+                return None if text is None else loads(text)
+            return await anyio.to_thread.run_sync(loads, text)
+
+    class BoundedWebClient(AsyncWebClient):  # type: ignore[misc]
+        async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with aiohttp.ClientSession(timeout=timeout, response_class=BoundedResponse) as session:
+                result: dict[str, Any] = await _request_with_session(
+                    current_session=session,
+                    timeout=self.timeout,
+                    logger=self._logger,
+                    http_verb=http_verb,
+                    api_url=api_url,
+                    req_args=req_args,
+                    retry_handlers=self.retry_handlers,
+                )
+                return result
+
+    _client_class = BoundedWebClient
+    return _client_class
 
 
 def _form(args: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ note continues exactly after the last item shown.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +21,15 @@ from patchbay_common.limits import decode_cursor, encode_cursor, truncation_mark
 from patchbay_common.results import Reply
 from patchbay_slack.directory import CHANNEL_TYPES, Channel, Directory, User
 from patchbay_slack.render import channel_line, message_users, render_message, user_line
-from patchbay_slack.timewindow import format_ts, parse_time, slack_ts, ts_value
+from patchbay_slack.timewindow import format_ts, is_slack_ts, parse_time, slack_ts, ts_value
 from patchbay_slack.workspaces import Workspace, Workspaces
 
 __all__ = ["fit", "item_room"]
 
 _FRAME = 400  # characters the untrusted-data frame and separators take, with a margin
 _MAX_SKIP = 1000  # Slack pages hold at most 1000 items: a cursor's skip is never more
+_CURSOR_FIELDS = {"o": "start of the time window", "l": "end of the time window", "s": "last reply shown"}
+_SLACK_CURSOR = re.compile(r"^[A-Za-z0-9+/=_:.-]{1,2000}$")
 
 
 def item_room(max_chars: int) -> int:
@@ -34,17 +37,53 @@ def item_room(max_chars: int) -> int:
     return max(200, max_chars // 2 - 2 * _FRAME)
 
 
-def _clip(value: Any, room: int) -> Any:
-    """`value` (JSON-like) with every string longer than `room` cut, marking how much was left out."""
+def _clip(value: Any, room: int, extra: int = 0) -> Any:
+    """`value` (JSON-like) with every string longer than `room` cut, marking how much was left out.
+
+    `extra` counts characters cut off before (`_precut`); it is added to the marker of a string.
+    """
     if isinstance(value, str):
-        if len(value) <= room:
+        if len(value) <= room and not extra:
             return value
-        return f"{value[:room]} [message cut: {len(value) - room} more characters]"
+        kept = value[:room]
+        return f"{kept} [message cut: {len(value) - len(kept) + extra} more characters]"
     if isinstance(value, dict):
         return {k: _clip(v, room) for k, v in value.items()}
     if isinstance(value, list):
         return [_clip(v, room) for v in value]
     return value
+
+
+def _precut(messages: list[dict[str, Any]], room: int) -> list[tuple[dict[str, Any], int]]:
+    """Each message with its text cut to what can still be shown, and how many characters were cut.
+
+    A message is shown with at most `room` characters, so rendering (mentions and links resolved) more
+    than twice that is wasted work on text a sender chose: a megabyte message would cost seconds.
+    """
+    out = []
+    for message in messages:
+        text = message.get("text")
+        if isinstance(text, str) and len(text) > 2 * room:
+            out.append(({**message, "text": text[: 2 * room]}, len(text) - 2 * room))
+        else:
+            out.append((message, 0))
+    return out
+
+
+def _rendered(
+    message: dict[str, Any], cut: int, directory: Directory, room: int
+) -> tuple[str, dict[str, Any]]:
+    """One pre-cut message as a clipped line and row; their markers also count what `_precut` cut."""
+    line, row = render_message(message, directory)
+    clipped = _clip(row, room)
+    if cut and isinstance(row.get("text"), str):
+        clipped["text"] = _clip(row["text"], room, cut)
+    return _clip(line, room, cut), clipped
+
+
+async def fit_off_loop(make: Callable[[int], Reply], most: int, max_chars: int) -> Reply:
+    """`fit` in a worker thread: each try serializes up to a budget's worth of messages."""
+    return await anyio.to_thread.run_sync(fit, make, most, max_chars)
 
 
 def _size(reply: Reply) -> int:
@@ -83,11 +122,20 @@ def _window(since: str | None, until: str | None) -> tuple[str | None, str | Non
 async def _render(
     messages: list[dict[str, Any]], directory: Directory, max_chars: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Lines and rows for `messages`; a message longer than one item may take is cut with a marker."""
-    await directory.fill_users(message_users(messages))
-    rendered = [render_message(m, directory) for m in messages]
+    """Lines and rows for `messages`; a message longer than one item may take is cut with a marker.
+
+    Resolving mentions and links in up to 200 long messages is CPU work: it runs in a worker thread,
+    so the server keeps answering other calls meanwhile.
+    """
     room = item_room(max_chars)
-    return [_clip(line, room) for line, _ in rendered], [_clip(row, room) for _, row in rendered]
+    cut = _precut(messages, room)
+    await directory.fill_users(message_users([m for m, _ in cut]))
+
+    def work() -> list[tuple[str, dict[str, Any]]]:
+        return [_rendered(m, n, directory, room) for m, n in cut]
+
+    rendered = await anyio.to_thread.run_sync(work)
+    return [line for line, _ in rendered], [row for _, row in rendered]
 
 
 def _cursor_state(cursor: str, kind: str, scope: str) -> dict[str, Any]:
@@ -105,10 +153,12 @@ def _ts_field(state: dict[str, Any], key: str) -> str | None:
     value = state.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise UserError("The cursor is not valid.", hint="Omit it to start over.")
-    ts_value(value)
-    return value
+    if not is_slack_ts(value):
+        raise UserError(
+            f"The cursor is not valid: its {_CURSOR_FIELDS.get(key, key)} is not a Slack timestamp.",
+            hint="Omit the cursor to start over.",
+        )
+    return str(value)
 
 
 async def channel_history(
@@ -155,7 +205,7 @@ async def channel_history(
         )
         return Reply("\n".join([header, *shown_lines]), note, structured)
 
-    return fit(make, len(messages), max_chars)
+    return await fit_off_loop(make, len(messages), max_chars)
 
 
 def _describe_window(oldest: str | None, latest: str | None) -> str:
@@ -225,7 +275,7 @@ async def thread_replies(
         header = f"Thread {thread_ts} in #{found.name} ({found.id}): {keep} messages, oldest first."
         return Reply("\n".join([header, *lines[:keep]]), note, structured)
 
-    return fit(make, len(messages), max_chars)
+    return await fit_off_loop(make, len(messages), max_chars)
 
 
 def _resume(cursor: str | None, kind: str, ws: Workspace, limit: int) -> tuple[dict[str, Any], int]:
@@ -235,10 +285,11 @@ def _resume(cursor: str | None, kind: str, ws: Workspace, limit: int) -> tuple[d
     state = _cursor_state(cursor, kind, ws.name)
     skip, size, inner = state.get("s", 0), state.get("n", limit), state.get("c")
     valid = (
-        isinstance(skip, int)
-        and isinstance(size, int)
+        type(skip) is int
+        and type(size) is int
         and 0 <= skip < size <= _MAX_SKIP
-        and (inner is None or (isinstance(inner, str) and len(inner) <= 2000))
+        and (inner is None or (isinstance(inner, str) and bool(_SLACK_CURSOR.match(inner))))
+        and all(type(state.get(flag, False)) is bool for flag in ("m", "a"))
     )
     if not valid:
         raise UserError("The cursor is not valid.", hint="Omit it to start over.")
@@ -443,17 +494,24 @@ async def search_messages(ws: Workspace, query: str, *, count: int, page: int, m
     pages = int(paging.get("pages") or paging.get("page_count") or 1)
     if not matches:
         return Reply(f"No messages match {query!r}.", structured={"total": 0, "messages": []})
-    await ws.directory.fill_users(message_users(matches))
-    lines, rows = [], []
     room = item_room(max_chars)
-    for match in matches:
-        line, row = render_message(match, ws.directory)
-        where = (match.get("channel") or {}).get("name") or (match.get("channel") or {}).get("id", "?")
-        lines.append(_clip(f"#{where} {line}", room))
-        row["channel"] = where
-        if match.get("permalink"):
-            row["permalink"] = match["permalink"]
-        rows.append(_clip(row, room))
+    cut = _precut(matches, room)
+    await ws.directory.fill_users(message_users([m for m, _ in cut]))
+
+    def work() -> tuple[list[str], list[dict[str, Any]]]:
+        lines, rows = [], []
+        for match, dropped in cut:
+            line, row = _rendered(match, dropped, ws.directory, room)
+            channel = match.get("channel") if isinstance(match.get("channel"), dict) else {}
+            where = str(channel.get("name") or channel.get("id", "?"))[:200]
+            lines.append(_clip(f"#{where} {line}", room))
+            row["channel"] = where
+            if match.get("permalink"):
+                row["permalink"] = _clip(str(match["permalink"]), 500)
+            rows.append(row)
+        return lines, rows
+
+    lines, rows = await anyio.to_thread.run_sync(work)
 
     def make(keep: int) -> Reply:
         head = f"{total} messages match {query!r}; page {page} of {pages}, newest first:"
@@ -472,7 +530,7 @@ async def search_messages(ws: Workspace, query: str, *, count: int, page: int, m
         structured = {"total": total, "page": page, "pages": pages, "messages": rows[:keep]}
         return Reply("\n".join([head, *lines[:keep]]), "\n".join(notes), structured)
 
-    return fit(make, len(matches), max_chars)
+    return await fit_off_loop(make, len(matches), max_chars)
 
 
 async def unread_summary(ws: Workspace, *, since: str, max_channels: int, max_chars: int) -> Reply:
@@ -523,7 +581,7 @@ async def unread_summary(ws: Workspace, *, since: str, max_channels: int, max_ch
         shown = f"{count}{'+' if has_more else ''}"
         line = f"#{channel.name} ({channel.id}): {shown} {'unread' if by_marker else 'new'}"
         if latest:
-            latest_line, _ = render_message(latest, ws.directory)
+            latest_line, _ = render_message(_precut([latest], 300)[0][0], ws.directory)
             line += f"; latest: {latest_line[:300]}"
         lines.append(line)
         rows.append(

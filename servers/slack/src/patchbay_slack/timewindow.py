@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from patchbay_common.errors import UserError
 
-__all__ = ["format_ts", "parse_time", "ts_value"]
+__all__ = ["format_ts", "is_slack_ts", "parse_time", "ts_value"]
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -38,6 +38,11 @@ def parse_time(value: str, *, name: str, now: float | None = None) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def is_slack_ts(value: object) -> bool:
+    """Whether `value` is a Slack timestamp string (`1700000000.000100`)."""
+    return isinstance(value, str) and bool(_SLACK_TS.match(value))
 
 
 def ts_value(ts: str | float) -> float:
