@@ -18,6 +18,9 @@ base URL and per-path hit counters. Routes:
 - /json, /image.png, /doc.pdf, /binary, /status/<n>, /invisible, /long
 - /hostile, /hostile-redirect, /hostile-bad-redirect, /hostile-type   a page (and headers, redirects) that
                            put HOSTILE (a forged frame end, invisible characters, an instruction) everywhere
+- /slow-big               4 MiB declared with Content-Length, 64 KiB every 50 ms (about 3 s in all); counts
+                           the bytes it sent in `site.sent` and records in `site.ended` whether the client
+                           closed the connection early ("closed") or read it all ("complete")
 - /deep?n=N, /deep-nav, /flat-huge, /flat-50mb, /huge-attr, /deep-json, /endless   pathological pages:
                            nesting N deep, nested "nav" blocks full of text, 300,000 tags (3 MB), 5 million
                            tags (50 MB, for a raised --max-response-bytes), 1.4 MB attributes, JSON nested
@@ -100,6 +103,8 @@ class Site:
     port: int
     hits: Counter[str] = field(default_factory=Counter)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    sent: Counter[str] = field(default_factory=Counter)
+    ended: dict[str, str] = field(default_factory=dict)
     server: Any = None
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -182,6 +187,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(block if path == "/huge" else b"%x\r\n%s\r\n" % (len(block), block))
             if path == "/huge-chunked":
                 self.wfile.write(b"0\r\n\r\n")
+        elif path == "/slow-big":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(4 * 1024 * 1024))
+            self.end_headers()
+            self.site.ended.pop(path, None)
+            self.site.sent[path] = 0
+            block = b"tide " * 13107 + b"\n"  # 64 KiB
+            try:
+                for index in range(64):
+                    if index:
+                        time.sleep(0.05)
+                    self.wfile.write(block)
+                    self.wfile.flush()
+                    self.site.sent[path] += len(block)
+            except (BrokenPipeError, ConnectionResetError):
+                self.site.ended[path] = "closed"
+                raise
+            self.site.ended[path] = "complete"
         elif path == "/bomb":
             self._send(200, self.bomb, "text/html", Content_Encoding="gzip")
         elif path == "/gzip":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patchbay_common.errors import UserError
+from patchbay_common.notify import Progress
 from patchbay_fetch.render import Converter, Format, RenderCache, Rendered, render
 from patchbay_fetch.sanitize import clean_url
 from patchbay_fetch.web import Fetcher
@@ -46,23 +47,33 @@ class Deps:
             return kept  # the same text the earlier pages came from
         agent = self.prompt_user_agent if prompt else self.user_agent
         robots = self.check_robots and not prompt
-        response = await self.fetcher.fetch(url, user_agent=agent, check_robots=robots)
-        if response.status >= 400:
-            raise UserError(
-                f"{response.final_url} answered HTTP {response.status}.",
-                hint="Check the URL; if the page exists the site may be refusing automated clients.",
+        # Progress in KiB read of the declared length (none declared: KiB so far); a no-op outside a tool
+        # call or when the client sent no progress token. Whole KiB keep the layer's counts readable.
+        async with Progress(unit="KiB", message="downloading") as progress:
+
+            def on_bytes(done: int, total: int | None) -> None:
+                progress.update(done // 1024, None if total is None else max(1, -(-total // 1024)))
+
+            response = await self.fetcher.fetch(url, user_agent=agent, check_robots=robots, on_bytes=on_bytes)
+            if response.status >= 400:
+                raise UserError(
+                    f"{response.final_url} answered HTTP {response.status}.",
+                    hint="Check the URL; if the page exists the site may be refusing automated clients.",
+                )
+            read = max(progress.done, len(response.body) // 1024)
+            progress.update(read, read, message=f"downloaded, converting to {fmt}")
+            result = await self.converter.run(
+                lambda: render(
+                    response,
+                    fmt,
+                    selector=selector,
+                    raw=raw,
+                    allow_pdf=self.allow_pdf,
+                    allow_images=self.allow_images,
+                ),
+                seconds=self.fetch_timeout,
+                what=f"{clean_url(response.final_url, 300)} to {fmt}",
             )
-        result = await self.converter.run(
-            lambda: render(
-                response,
-                fmt,
-                selector=selector,
-                raw=raw,
-                allow_pdf=self.allow_pdf,
-                allow_images=self.allow_images,
-            ),
-            seconds=self.fetch_timeout,
-            what=f"{clean_url(response.final_url, 300)} to {fmt}",
-        )
+            progress.update(read, message=f"converted to {fmt}")
         self.renderings.put(key, result)
         return result

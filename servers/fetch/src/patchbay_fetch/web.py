@@ -13,7 +13,7 @@ import contextlib
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -33,6 +33,9 @@ log = get_logger("patchbay.fetch")
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+
+OnBytes = Callable[[int, int | None], None]
+"""Told the bytes of a body read so far (as sent, before decompression) and the declared length, if any."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,15 @@ class _BodyTooLarge(Exception):
     pass
 
 
-async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: httpx2.Response, max_bytes: int, on_bytes: OnBytes | None = None) -> bytes:
     """Read and decode a body, stopping once the decoded size passes `max_bytes`.
 
     Decompression happens here, one bounded step at a time, so the cap holds for what comes out of zlib.
+    `on_bytes` is told after each chunk how many bytes came over the wire of how many were declared.
     """
     declared = response.headers.get("content-length", "")
+    total = int(declared) if declared.isdigit() else None
+    received = 0
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity") and declared.isdigit() and int(declared) > max_bytes:
         raise _BodyTooLarge(f"declares {human_size(int(declared))}")
@@ -140,6 +146,9 @@ async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
         )
     out = bytearray()
     async for chunk in response.aiter_raw(_CHUNK):
+        received += len(chunk)
+        if on_bytes is not None:
+            on_bytes(received, total)
         if decoder is None:
             out += chunk
         else:
@@ -194,14 +203,24 @@ class Fetcher:
     # -- public --
 
     async def fetch(
-        self, url: str, *, user_agent: str | None = None, check_robots: bool = True, accept: str | None = None
+        self,
+        url: str,
+        *,
+        user_agent: str | None = None,
+        check_robots: bool = True,
+        accept: str | None = None,
+        on_bytes: OnBytes | None = None,
     ) -> Response:
-        """GET `url` following redirects, within the deadline; `UserError` for every anticipated failure."""
+        """GET `url` following redirects, within the deadline; `UserError` for every anticipated failure.
+
+        `on_bytes` follows the reading of each body (redirect hops read none). Cancelling the call closes
+        the connection at once: the body is streamed inside the call's task.
+        """
         agent = user_agent or self.options.user_agent
         deadline = self.options.deadline
         try:
             with anyio.fail_after(deadline):
-                return await self._fetch(url, agent, check_robots, accept)
+                return await self._fetch(url, agent, check_robots, accept, on_bytes)
         except TimeoutError:
             raise UserError(
                 f"Fetching {url} did not finish within {deadline:g} s (the total time limit per fetch).",
@@ -214,7 +233,9 @@ class Fetcher:
 
     # -- internals --
 
-    async def _fetch(self, url: str, agent: str, check_robots: bool, accept: str | None) -> Response:
+    async def _fetch(
+        self, url: str, agent: str, check_robots: bool, accept: str | None, on_bytes: OnBytes | None = None
+    ) -> Response:
         try:
             current = httpx2.URL(url)
         except (httpx2.InvalidURL, TypeError) as exc:
@@ -234,7 +255,7 @@ class Fetcher:
             if check_robots:
                 await self.robots.require_allowed(current, agent)
             conditional = entry if entry is not None and entry.final_url == str(current) else None
-            response = await self._get(current, agent, conditional, accept)
+            response = await self._get(current, agent, conditional, accept, on_bytes)
             if response.status in _REDIRECTS and "location" in response.headers:
                 if len(redirects) >= self.options.max_redirects:
                     raise UserError(
@@ -260,7 +281,12 @@ class Fetcher:
             return response
 
     async def _get(
-        self, url: httpx2.URL, agent: str, cached: Response | None, accept: str | None
+        self,
+        url: httpx2.URL,
+        agent: str,
+        cached: Response | None,
+        accept: str | None,
+        on_bytes: OnBytes | None = None,
     ) -> Response:
         headers = {"User-Agent": agent}
         if accept:
@@ -286,7 +312,7 @@ class Fetcher:
                         body = (
                             b""
                             if raw.status_code in _REDIRECTS | {304}
-                            else await _read_capped(raw, self.options.max_bytes)
+                            else await _read_capped(raw, self.options.max_bytes, on_bytes)
                         )
                     except _BodyTooLarge as exc:
                         raise UserError(
