@@ -76,6 +76,7 @@ from patchbay_common.results import (
     reply_result,
 )
 from patchbay_common.roots import Roots
+from patchbay_common.schemas import portable
 from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_settings
 from patchbay_common.subscriptions import Subscriptions
 from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
@@ -270,6 +271,9 @@ class PatchbayServer(MCPServer[Any]):
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        registered = sdk.registered_tool(self, name or fn.__name__)
+        if registered is not None:  # a schema every provider accepts (no $ref, no exclusive bounds)
+            registered.parameters = portable(registered.parameters)
 
     def _reply(self, reply: Reply, spec: ToolSpec) -> CallToolResult:
         return reply_result(reply, spec.untrusted)

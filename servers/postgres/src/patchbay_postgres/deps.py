@@ -57,8 +57,12 @@ DatabaseArg = Annotated[
     str | None, Field(description="A configured database name (see list_databases); default: the first.")
 ]
 SqlArg = Annotated[str, Field(description="One SQL statement; $1, $2, ... are placeholders for params.")]
+Scalar = str | int | float | bool | None
 ParamsArg = Annotated[
-    list[Any], Field(description="Values for $1, $2, ... in order (JSON numbers, text, ...).")
+    list[Scalar | list[Scalar]],
+    Field(
+        description="Values for $1, $2, ... in order: text, numbers, booleans, null, or a list for ANY($n)."
+    ),
 ]
 
 
