@@ -8,6 +8,13 @@ open as a `Result` the caller pages through, so the query is not run again while
 is gone (another process, a write in between), `read(..., skip=N)` runs the query again and steps over the
 first N rows without keeping them.
 
+Progress and stopping: a tool wraps its work in `watching(message)`, which opens one `Progress` for the
+call; the progress handler of the connection running a statement for it reports the seconds elapsed (a
+few times a second at most reach the client) and interrupts the statement once the call has ended
+(`progress.stopped`). A statement whose caller is cancelled (the client's `notifications/cancelled`, a
+dropped HTTP request, the tool deadline) is interrupted at once with `sqlite3_interrupt`, and its
+connection is discarded rather than reused.
+
 Each connection lives in a thread of its own (thread.py). Each operation here (run a statement and fetch its
 first page; fetch the next page; a dry run) is one plain `sqlite3` function sent to that thread in one hop,
 rather than one hop per cursor call: a hop costs more than a small query.
@@ -21,6 +28,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,11 +38,12 @@ import anyio
 
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.logs import get_logger
+from patchbay_common.notify import Progress, current_call
 from patchbay_sqlite.policy import DROP_ACTIONS, Access, Authorizer, Purpose
 from patchbay_sqlite.render import cell
 from patchbay_sqlite.thread import ConnectionThread
 
-__all__ = ["Assessment", "Database", "Page", "Result", "sql_error"]
+__all__ = ["Assessment", "Database", "Page", "Result", "sql_error", "watching"]
 
 log = get_logger("patchbay.sqlite")
 
@@ -45,6 +54,43 @@ _PROGRESS_STEPS = 1000  # VM instructions between two deadline checks
 _IDLE_READERS = 2
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,63}")
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema")
+
+
+@dataclass(frozen=True)
+class _Watch:
+    """The progress of the tool call running in this task, and when the call's first statement began."""
+
+    progress: Progress
+    started: float
+
+
+_watch: ContextVar[_Watch | None] = ContextVar("patchbay_sqlite_watch", default=None)
+_call_started: ContextVar[tuple[Any, float] | None] = ContextVar("patchbay_sqlite_call_started", default=None)
+
+
+@asynccontextmanager
+async def watching(message: str) -> AsyncIterator[None]:
+    """Report the seconds the statements of this tool call take, as progress `message: N s`.
+
+    One `Progress` per call, however many statements it runs; its value is the time since the call's
+    first `watching` (a confirmation's dry run and then the write count on), so it never goes back. When
+    the call ends for any reason, its statements are interrupted by their progress handler.
+    """
+    if _watch.get() is not None:
+        yield
+        return
+    call = current_call.get()
+    mark = _call_started.get()
+    if mark is None or mark[0] is not call:
+        mark = (call, time.monotonic())
+        _call_started.set(mark)
+    async with Progress(unit="s", message=message) as progress:
+        progress.update(round(time.monotonic() - mark[1], 1))
+        token = _watch.set(_Watch(progress, mark[1]))
+        try:
+            yield
+        finally:
+            _watch.reset(token)
 
 
 def quote_identifier(name: str) -> str:
@@ -60,22 +106,37 @@ class _Conn:
     auth: Authorizer
     deadline: float | None = None
     timeout: float = 0.0
+    watch: _Watch | None = None  # the call this statement runs for (progress, stop flag)
+    broken: bool = False  # its caller was cancelled mid-statement: discarded, never reused
     # The authorizer's purpose and record belong to one statement at a time: concurrent tool calls on
     # the same connection take turns, or one call could read (or reset) another's record.
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def _progress(self) -> int:
-        return 1 if self.deadline is not None and time.monotonic() > self.deadline else 0
+        """SQLite's progress handler (every `_PROGRESS_STEPS` VM steps, in the connection's thread)."""
+        if self.deadline is None:
+            return 0
+        now = time.monotonic()
+        if now > self.deadline:
+            return 1
+        watch = self.watch
+        if watch is not None:
+            if watch.progress.stopped.is_set():  # the call ended: stop the work, not just the wait
+                return 1
+            watch.progress.update(round(now - watch.started, 1))
+        return 0
 
     def arm(self, purpose: Purpose, timeout: float) -> None:
         """Start a statement for `purpose` that must finish within `timeout` seconds."""
         self.auth.begin(purpose)
         self.timeout = timeout
+        self.watch = _watch.get()
         self.deadline = time.monotonic() + timeout
 
     def disarm(self) -> None:
         """No statement of ours is running: nothing to interrupt."""
         self.deadline = None
+        self.watch = None
 
     @asynccontextmanager
     async def turn(self, purpose: Purpose, seconds: float) -> AsyncIterator[None]:
@@ -88,8 +149,22 @@ class _Conn:
                 self.disarm()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop."""
-        return await self.conn.run(fn, *args)
+        """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop.
+
+        When the caller is cancelled meanwhile, the statement is interrupted at once and the connection
+        discarded (closed in its thread after the interrupted job ends).
+        """
+        try:
+            return await self.conn.run(fn, *args)
+        except anyio.get_cancelled_exc_class():
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Interrupt the running statement and discard the connection (returns at once)."""
+        self.broken = True
+        self.deadline = None
+        self.conn.discard()
 
     async def close(self) -> None:
         """Close the connection and stop its thread."""
@@ -337,6 +412,10 @@ class Database:
 
     async def _release(self, conn: _Conn) -> None:
         conn.disarm()
+        if conn.broken:  # already discarded: closed in its own thread
+            if conn is self._writer:
+                self._writer = None
+            return
         if conn is self._writer:
             return
         if len(self._idle) < _IDLE_READERS:
@@ -348,6 +427,8 @@ class Database:
         if self.access is Access.READ:
             raise UserError("The server is read-only (--access read).", hint="Nothing was changed.")
         async with self._opening:  # concurrent first calls must not open (and leak) two writers
+            if self._writer is not None and self._writer.broken:  # its last statement was cancelled
+                self._writer = None
             if self._writer is None:
                 self._writer = await self._open(write=True)
         return self._writer
@@ -419,6 +500,12 @@ class Database:
             except UserError as error:
                 await self.drop_result(result, str(error))
                 raise
+            except anyio.get_cancelled_exc_class():
+                if result.reader.broken:  # interrupted mid-fetch: its cursor went with the connection
+                    result.closed_reason = "reading its next rows was cancelled"
+                    result.cursor_closed = True
+                    self.results.pop(result.id, None)
+                raise
             result.rows.extend(batch)
             if len(batch) < wanted:
                 result.exhausted = result.cursor_closed = True
@@ -448,6 +535,8 @@ class Database:
         self.results.pop(result.id, None)
         if not result.cursor_closed:
             result.cursor_closed = True
+            if result.reader.broken:
+                return
             try:
                 await result.reader.run(_close_cursor, result.cursor)
             finally:

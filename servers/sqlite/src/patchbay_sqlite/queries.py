@@ -20,8 +20,8 @@ from patchbay_common.limits import truncation_marker
 from patchbay_common.results import Reply, reply_result
 from patchbay_common.toolsets import Toolset
 from patchbay_common.untrusted import sanitize_structured
-from patchbay_sqlite.continuation import make_cursor, read_cursor
-from patchbay_sqlite.database import Database, Result
+from patchbay_sqlite.continuation import Continuation, make_cursor, read_cursor
+from patchbay_sqlite.database import Database, Result, watching
 from patchbay_sqlite.deps import DatabaseName, Deps, Params
 from patchbay_sqlite.render import Format, fit_rows, render
 
@@ -124,8 +124,9 @@ async def read_query(
     """Run one read-only SQL statement and return its first page of rows with a cursor for the rest."""
     db = deps.catalog.get(database)
     limit = deps.page_rows(max_rows)
-    result = await db.read(query, params, first=limit + 1)
-    return await page_reply(deps, db, result, 0, limit, format)
+    async with watching(f"running the query on database {db.name}"):
+        result = await db.read(query, params, first=limit + 1)
+        return await page_reply(deps, db, result, 0, limit, format)
 
 
 @tools.tool(untrusted="query result", continuation=_SMALLER_PAGE)
@@ -140,8 +141,13 @@ async def read_more_rows(
     Pages come from the result kept open since the first page; when it is no longer open, the query
     runs again and skips to the cursor's row.
     """
-    catalog = deps.catalog
     where = read_cursor(cursor)
+    async with watching("reading more rows"):
+        return await _more_rows(deps, where, max_rows, format)
+
+
+async def _more_rows(deps: Deps, where: Continuation, max_rows: int | None, format: Format) -> Reply:
+    catalog = deps.catalog
     result, gone = catalog.lookup(where.result_id)
     if (
         result is not None

@@ -15,6 +15,7 @@ Both protocol eras; stdio, SSE and streamable HTTP.
 
 import atexit
 import shutil
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -22,7 +23,7 @@ from pydantic import Field
 from patchbay_common.app import PatchbayServer, close_after_last_connection, serve
 from patchbay_common.errors import UserError
 from patchbay_common.settings import CommonSettings, settings_config
-from patchbay_sqlite import __version__, insights, queries, resources, schema, writes
+from patchbay_sqlite import __version__, completions, insights, queries, resources, schema, writes
 from patchbay_sqlite.deps import Deps, granted, open_catalog
 from patchbay_sqlite.memo import MEMO_URI, Memo
 from patchbay_sqlite.policy import Access
@@ -49,6 +50,8 @@ class Settings(CommonSettings):
         description="Run DROP and all-row DELETE/UPDATE unconfirmed when the client cannot ask the user.",
     )
 
+
+TABLE_TEMPLATE = "sqlite://{database}/table/{table}"
 
 DEMO_PROMPT = """\
 Give the user a short guided tour of the data in this SQLite server, on the topic: {topic}.
@@ -116,7 +119,7 @@ def build(settings: Settings) -> PatchbayServer:
             untrusted=f"schema of database {name}",
         )(db.schema)
 
-    @mcp.resource("sqlite://{database}/table/{table}", mime_type="application/json")
+    @mcp.resource(TABLE_TEMPLATE, mime_type="application/json")
     async def table_resource(database: str, table: str) -> str:
         """Columns, foreign keys, indexes and CREATE statement of one table, as JSON."""
         return await resources.table_json(deps, database, table)
@@ -125,6 +128,18 @@ def build(settings: Settings) -> PatchbayServer:
     async def result_resource(result_id: str, offset: str = "0") -> str:
         """A page of an open large query result as CSV framed as untrusted data, from row `offset`."""
         return await resources.result_page(deps, result_id, offset)
+
+    @mcp.complete(TABLE_TEMPLATE, "database")
+    def complete_database(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
+        return completions.database_names(catalog)
+
+    @mcp.complete(TABLE_TEMPLATE, "table")
+    async def complete_table(value: str, chosen: dict[str, str], ctx: Any) -> Iterable[str]:
+        return await completions.table_names(catalog, value, chosen.get("database"))
+
+    @mcp.complete("mcp-demo", "topic")
+    async def complete_topic(value: str, chosen: dict[str, str], ctx: Any) -> Iterable[str]:
+        return await completions.topics(catalog, value)
 
     @mcp.prompt(name="mcp-demo", title="Guided tour of the data")
     def demo(topic: Annotated[str, Field(description="What to explore, e.g. 'repeat customers'.")]) -> str:

@@ -29,7 +29,7 @@ T = TypeVar("T")
 THREAD_NAME = "patchbay-sqlite connection"
 """Every connection thread's name starts with this (tests check that none is left running)."""
 
-_Job = tuple["asyncio.Future[Any]", Callable[[], Any]] | None
+_Job = tuple["asyncio.Future[Any] | None", Callable[[], Any]] | None
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -54,6 +54,8 @@ def _work(jobs: SimpleQueue[_Job]) -> None:
             value = fn()
         except BaseException as exc:  # handed to the caller, whatever it is
             error = exc
+        if future is None:  # a job nobody waits for (closing a discarded connection)
+            continue
         with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits for this answer
             future.get_loop().call_soon_threadsafe(_settle, future, value, error)
 
@@ -99,6 +101,25 @@ class ConnectionThread:
         if self._raw is None:
             raise RuntimeError("the SQLite connection is closed")
         return await self._submit(partial(fn, self._raw, *args))
+
+    def interrupt(self) -> None:
+        """Stop the statement running in the thread now (`sqlite3_interrupt`; safe from any thread)."""
+        if self._raw is not None:
+            self._raw.interrupt()
+
+    def discard(self) -> None:
+        """Interrupt what runs, then close the connection and end the thread; returns at once.
+
+        For a connection whose caller was cancelled mid-statement: the interrupted job ends with an error
+        nobody reads, the connection is closed after it, and it is never used again (an interrupted
+        connection with a statement left open would interrupt every later statement).
+        """
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        raw.interrupt()
+        self._jobs.put((None, raw.close))
+        self._jobs.put(None)
 
     async def close(self) -> None:
         """Close the connection (after the jobs queued before) and end the thread; closing twice is fine."""

@@ -18,6 +18,7 @@ from patchbay_common.limits import truncation_marker
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_common.untrusted import sanitize_structured
+from patchbay_sqlite.database import watching
 from patchbay_sqlite.deps import DatabaseName, Deps, Params
 from patchbay_sqlite.policy import Purpose
 from patchbay_sqlite.render import fit_rows, render
@@ -47,7 +48,8 @@ async def ask_before_destroying(
 ) -> str | None:
     """The question for a DROP or an all-row DELETE/UPDATE (found by a dry run), or None for other writes."""
     db = deps.catalog.get(database)
-    assessment = await db.assess(query, params, Purpose.WRITE)
+    async with watching(f"checking what the change would do on database {db.name}"):
+        assessment = await db.assess(query, params, Purpose.WRITE)
     if assessment.destructive is None:
         return None
     quoted = (
@@ -67,7 +69,8 @@ async def write_query(
 ) -> Annotated[Reply, WriteOutcome]:
     """Run one statement that changes data and commit it; return the row count and RETURNING rows."""
     db = deps.catalog.get(database)
-    changed, page = await db.write(query, params, Purpose.WRITE, max_rows=deps.max_rows)
+    async with watching(f"running the change on database {db.name}"):
+        changed, page = await db.write(query, params, Purpose.WRITE, max_rows=deps.max_rows)
     if changed < 0:
         said = f"OK: statement run in database {db.name}."
     else:
