@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -233,11 +233,19 @@ class Api:
                 return encode_cursor({"p": path, "q": dict(parse_qsl(urlsplit(url).query))})
         return None
 
-    async def blob(self, path: str, *, keep_bytes: int = 1_000_000) -> tuple[str, str, int]:
+    async def blob(
+        self,
+        path: str,
+        *,
+        keep_bytes: int = 1_000_000,
+        on_bytes: Callable[[int, int | None], None] | None = None,
+    ) -> tuple[str, str, int]:
         """Follow a download redirect (job logs) without the token; return (tail, host, total bytes).
 
         The download is streamed: only its last `keep_bytes` bytes are kept, and it must finish within the
         request timeout, so a huge or endless log costs neither memory nor more than the deadline.
+        `on_bytes(received, declared length or None)` follows it chunk by chunk; cancelling the call
+        closes the download's connection (it is read in the call's task).
         """
         requester = self._requester()
 
@@ -275,8 +283,12 @@ class Api:
             ):
                 if response.status_code >= 400:
                     return response.status_code
+                declared = str(response.headers.get("content-length") or "")
+                length = int(declared) if declared.isdigit() else None
                 async for chunk in response.aiter_bytes():
                     total += len(chunk)
+                    if on_bytes is not None:
+                        on_bytes(total, length)
                     tail.extend(chunk)
                     if len(tail) > 2 * keep_bytes:
                         del tail[: len(tail) - keep_bytes]

@@ -13,6 +13,7 @@ from typing import Any
 
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.limits import cap_text
+from patchbay_common.notify import Progress
 from patchbay_github.api import Api, Page, check_owner, check_repo, enc_path, enc_ref
 from patchbay_github.trim import Trimmer
 
@@ -619,28 +620,49 @@ class Ops:
         out = []
         budget = self.window
         keep = LOG_TAIL_BYTES
-        for job in jobs[:10]:
-            job_id = job.get("id")
-            if isinstance(job_id, bool) or not isinstance(job_id, int):
-                continue  # not a job id GitHub would send: never put it into a path
-            text, _, size = await api.blob(f"{base}/actions/jobs/{job_id}/logs", keep_bytes=keep)
-            lines = text.splitlines()
-            complete = size <= keep
-            if not complete and lines:
-                lines = lines[1:]  # the first kept line may start mid-line
-            tail = "\n".join(lines[-tail_lines:])
-            tail = tail[-budget:] if len(tail) > budget else tail
-            entry = {
-                "job_id": job_id,
-                "name": job.get("name"),
-                "conclusion": job.get("conclusion"),
-                "lines": len(lines) if complete else None,
-                "log_bytes": size,
-                "shown": f"last {min(tail_lines, len(lines))} lines",
-                "log": tail,
-            }
-            out.append({k: v for k, v in entry.items() if v is not None})
+        chosen = [j for j in jobs[:10] if isinstance(j.get("id"), int) and not isinstance(j.get("id"), bool)]
+        # Progress in KiB downloaded over all chosen logs (the message names the job being read); a no-op
+        # outside a tool call. Cancelling the call closes the download in progress and reads no more logs.
+        async with Progress(unit="KiB", message="downloading job logs") as progress:
+            for number, job in enumerate(chosen, 1):
+                job_id = job["id"]  # an int GitHub sent: safe in a path
+                earlier = progress.done
+                progress.update(
+                    earlier, message=f"downloading the log of job {job_id} ({number} of {len(chosen)})"
+                )
+
+                def on_bytes(received: int, _length: int | None, earlier: float = earlier) -> None:
+                    progress.update(earlier + received // 1024)
+
+                text, _, size = await api.blob(
+                    f"{base}/actions/jobs/{job_id}/logs", keep_bytes=keep, on_bytes=on_bytes
+                )
+                out.append(self._log_entry(job, text, size, keep, tail_lines, budget))
+            progress.update(progress.done, message=f"downloaded {len(out)} job logs")
         return {"jobs": out}
+
+    @staticmethod
+    def _log_entry(
+        job: dict[str, Any], text: str, size: int, keep: int, tail_lines: int, budget: int
+    ) -> dict[str, Any]:
+        """One job's entry: the last `tail_lines` lines of its log tail, within `budget` characters."""
+        job_id = job["id"]
+        lines = text.splitlines()
+        complete = size <= keep
+        if not complete and lines:
+            lines = lines[1:]  # the first kept line may start mid-line
+        tail = "\n".join(lines[-tail_lines:])
+        tail = tail[-budget:] if len(tail) > budget else tail
+        entry = {
+            "job_id": job_id,
+            "name": job.get("name"),
+            "conclusion": job.get("conclusion"),
+            "lines": len(lines) if complete else None,
+            "log_bytes": size,
+            "shown": f"last {min(tail_lines, len(lines))} lines",
+            "log": tail,
+        }
+        return {k: v for k, v in entry.items() if v is not None}
 
     async def rerun_failed_jobs(self, api: Api, owner: str, repo: str, run_id: int) -> dict[str, Any]:
         """Rerun failed jobs through the REST API; return the trimmed answer."""

@@ -24,6 +24,7 @@ from patchbay_common.toolsets import READ
 from patchbay_github import __version__, dynamic
 from patchbay_github.accounts import parse_accounts
 from patchbay_github.api import ApiOptions, check_owner, check_repo
+from patchbay_github.completing import Names
 from patchbay_github.deps import Deps
 from patchbay_github.ops import Ops
 from patchbay_github.toolsets import TOOLSETS, compact_schema, select
@@ -82,7 +83,10 @@ class Settings(CommonSettings):
 
 
 def build(settings: Settings) -> PatchbayServer:
-    """The server: toolsets of tools over the chosen accounts, a contents resource and two prompts."""
+    """The server: toolsets of tools over the chosen accounts, a contents resource and two prompts.
+
+    The template's and the prompts' arguments are completed from GitHub (completing.py).
+    """
     if not settings.api_url.startswith(("https://", "http://")):
         raise ValueError(f"--api-url must start with https:// (got {settings.api_url!r})")
     options = ApiOptions(
@@ -137,6 +141,22 @@ def build(settings: Settings) -> PatchbayServer:
         if data.get("type") == "dir":
             return "\n".join(e["name"] + ("/" if e.get("type") == "dir" else "") for e in data["entries"])
         return str(data.get("content", ""))
+
+    names = Names(accounts)
+    template = "github://{owner}/{repo}/contents/{+path}{?ref}"
+    for ref, argument, provider in (
+        (template, "owner", names.owners),
+        (template, "repo", names.repos),
+        (template, "ref", names.refs),
+        (template, "path", names.paths),
+        ("review_pull_request", "owner", names.owners),
+        ("review_pull_request", "repo", names.repos),
+        ("review_pull_request", "pull_number", names.pull_numbers),
+        ("triage_issues", "owner", names.owners),
+        ("triage_issues", "repo", names.repos),
+        ("triage_issues", "label", names.labels),
+    ):
+        mcp.complete(ref, argument)(provider)
 
     @mcp.prompt(title="Review a pull request")
     def review_pull_request(owner: str, repo: str, pull_number: str) -> str:
