@@ -396,7 +396,7 @@ def help_text(settings_cls: type[CommonSettings]) -> str:
     tail = "".join(f" [{_placeholder(n, settings_cls.model_fields[n])} ...]" for n in positional)
     lines = [
         f"usage: {prog} [FLAGS]{tail}",
-        f"       {prog} config CLIENT [--write] [--source pypi|git|local] [-- SERVER FLAGS]",
+        f"       {prog} config CLIENT [--write] [--source pypi|git|local] [-- FLAGS]",
         f"       {prog} --version",
         "",
         _summary(prog, settings_cls),
@@ -410,14 +410,22 @@ def help_text(settings_cls: type[CommonSettings]) -> str:
         "  --version".ljust(34) + "Show the version and exit.",
         "",
         "Client config:",
-        f"  {prog} config claude-desktop --write -- FLAGS    merge an entry that starts this server into",
-        "  the client's config file (claude-desktop, claude-code, cursor, vscode, windsurf); without --write",
-        f"  it prints the entry. {prog} config --help shows every option.",
+        *textwrap.wrap(
+            f"{prog} config claude-desktop --write -- FLAGS merges an entry that starts this server into "
+            "the client's config file (claude-desktop, claude-code, cursor, vscode, windsurf); without "
+            f"--write it prints the entry. {prog} config --help shows every option.",
+            width - 2,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        ),
         "",
-        f"Environment: every flag is also {prefix}<FLAG> (upper case, dashes as underscores), e.g.",
-        f"{prefix}LOG_LEVEL=DEBUG; a boolean takes true/false, a repeatable flag a list as "
-        f'a{os.pathsep}b or a JSON list like ["a", "b"].',
-        "Flags given on the command line win over the environment.",
+        *textwrap.wrap(
+            f"Environment: every flag is also {prefix}<FLAG> (upper case, dashes as underscores), e.g. "
+            f"{prefix}LOG_LEVEL=DEBUG; a boolean takes true/false, a repeatable flag a list as "
+            f'a{os.pathsep}b or a JSON list like ["a", "b"]. Flags given on the command line win over the '
+            "environment.",
+            width,
+        ),
     ]
     return "\n".join(lines) + "\n"
 
