@@ -175,3 +175,11 @@ def test_progress_check_raises_once_stopped() -> None:
     with pytest.raises(InterruptedError):
         progress.check()
     assert threading.active_count() >= 1
+
+
+def test_progress_counts_read_as_whole_numbers() -> None:
+    progress = Progress(total=4_194_304, unit="bytes")
+    progress.update(2_097_152)
+    assert progress._text() == "2097152 of 4194304 bytes"
+    progress.update(2_097_152.5)
+    assert progress._text() == "2097152.5 of 4194304 bytes"

@@ -98,6 +98,11 @@ async def log_to_client(level: str, message: str, **fields: Any) -> None:
         log.debug("log message not sent to the client", error=str(exc))
 
 
+def _number(value: float) -> str:
+    """A count as a person reads it: 4194304, not 4.1943e+06; 2.5 stays 2.5."""
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.1f}"
+
+
 class Progress:
     """Progress of the current call, sent to the client a few times a second at most."""
 
@@ -132,9 +137,9 @@ class Progress:
             raise InterruptedError("the call was stopped")
 
     def _text(self) -> str:
-        counted = (
-            f"{self.done:g} of {self.total:g} {self.unit}" if self.total else f"{self.done:g} {self.unit}"
-        )
+        counted = f"{_number(self.done)} {self.unit}"
+        if self.total:
+            counted = f"{_number(self.done)} of {_number(self.total)} {self.unit}"
         return f"{self.message}: {counted}" if self.message else counted
 
     async def _send(self) -> None:
