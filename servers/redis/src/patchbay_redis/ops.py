@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.limits import decode_cursor, encode_cursor, human_size
+from patchbay_common.notify import Progress
 from patchbay_redis.connection import Store
 from patchbay_redis.values import ITEM_CHARS, Budget, decode_key, show
 
@@ -162,8 +163,13 @@ async def list_keys(
     cursor: str | None = None,
     limit: int = 100,
     max_chars: int = 25_000,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Keys matching a glob pattern, walked with SCAN (never KEYS), one bounded page at a time."""
+    """Keys matching a glob pattern, walked with SCAN (never KEYS), one bounded page at a time.
+
+    With `progress`, each SCAN call counts one step (the message says how many keys were found); the walk
+    stops when the call has ended (`progress.stopped`) and hands out a cursor for where it was.
+    """
     check_limit(limit)
     check_pattern(pattern)
     if type_ is not None and type_ not in KEY_TYPES:
@@ -184,6 +190,10 @@ async def list_keys(
         reply = await store.run(*args)
         calls += 1
         new_cursor, batch = _text(reply[0]), list(reply[1])
+        if progress is not None:
+            progress.advance(
+                message=f"scanning keys matching {pattern[:80]} ({len(keys) + len(batch)} found)"
+            )
         batch = batch[skip:] if skip else batch
         for index, raw in enumerate(batch):
             name = decode_key(raw)
@@ -199,7 +209,8 @@ async def list_keys(
         count = min(SCAN_COUNT, count * 2) if len(batch) < base // 2 else base
         if scan_cursor == "0":
             break
-        if len(keys) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET:
+        stopped = progress is not None and progress.stopped.is_set()
+        if len(keys) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET or stopped:
             next_state = {"c": scan_cursor, "s": 0, "p": pattern, "t": type_}
             break
     result: dict[str, Any] = {"pattern": pattern, "keys": keys, "count": len(keys), "scan_calls": calls}

@@ -38,6 +38,7 @@ from patchbay_common.toolsets import Toolset
 from patchbay_redis import (
     __version__,
     command,
+    completions,
     documents,
     hashes,
     info,
@@ -75,6 +76,10 @@ TOOLSETS: dict[str, Toolset] = {
     )
 }
 """The --toolsets groups, in listing order; json and search are registered only when Redis has the module."""
+
+
+KEY_TEMPLATE = "redis://key/{key}"
+CHANNEL_TEMPLATE = "redis://channel/{channel}"
 
 
 class Settings(CommonSettings):
@@ -172,17 +177,23 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
         reject_path_traversal=False, reject_absolute_paths=False, reject_null_bytes=True
     )
 
-    @mcp.resource("redis://key/{key}", untrusted="redis key", mime_type="application/json", security=exempt)
+    @mcp.resource(KEY_TEMPLATE, untrusted="redis key", mime_type="application/json", security=exempt)
     async def key_resource(key: str) -> str:
         """A key's value (as the get tool returns it); subscribing announces each change (keyspace events)."""
         return await resources.key_text(deps, key)
 
-    @mcp.resource(
-        "redis://channel/{channel}", untrusted="redis channel", mime_type="application/json", security=exempt
-    )
+    @mcp.resource(CHANNEL_TEMPLATE, untrusted="redis channel", mime_type="application/json", security=exempt)
     async def channel_resource(channel: str) -> str:
         """The latest messages on a pub/sub channel, kept while a client is subscribed to this resource."""
         return resources.channel_text(deps, channel)
+
+    @mcp.complete(KEY_TEMPLATE, "key")
+    async def complete_key(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
+        return await completions.keys(deps.store, value)
+
+    @mcp.complete(CHANNEL_TEMPLATE, "channel")
+    async def complete_channel(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
+        return await completions.channels(deps.store, value)
 
     async def watchable(ctx: Any, uri: str) -> None:
         deps.hub.check(uri)
