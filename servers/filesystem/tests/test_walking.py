@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -176,3 +177,69 @@ class TestTree:
         (allowed / "docs" / "out").symlink_to(base / "outside")
         tree = walking.build_tree(roots, str(allowed / "docs"), policy=policy)
         assert {"name": "out", "type": "symlink"} in tree.nodes
+
+
+class TestBatchedGrep:
+    """Files are searched a batch at a time with one RE2 call: the answer must be the per-file one."""
+
+    FILES: ClassVar[dict[str, bytes]] = {
+        "a.txt": b"alpha\nbeta",  # no final newline
+        "b.txt": b"",
+        "c.txt": b"\nbeta\n\n",
+        "d.txt": b"beta\r\ngamma\r\n",
+        "e.bin": b"beta\x00beta",
+        "f.txt": b"gamma",
+        "g.txt": b"beta",
+    }
+
+    @pytest.mark.parametrize(
+        ("pattern", "literal"),
+        [
+            ("beta", True),
+            ("BETA", False),
+            ("^$", False),
+            ("$", False),
+            ("^", False),
+            (r"\Abeta", False),
+            (r"a\z", False),
+            (r"(?-m)^gamma$", False),
+            (r"\bbeta\b", False),
+            ("a\nb", True),
+        ],
+    )
+    @pytest.mark.parametrize("batch_files", [1, 3, 512])
+    def test_batches_match_per_file_search(
+        self,
+        allowed: Path,
+        roots: Roots,
+        policy: Policy,
+        monkeypatch: pytest.MonkeyPatch,
+        pattern: str,
+        literal: bool,
+        batch_files: int,
+    ) -> None:
+        where = allowed / "batched"
+        where.mkdir()
+        for name, data in self.FILES.items():
+            (where / name).write_bytes(data)
+        regex = walking.compile_regex(pattern, literal=literal, case_sensitive=not pattern.isupper())
+        expected = []
+        for name in sorted(self.FILES):
+            data = self.FILES[name].replace(b"\r\n", b"\n")
+            if b"\x00" in data:
+                continue
+            lines = data.split(b"\n")
+            expected += [(name, lines[n]) for n, _, _ in regex.matching_lines(data)]
+        monkeypatch.setattr(walking, "_BATCH_FILES", batch_files)
+        found = walking.grep(roots, str(where), regex, policy=policy, limit=1000)
+        got = []
+        for block in found.blocks:
+            head, *rows = block.split("\n")
+            for row in rows:
+                if row == "  --":
+                    continue
+                text = row.lstrip().partition(":")[2][1:]
+                got.append((Path(head).name, text.encode()))
+        assert got == expected
+        assert found.files_searched == len(self.FILES)
+        assert found.skipped_binary == 1

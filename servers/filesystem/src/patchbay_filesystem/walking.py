@@ -13,8 +13,11 @@ braces cannot backtrack badly and stays on Python's `re`, which is faster for th
 
 from __future__ import annotations
 
+import bisect
 import json
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -272,6 +275,9 @@ _UNSUPPORTED = (
 )
 
 
+_TEXT_ENDS = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-")
+
+
 class SearchPattern:
     """A content search pattern, compiled with RE2: matching takes time linear in the text.
 
@@ -282,6 +288,20 @@ class SearchPattern:
         options = re2_options(case_sensitive=case_sensitive, literal=literal, one_line=True)
         self.pattern = pattern
         self._regex = _re2().compile(pattern if literal else f"(?m){pattern}", options)
+        needle = pattern.encode("utf-8", "surrogateescape")
+        # A case-sensitive literal without a newline is found by bytes.find exactly as RE2 would find it.
+        self._needle = needle if literal and case_sensitive and b"\n" not in needle else None
+        # Files joined with newlines can be searched at once unless the pattern sees the text's own
+        # ends (\A, \z, or ^ and $ with the m flag turned off): those would match only at the batch's.
+        self.batchable = literal or not _TEXT_ENDS.search(pattern)
+
+    def first_match(self, data: bytes, pos: int) -> int | None:
+        """Where the first match at or after `pos` starts, or None."""
+        if self._needle is not None:
+            at = data.find(self._needle, pos)
+            return None if at == -1 else at
+        found = self._regex.search(data, pos)
+        return None if found is None else found.start()
 
     def search(self, text: str | bytes) -> bool:
         """Whether `text` holds a match."""
@@ -393,90 +413,228 @@ def grep(
 ) -> GrepResult:
     """Lines matching `regex` in the text files under `path`, grouped by file with `context` lines.
 
-    Memory holds one file (at most `max_file_bytes`) and the rows shown; the clock is checked before
-    every file and every few thousand matches, so the search stops near its deadline whatever it meets.
+    Files are read a batch at a time (`_BATCH_BYTES`, or one file when it is larger) and each batch is
+    searched with one RE2 call; only a file the batch search finds a match in is searched line by line.
+    Memory holds one batch and the rows shown; the clock is checked before every batch and every few
+    thousand matches, so the search stops near its deadline whatever it meets.
     """
     includes = [Glob.compile(p) for p in include]
-    excluded = _any([Glob.compile(p) for p in exclude])
+    excluded = _any([Glob.compile(p) for p in exclude]) if exclude else None
     clock = _Clock(seconds)
     ignores = _Ignores()
     skip_dirs: set[str] = set()
     result = GrepResult(next_offset=offset)
-    seen = 0  # matching lines met so far, shown or skipped
-    used = 0
+    state = _GrepState(regex, result, context, offset, limit, max_chars, max_line_chars)
+    batch = _Batch()
 
     def descend(rel: str, depth: int) -> bool:
         return rel not in skip_dirs
 
-    def stop(block: _Block | None, *, more: bool = False, timed_out: bool = False) -> GrepResult:
+    for scan in roots.walk(path, descend=descend):
+        if clock.check():
+            return state.stop(timed_out=True)
+        specs = ignores.enter(scan) if respect_gitignore else []
+        base = scan.path.rstrip("/")
+        filtered = excluded is not None or specs or not policy.empty or includes
+        for name, kind in scan.entries:
+            if kind == "file":
+                if filtered:
+                    rel = f"{scan.rel}/{name}" if scan.rel else name
+                    if (
+                        (excluded is not None and excluded(rel, name))
+                        or (specs and ignores.ignored(specs, rel, False))
+                        or (not policy.empty and policy.hidden(f"{base}/{name}", False))
+                        or (includes and not any(g.matches(rel, name) for g in includes))
+                    ):
+                        continue
+                batch.add(f"{base}/{name}", _read_file(scan.fd, name, max_file_bytes))
+                if batch.size >= _BATCH_BYTES or len(batch.paths) >= _BATCH_FILES:
+                    if state.search(batch, clock):
+                        return result
+                    batch = _Batch()
+                    if clock.check():
+                        return state.stop(timed_out=True)
+            elif kind == "directory":
+                rel = f"{scan.rel}/{name}" if scan.rel else name
+                if (
+                    (excluded is not None and excluded(rel, name))
+                    or (respect_gitignore and name == ".git")
+                    or (specs and ignores.ignored(specs, rel, True))
+                    or (not policy.empty and policy.hidden(f"{base}/{name}", True))
+                ):
+                    skip_dirs.add(rel)
+    if batch.paths:
+        state.search(batch, clock)
+    return result
+
+
+_BATCH_BYTES = 1 << 20  # bytes of files read before one RE2 call searches them all
+_BATCH_FILES = 512
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_LARGE = b"L"  # `_read_file` results that are not content: too large, binary, unreadable
+_BINARY = b"B"
+_UNREADABLE = b"U"
+
+
+def _read_file(dir_fd: int, name: str, max_bytes: int) -> bytes | tuple[bytes]:
+    """The bytes of the regular file `name` in the open directory `dir_fd` (CRLF read as LF), or why not.
+
+    Four system calls, like grep's: `openat` relative to the walk's directory descriptor with
+    `O_NOFOLLOW` (a link is never followed; `O_NONBLOCK` so a FIFO swapped in cannot block), `fstat`
+    (anything but a regular file is refused), one `read` sized by the file, `close`. A reason comes back
+    as a one-element tuple.
+    """
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return (_UNREADABLE,)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return (_UNREADABLE,)
+        if info.st_size > max_bytes:
+            return (_LARGE,)
+        data = os.read(fd, info.st_size + 1)
+        if len(data) > info.st_size:  # it grew since fstat: read on, up to the limit
+            parts = [data]
+            while (got := sum(map(len, parts))) <= max_bytes:
+                more = os.read(fd, max_bytes + 1 - got)
+                if not more:
+                    break
+                parts.append(more)
+            data = b"".join(parts)
+            if len(data) > max_bytes:
+                return (_LARGE,)
+    except OSError:
+        return (_UNREADABLE,)
+    finally:
+        os.close(fd)
+    if b"\x00" in data[:SNIFF_BYTES]:
+        return (_BINARY,)
+    return data.replace(b"\r\n", b"\n") if b"\r" in data else data
+
+
+class _Batch:
+    """Files read and not yet searched: their paths, and their text joined so one RE2 call covers all.
+
+    A file whose text does not end with a newline gets one after it, so no line runs into the next
+    file's; `starts[i]` is where file i's text begins. Files that are not searched (binary, too large,
+    unreadable) keep their reason and add no text.
+    """
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.items: list[bytes | tuple[bytes]] = []
+        self.chunks: list[bytes] = []
+        self.starts: list[int] = []
+        self.size = 0
+
+    def add(self, path: str, data: bytes | tuple[bytes]) -> None:
+        self.paths.append(path)
+        self.items.append(data)
+        self.starts.append(self.size)
+        if isinstance(data, bytes) and data:
+            self.chunks.append(data)
+            self.size += len(data)
+            if not data.endswith(b"\n"):
+                self.chunks.append(b"\n")
+                self.size += 1
+
+
+class _GrepState:
+    """The matches shown so far and the rules for adding more (offset, limit, character budget)."""
+
+    def __init__(
+        self,
+        regex: SearchPattern,
+        result: GrepResult,
+        context: int,
+        offset: int,
+        limit: int,
+        max_chars: int,
+        max_line_chars: int,
+    ) -> None:
+        self.regex = regex
+        self.result = result
+        self.context = context
+        self.offset = offset
+        self.limit = limit
+        self.max_chars = max_chars
+        self.max_line_chars = max_line_chars
+        self.seen = 0  # matching lines met so far, shown or skipped
+        self.used = 0
+
+    def stop(self, block: _Block | None = None, *, more: bool = False, timed_out: bool = False) -> GrepResult:
+        result = self.result
         if block is not None and block.hits:
             result.blocks.append(block.finish())
         result.more = result.more or more
         result.timed_out = result.timed_out or timed_out
         return result
 
-    for scan in roots.walk(path, descend=descend):
-        if clock.check():
-            return stop(None, timed_out=True)
-        specs = ignores.enter(scan) if respect_gitignore else []
-        base = scan.path.rstrip("/")
-        for name, kind in scan.entries:
-            rel = _join(scan.rel, name)
-            is_dir = kind == "directory"
-            if (
-                excluded(rel, name)
-                or (
-                    respect_gitignore and ((is_dir and name == ".git") or ignores.ignored(specs, rel, is_dir))
-                )
-                or (not policy.empty and policy.hidden(f"{base}/{name}", is_dir))
-            ):
-                if is_dir:
-                    skip_dirs.add(rel)
-                continue
-            if kind != "file" or (includes and not any(g.matches(rel, name) for g in includes)):
-                continue
-            if clock.check():
-                return stop(None, timed_out=True)
-            data = _read_text(scan, name, max_file_bytes, result)
-            if data is None:
-                continue
-            block = _Block(f"{base}/{name}", data, context, max_line_chars)
-            for number, start, end in regex.matching_lines(data):
-                seen += 1
-                if not seen & 0xFFF and clock.check():
-                    return stop(block, timed_out=True)
-                if seen <= offset:
-                    continue
-                if result.matches >= limit:
-                    return stop(block, more=True)
-                rows = block.rows_for(number, start, end)
-                cost = sum(len(row) + 1 for row in rows) + (0 if block.hits else len(block.path) + 1)
-                if used + cost > max_chars and result.matches:
-                    return stop(block, more=True)
-                block.add(rows, number, end)
-                used += cost
-                result.matches += 1
-                result.next_offset = seen
-            if block.hits:
-                result.blocks.append(block.finish())
-    return result
+    def search(self, batch: _Batch, clock: _Clock) -> bool:
+        """Search the batch's files in order; True when the search must stop (limit, budget, deadline)."""
+        joined = b"".join(batch.chunks)
+        count = len(batch.paths)
+        starts = batch.starts
+        hit = self.regex.first_match(joined, 0) if self.regex.batchable else 0
+        index = 0
+        while index < count:
+            # Files before the one holding the next batch match have none: count them and move on.
+            upto = count if hit is None else bisect.bisect_right(starts, hit, index) - 1
+            if not self.regex.batchable:
+                upto = index
+            for skipped in range(index, max(index, upto)):
+                self._count(batch.items[skipped])
+            index = max(index, upto)
+            if index >= count:
+                break
+            item = batch.items[index]
+            self._count(item)
+            if isinstance(item, bytes) and item and self._file(batch.paths[index], item, clock):
+                return True
+            index += 1
+            if self.regex.batchable and index < count:
+                hit = self.regex.first_match(joined, starts[index])
+        return False
 
+    def _count(self, item: bytes | tuple[bytes]) -> None:
+        result = self.result
+        if isinstance(item, bytes):
+            result.files_searched += 1
+        elif item[0] is _LARGE:
+            result.files_searched += 1
+            result.skipped_large += 1
+        elif item[0] is _BINARY:
+            result.files_searched += 1
+            result.skipped_binary += 1
 
-def _read_text(scan: DirScan, name: str, max_bytes: int, result: GrepResult) -> bytes | None:
-    """A file's bytes with CRLF read as LF, or None (counted) when it is binary, too large or unreadable."""
-    try:
-        with scan.open_file(name) as handle:
-            data = handle.read(max_bytes + 1)
-    except (OSError, UserError):
-        return None
-    result.files_searched += 1
-    if len(data) > max_bytes:
-        result.skipped_large += 1
-        return None
-    if b"\x00" in data[:SNIFF_BYTES]:
-        result.skipped_binary += 1
-        return None
-    return data.replace(b"\r\n", b"\n") if b"\r" in data else data
+    def _file(self, path: str, data: bytes, clock: _Clock) -> bool:
+        """Add one file's matching lines; True when the search must stop."""
+        result = self.result
+        block = _Block(path, data, self.context, self.max_line_chars)
+        for number, start, end in self.regex.matching_lines(data):
+            self.seen += 1
+            if not self.seen & 0xFFF and clock.check():
+                self.stop(block, timed_out=True)
+                return True
+            if self.seen <= self.offset:
+                continue
+            if result.matches >= self.limit:
+                self.stop(block, more=True)
+                return True
+            rows = block.rows_for(number, start, end)
+            cost = sum(len(row) + 1 for row in rows) + (0 if block.hits else len(block.path) + 1)
+            if self.used + cost > self.max_chars and result.matches:
+                self.stop(block, more=True)
+                return True
+            block.add(rows, number, end)
+            self.used += cost
+            result.matches += 1
+            result.next_offset = self.seen
+        if block.hits:
+            result.blocks.append(block.finish())
+        return False
 
 
 class _Block:
