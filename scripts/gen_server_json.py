@@ -44,6 +44,8 @@ def server_json(name: str) -> dict[str, Any]:
             entry["format"] = formats[flag.kind]
         if flag.default not in ("unset", "required", "(secret)"):
             entry["default"] = flag.default
+        if flag.required:
+            entry["isRequired"] = True
         if flag.secret:
             entry["isSecret"] = True
         if flag.positional:

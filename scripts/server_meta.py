@@ -6,9 +6,12 @@ optional `[tool.patchbay]` table adds what code cannot say:
 
     [tool.patchbay]
     build-args = ["--url", "redis://127.0.0.1:1/0"]        # flags for building it offline (doc generation)
+    required = ["directories"]                               # settings the server cannot work without
+    secret = ["dsn"]                                         # settings that hold credentials (not SecretStr)
     [tool.patchbay.env.BRAVE_API_KEY]                        # a variable read outside Settings
     description = "Brave Search API key."
     secret = true
+    required = true
     [tool.patchbay.readme.variants]                          # extra configurations for the tools table
     write = ["--access", "write"]
 """
@@ -60,6 +63,7 @@ class Flag:
     secret: bool
     kind: str  # string, number, boolean, filepath, list
     positional: bool = False
+    required: bool = False  # the server cannot do its job without it (registry: isRequired)
 
 
 def server_module(name: str) -> Any:
@@ -106,10 +110,13 @@ def flags(name: str) -> list[Flag]:
 
     settings = server_module(name).Settings
     prefix = settings.model_config.get("env_prefix", "")
+    table = patchbay_table(name)
+    required_fields, secret_fields = set(table.get("required", [])), set(table.get("secret", []))
     found = []
     for field_name, field in settings.model_fields.items():
-        if field_name in CommonSettings.model_fields:
-            continue
+        common = CommonSettings.model_fields.get(field_name)
+        if common is not None and common.description == field.description:
+            continue  # a shared flag, not redefined by the server
         positional = any("Positional" in type(m).__name__ or "Positional" in str(m) for m in field.metadata)
         found.append(
             Flag(
@@ -117,9 +124,10 @@ def flags(name: str) -> list[Flag]:
                 env=f"{prefix}{field_name}".upper(),
                 default=_default_text(field),
                 description=" ".join((field.description or "").split()),
-                secret="SecretStr" in str(field.annotation),
+                secret="SecretStr" in str(field.annotation) or field_name in secret_fields,
                 kind=_kind(field.annotation),
                 positional=positional,
+                required=field.is_required() or field_name in required_fields,
             )
         )
     for env, spec in patchbay_table(name).get("env", {}).items():
@@ -131,6 +139,7 @@ def flags(name: str) -> list[Flag]:
                 description=" ".join(spec["description"].split()),
                 secret=bool(spec.get("secret", False)),
                 kind="string",
+                required=bool(spec.get("required", False)),
             )
         )
     return found

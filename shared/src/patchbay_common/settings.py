@@ -390,8 +390,11 @@ def help_text(settings_cls: type[CommonSettings]) -> str:
     prog = str(settings_cls.model_config.get("cli_prog_name", "patchbay"))
     prefix = str(settings_cls.model_config.get("env_prefix", ""))
     width = max(min(shutil.get_terminal_size((100, 24)).columns, 120), 60)
-    own = [name for name in settings_cls.model_fields if name not in CommonSettings.model_fields]
-    shared = [name for name in settings_cls.model_fields if name in CommonSettings.model_fields]
+    common = CommonSettings.model_fields
+    fields = settings_cls.model_fields
+    # A shared flag the server redefines (postgres' --strict) is documented with the server's own.
+    own = [n for n in fields if n not in common or fields[n].description != common[n].description]
+    shared = [n for n in fields if n not in own]
     positional = [name for name in own if _positional(settings_cls.model_fields[name])]
     tail = "".join(f" [{_placeholder(n, settings_cls.model_fields[n])} ...]" for n in positional)
     lines = [

@@ -169,6 +169,30 @@ def build(settings: Settings) -> PatchbayServer:
     return mcp
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: a browser to launch exists (a warning, or with --strict a refusal)."""
+    import os
+
+    from patchbay_browser.browser import find_chromium
+    from patchbay_common.preflight import find_browser, playwright_browser
+
+    if settings.executable_path:
+        if os.path.isfile(settings.executable_path):
+            return []
+        return [
+            f"--executable-path {settings.executable_path}: no such file; name the Chrome or Chromium binary"
+        ]
+    if find_chromium() or playwright_browser():
+        return []
+    installed = find_browser()
+    if installed:
+        return [f"found {installed}, which is not picked by itself; pass --executable-path {installed!r}"]
+    return [
+        "no Chromium found: run `playwright install chromium` (uvx --from patchbay-browser playwright "
+        "install chromium), install Chromium or Chrome, or pass --executable-path"
+    ]
+
+
 def main() -> None:
     """Console entry point: `patchbay-browser [flags]`."""
-    serve(build, Settings)
+    serve(build, Settings, preflight=preflight)

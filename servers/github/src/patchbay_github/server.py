@@ -195,6 +195,16 @@ def build(settings: Settings) -> PatchbayServer:
     return mcp
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: a token is given (a warning, or with --strict a refusal)."""
+    from patchbay_common.preflight import missing_env
+
+    if settings.account:
+        return []
+    fix = "create one at https://github.com/settings/personal-access-tokens and set it in the client's env"
+    return missing_env([settings.token_env, "GITHUB_TOKEN"], "GitHub token", fix)
+
+
 def main() -> None:
     """Console entry point: `patchbay-github`."""
-    serve(build, Settings, secret_env=["GITHUB_PERSONAL_ACCESS_TOKEN"])
+    serve(build, Settings, secret_env=["GITHUB_PERSONAL_ACCESS_TOKEN"], preflight=preflight)

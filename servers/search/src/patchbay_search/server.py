@@ -107,6 +107,16 @@ def build(settings: Settings) -> PatchbayServer:
     return mcp
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: an API key is given (a warning, or with --strict a refusal)."""
+    from patchbay_common.preflight import missing_env
+
+    if settings.api_key is not None or settings.api_key_file is not None:
+        return []
+    fix = f"get one at https://api-dashboard.search.brave.com and set {KEY_VARIABLE} in the client's env"
+    return missing_env([KEY_VARIABLE], "Brave Search API key", fix)
+
+
 def main() -> None:
     """Console entry point: `patchbay-search [flags]`."""
-    serve(build, Settings, secret_env=[KEY_VARIABLE])
+    serve(build, Settings, secret_env=[KEY_VARIABLE], preflight=preflight)

@@ -139,6 +139,16 @@ def build(settings: Settings) -> PatchbayServer:
     return mcp
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: a bot token is given (a warning, or with --strict a refusal)."""
+    from patchbay_common.preflight import missing_env
+
+    if settings.workspace:
+        return []
+    fix = "install the Slack app and set its bot token (xoxb-...) in the client's env"
+    return missing_env(["SLACK_BOT_TOKEN"], "Slack bot token", fix)
+
+
 def main() -> None:
     """Console entry point: `patchbay-slack [flags]`."""
-    serve(build, Settings, secret_env=["SLACK_BOT_TOKEN"])
+    serve(build, Settings, secret_env=["SLACK_BOT_TOKEN"], preflight=preflight)
