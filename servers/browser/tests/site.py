@@ -17,6 +17,9 @@
 - /delayed          text that appears after 300 ms and a spinner that goes away
 - /console          logs to the console on load
 - /photo            a tall canvas of photo-like noise (large as PNG, much smaller as JPEG)
+- /huge?n=N         N list items (100,000 by default)
+- /same?n=N         N identical list items and a button that changes the first and the last
+- /busy             a page whose script starts an endless loop 300 ms after it loaded
 - /anything-else    a small page naming the path
 
 A test may add its own pages: `site.extra[path] = html` (served as UTF-8 HTML), e.g. hostile ones.
@@ -176,6 +179,20 @@ def start_site(host: str = "127.0.0.1") -> Site:
                 self._send(200, holder["site"].extra[path])
             elif path in pages:
                 self._send(200, pages[path])
+            elif path == "/huge":
+                count = int(query.get("n", ["100000"])[0])
+                self._send(200, "<!doctype html><title>Huge</title><ul>" + "<li>row</li>" * count + "</ul>")
+            elif path == "/same":
+                count = int(query.get("n", ["6000"])[0])
+                script = (
+                    "const items = document.querySelectorAll('li'); items[0].textContent = 'first changed'; "
+                    "items[items.length - 1].textContent = 'last changed';"
+                )
+                body = f'<button onclick="{script}">Change ends</button><ul>' + "<li>same</li>" * count
+                self._send(200, f"<!doctype html><title>Same</title>{body}</ul>")
+            elif path == "/busy":
+                spin = "addEventListener('load', () => setTimeout(() => { for (;;) {} }, 300));"
+                self._send(200, f"<!doctype html><title>Busy</title><p>busy soon</p><script>{spin}</script>")
             elif path == "/big":
                 self._send(200, _big())
             elif path == "/subrequests":

@@ -104,10 +104,16 @@ def friendly(exc: BaseException, doing: str) -> UserError:
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     first = re.sub(r"^\w+(\.\w+)?: ", "", first)[:300]
     if "Timeout" in type(exc).__name__ or "Timeout" in first:
+        if doing.startswith("Opening"):
+            return UserError(
+                f"{doing} timed out: {first}",
+                hint="The page did not finish loading: it may be slow, or a script on it may keep it busy. "
+                "Take a snapshot to see what loaded, or close the tab (close_tab) if it does not answer.",
+            )
         return UserError(
             f"{doing} timed out: {first}",
-            hint="The element may be hidden, disabled or covered: take a snapshot, wait_for the content, "
-            "or try another ref.",
+            hint="The element may be hidden, disabled or covered, or a script may keep the page busy: take "
+            "a snapshot, wait_for the content, or try another ref.",
         )
     net = _NET_ERROR.search(text)
     if net is not None:
@@ -231,7 +237,8 @@ async def snapshot(
             )
         node = found
         notes.append(f"Subtree of {ref}.")
-    text = snap.render(node, text_limit=text_limit, prefix=tab.ref_prefix)
+    # Rendering and comparing snapshots of large pages is CPU work: off the event loop.
+    text = await asyncio.to_thread(snap.render, node, text_limit=text_limit, prefix=tab.ref_prefix)
     previous, previous_url = tab.last_snapshot, tab.last_snapshot_url
     if ref is None:
         tab.last_snapshot, tab.last_snapshot_url = text, url
@@ -241,7 +248,7 @@ async def snapshot(
         elif previous_url != url:
             notes.append("The page's URL changed since the last snapshot; showing it in full.")
         else:
-            changed = snap.diff_lines(previous, text)
+            changed = await asyncio.to_thread(snap.diff_lines, previous, text)
             if not changed:
                 return "", header, [*notes, "(no change since the last snapshot)"]
             notes.append("Changes since the last snapshot: lines added (+) and removed (-).")

@@ -37,6 +37,10 @@ if TYPE_CHECKING:  # Playwright is imported on first launch, never at start-up
     from playwright.async_api import BrowserContext, Dialog, Download, Locator, Page, Playwright
 
 __all__ = [
+    "PROTECTED_SWITCHES",
+    "RESPONSIVE_SECONDS",
+    "SNAPSHOT_MAX_CHARS",
+    "SNAPSHOT_MAX_ELEMENTS",
     "STALE_REF_HINT",
     "Browser",
     "BrowserOptions",
@@ -44,6 +48,7 @@ __all__ = [
     "RequestRecord",
     "Session",
     "Tab",
+    "check_operator_args",
     "find_chromium",
 ]
 
@@ -62,11 +67,54 @@ DEFAULT_ARGS = (
 )
 """Chromium flags: no calling home, no QUIC, no WebRTC UDP around the proxy."""
 
+PROTECTED_SWITCHES = {
+    "proxy-server": "every connection goes through the egress guard's proxy",
+    "no-proxy-server": "every connection goes through the egress guard's proxy",
+    "proxy-bypass-list": "every connection goes through the egress guard's proxy, loopback included",
+    "proxy-pac-url": "every connection goes through the egress guard's proxy",
+    "proxy-auto-detect": "every connection goes through the egress guard's proxy",
+    "winhttp-proxy-resolver": "every connection goes through the egress guard's proxy",
+    "enable-quic": "QUIC (UDP) would go around the egress guard's TCP proxy",
+    "origin-to-force-quic-on": "QUIC (UDP) would go around the egress guard's TCP proxy",
+    "webrtc-ip-handling-policy": "WebRTC must not send UDP around the egress guard's proxy",
+    "force-webrtc-ip-handling-policy": "WebRTC must not send UDP around the egress guard's proxy",
+    "explicitly-allowed-ports": "Chromium's list of ports no web page may reach stays in force",
+    "disable-web-security": "the same-origin policy stays in force",
+}
+"""Chromium switches an operator's --browser-arg may not give: each would undo a protection of this server."""
+
 SCHEMES = ("http", "https")
+SNAPSHOT_MAX_ELEMENTS = 50_000
+"""A snapshot of more elements takes Chromium minutes (100,000 links: about 30 s; its text: 10 MB)."""
+SNAPSHOT_MAX_CHARS = 5_000_000
+"""Nor of more text (20 buttons of a megabyte each: 42 s, and 20 MB of snapshot text)."""
+RESPONSIVE_SECONDS = 3.0
+"""How long a page may take to answer one small DOM call before it counts as busy."""
+_PAGE_SIZE = (
+    "() => [document.getElementsByTagName('*').length, "
+    "(document.documentElement && document.documentElement.textContent || '').length]"
+)
 STALE_REF_HINT = "Refs come from the latest snapshot and change when the page navigates: take a new snapshot."
 _MAX_EVENTS = 500
 _MAX_SCREENSHOTS = 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def check_operator_args(args: tuple[str, ...] | list[str]) -> None:
+    """Refuse operator flags that would undo a protective default (raises `ValueError`, named for the flag).
+
+    Playwright passes `--browser-arg` values after its own `--proxy-server` and after this server's
+    defaults, and Chromium keeps the last value of a switch, so `--proxy-server=direct://` or
+    `--proxy-bypass-list=<local>` would have taken every request (or every loopback one) around the
+    egress guard. Additions are fine; replacing a protection is not, whatever the spelling (`-x`, `--X=..`).
+    """
+    for arg in args:
+        switch = arg.strip().lstrip("-").split("=", 1)[0].strip().lower()
+        if switch in PROTECTED_SWITCHES:
+            raise ValueError(
+                f"--browser-arg {arg!r} is not accepted: {PROTECTED_SWITCHES[switch]} "
+                "(what may be reached is set with --allow-private, --allow-host and --block-host)"
+            )
 
 
 def find_chromium() -> str | None:
@@ -338,9 +386,50 @@ class Session:
                 f"A {tab.dialog.type} dialog is open ({tab.dialog.message[:200]!r}); the page is frozen.",
                 hint="Accept or dismiss it with handle_dialog first.",
             )
-        tree = snap.parse(await tab.page.aria_snapshot(mode="ai"))
+        elements, chars = await self._page_size(tab)
+        if elements > SNAPSHOT_MAX_ELEMENTS or chars > SNAPSHOT_MAX_CHARS:
+            raise UserError(
+                f"The page has {elements:,} elements and {chars:,} characters of text; a snapshot covers at "
+                f"most {SNAPSHOT_MAX_ELEMENTS:,} elements and {SNAPSHOT_MAX_CHARS:,} characters (the browser "
+                "would need minutes for more, and the page would be frozen meanwhile).",
+                hint="Take a screenshot, or wait_for a text you expect; navigate to a smaller page.",
+            )
+        seconds = self.browser.options.navigation_timeout
+        try:
+            text = await tab.page.aria_snapshot(mode="ai", timeout=seconds * 1000)
+        except Exception as exc:
+            if "Timeout" not in type(exc).__name__ and "Timeout" not in str(exc):
+                raise
+            raise UserError(
+                f"The browser did not produce the page's snapshot within {seconds:g} s: the page is very "
+                "large or very deeply nested, or a script on it keeps the browser busy.",
+                hint="Take a screenshot, or wait_for a text you expect; close the tab if it stays busy.",
+            ) from None
+        # Parsing a few megabytes of snapshot text is CPU work: off the event loop.
+        tree = await asyncio.to_thread(snap.parse, text)
         tab.ref_prefix = snap.frame_prefix(tree)
         return tree
+
+    async def _page_size(self, tab: Tab) -> tuple[int, int]:
+        """The page's elements and characters of text ((0, 0) when it cannot say); `UserError` when busy.
+
+        Both are one DOM call each, done in C++; a page whose scripts keep its thread busy (an endless
+        loop) answers nothing at all, and would hold every later call on the tab until its own timeout.
+        """
+        try:
+            size = await asyncio.wait_for(tab.page.evaluate(_PAGE_SIZE), RESPONSIVE_SECONDS)
+        except TimeoutError:
+            raise UserError(
+                f"The page did not answer within {RESPONSIVE_SECONDS:g} s: it is busy (still laying out a "
+                "very large page, or running a script, possibly an endless loop), so it cannot be read now.",
+                hint="Try again in a moment; if it stays busy, close the tab with close_tab (or open another "
+                "with new_tab).",
+            ) from None
+        except Exception:
+            return 0, 0  # e.g. a navigation replaced the document: the snapshot itself says what is there
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size)):
+            return 0, 0
+        return size[0], size[1]
 
     def remember_screenshot(self, name: str, data: bytes, mime: str) -> None:
         """Keep a screenshot for the `screenshot://` resource (the oldest go first)."""
@@ -393,6 +482,7 @@ class Browser:
     """One lazily started Chromium behind an egress proxy, and the sessions of the clients using it."""
 
     def __init__(self, options: BrowserOptions, policy: EgressPolicy) -> None:
+        check_operator_args(options.args)
         self.options = options
         self.policy = policy
         self.proxy: EgressProxy | None = None

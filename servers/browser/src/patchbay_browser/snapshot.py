@@ -22,9 +22,14 @@ import contextlib
 import difflib
 import json
 import re
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
-__all__ = ["Node", "diff_lines", "find_ref", "parse", "refs_in", "render"]
+__all__ = ["MAX_DEPTH", "Node", "diff_lines", "find_ref", "parse", "refs_in", "render"]
+
+MAX_DEPTH = 150
+"""Levels rendered as a tree; deeper ones become one line of text (the renderer recurses per level)."""
+_DIFF_PRODUCT = 1_000_000
 
 INTERACTIVE = frozenset(
     {
@@ -234,14 +239,13 @@ def parse(snapshot: str) -> Node:
 
 
 def find_ref(root: Node, ref: str) -> Node | None:
-    """The node carrying `ref`, anywhere in the tree."""
-    if root.ref == ref:
-        return root
-    for child in root.children:
-        if isinstance(child, Node):
-            found = find_ref(child, ref)
-            if found is not None:
-                return found
+    """The node carrying `ref`, anywhere in the tree (depth first, document order; no recursion)."""
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if node.ref == ref:
+            return node
+        stack.extend(child for child in reversed(node.children) if isinstance(child, Node))
     return None
 
 
@@ -251,9 +255,9 @@ def frame_prefix(root: Node) -> str:
     Playwright numbers frames per browser context, so after a few navigations every ref of the page
     itself starts with the same `fN`; `render` drops it, and `full_ref` puts it back.
     """
-    queue: list[Node] = [root]
+    queue: deque[Node] = deque([root])
     while queue:
-        node = queue.pop(0)
+        node = queue.popleft()
         if node.ref:
             match = _REF.fullmatch(node.ref)
             return (match.group(1) or "") if match else ""
@@ -318,6 +322,11 @@ def _lift_image_name(node: Node) -> None:
 
 
 def _emit(node: Node, depth: int, out: list[str]) -> None:
+    if depth >= MAX_DEPTH:  # deeper levels become one line of their text: no recursion past this
+        text = _join(_texts(node))
+        if text:
+            out.append(" " * depth + text)
+        return
     if node.role in ("link", "button"):
         _lift_image_name(node)
     hoist = (node.role in WRAPPERS or node.role == "fragment") and not node.name and not _shows_ref(node)
@@ -430,10 +439,41 @@ def _abbreviate(line: str, limit: int) -> str:
     return f"{line[: len(line) - len(body) + cut]}...(+{len(body) - cut} chars)"
 
 
+def _texts(root: Node) -> list[str]:
+    """Every name and text under `root`, in document order, without recursion."""
+    found: list[str] = []
+    stack: list[Node | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(_text(item))
+            continue
+        if item.name:
+            found.append(_text(item.name))
+        stack.extend(reversed(item.children))
+    return found
+
+
 def diff_lines(before: str, after: str, max_lines: int = 2000) -> str:
-    """The lines that changed between two renderings, as `+ line` / `- line`, or "" when none did."""
-    changed: list[str] = []
+    """The lines that changed between two renderings, as `+ line` / `- line`, or "" when none did.
+
+    Lines the two share at the start and the end are set aside first (a linear scan). What is left is
+    compared line by line with difflib when it is small; difflib's cost grows with the product of the two
+    sides' lengths (a page of thousands of identical lines took minutes), so above `_DIFF_PRODUCT` the
+    lines removed and added are found as multisets instead: still every change, in document order, in
+    linear time, only without pairing moved lines.
+    """
     old, new = before.splitlines(), after.splitlines()
+    start, shortest = 0, min(len(old), len(new))
+    while start < shortest and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < shortest - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    old, new = old[start : len(old) - end], new[start : len(new) - end]
+    if len(old) * len(new) > _DIFF_PRODUCT:
+        return _multiset_diff(old, new, max_lines)
+    changed: list[str] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -442,4 +482,19 @@ def diff_lines(before: str, after: str, max_lines: int = 2000) -> str:
         changed.extend(f"+ {line}" for line in new[j1:j2])
         if len(changed) > max_lines:
             break
+    return "\n".join(changed)
+
+
+def _multiset_diff(old: list[str], new: list[str], max_lines: int) -> str:
+    """Lines of `old` that `new` lacks (`- `) and lines of `new` that `old` lacks (`+ `), counted."""
+    unmatched = Counter(new)
+    unmatched.subtract(old)
+    removed = Counter({line: -n for line, n in unmatched.items() if n < 0})
+    added = Counter({line: n for line, n in unmatched.items() if n > 0})
+    changed: list[str] = []
+    for sign, lines, wanted in (("-", old, removed), ("+", new, added)):
+        for line in lines:
+            if wanted[line] > 0 and len(changed) <= max_lines:
+                wanted[line] -= 1
+                changed.append(f"{sign} {line}")
     return "\n".join(changed)
