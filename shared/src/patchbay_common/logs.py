@@ -12,7 +12,6 @@ from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import structlog
 from pydantic_core import to_json
 
 from patchbay_common.errors import redact
@@ -22,6 +21,30 @@ __all__ = ["LogFormat", "configure_logging", "get_logger", "log_call", "summariz
 LogFormat = Literal["json", "console", "auto"]
 
 _MAX_ARG_CHARS = 200
+
+
+def _import_structlog() -> Any:
+    """Import structlog without the optional pretty-printers it imports when they are installed.
+
+    `import structlog` imports `structlog.dev` and `structlog.tracebacks`, which import rich (with
+    pygments), better_exceptions and colorama if they are present: most of structlog's import time, for
+    colours and pretty tracebacks no patchbay format uses (JSON lines, or console lines without colours
+    and with plain tracebacks). They are hidden while structlog imports, so it falls back to plain
+    output; anything importing them later gets them as usual.
+    """
+    hidden = [name for name in ("rich", "better_exceptions", "colorama") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name` raises ImportError
+    try:
+        import structlog
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+    return structlog
+
+
+structlog = _import_structlog()
 
 
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
