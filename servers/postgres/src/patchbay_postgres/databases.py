@@ -5,18 +5,30 @@ Nothing connects at start-up: a database that is down does not stop the server f
 with backoff; a failure becomes a `UserError` that names the database, never its password. Every
 connection handed back to the pool is reset with `DISCARD ALL`, so no session state (settings, temporary
 tables, prepared statements, advisory locks, LISTENs) passes from one call to the next.
+
+While a tool call holds a connection, the client that asked for progress is told the seconds elapsed since
+the call first asked for one (waiting for the pool included), a few times a second: "query on database
+shop: 2.5 s". A call that ends early (cancelled by the client, past --tool-timeout, its HTTP request
+dropped) cancels its statement in PostgreSQL: asyncpg sends a CancelRequest when the task awaiting the
+statement is cancelled, and the connection is rolled back and reset before it returns to the pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+import structlog
+
+from patchbay_common import notify
 from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, register_secret
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import retry_async
@@ -36,6 +48,49 @@ log = get_logger("patchbay.postgres")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 _SCHEMES = ("postgresql://", "postgres://")
 _RESET_SQL = "DISCARD ALL"
+_TICK = 0.2  # seconds between two updates of the elapsed time (the layer sends at most four a second)
+
+# The tool call that last asked for a connection in this task, and when: every connection one call opens
+# counts from there, so its progress never goes backwards from one connection to the next.
+_call_started: ContextVar[tuple[Any, float] | None] = ContextVar(
+    "patchbay_postgres_call_started", default=None
+)
+
+
+def _started() -> float:
+    call = notify.current_call.get()
+    known = _call_started.get()
+    if known is not None and known[0] is call:
+        return known[1]
+    now = time.monotonic()
+    _call_started.set((call, now))
+    return now
+
+
+@asynccontextmanager
+async def _elapsed(database: str) -> AsyncIterator[notify.Progress]:
+    """Progress of the current tool call in seconds elapsed, updated while the block runs."""
+    tool = structlog.contextvars.get_contextvars().get("tool") or "call"
+    started = _started()
+    async with notify.Progress(unit="s", message=f"{tool} on database {database}") as progress:
+        if notify.current_call.get() is None:  # not a tool call (resources, warm-up, completions)
+            yield progress
+            return
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal handle
+            progress.update(round(time.monotonic() - started, 1))
+            handle = loop.call_later(_TICK, tick)
+
+        tick()
+        try:
+            yield progress
+        finally:
+            if handle is not None:
+                handle.cancel()
+            progress.update(round(time.monotonic() - started, 1))
 
 
 @dataclass(frozen=True)
@@ -404,17 +459,21 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
-        """A pooled connection for one call; returned to the pool (and reset) afterwards."""
-        connection = await self._acquire()
-        pool = self._pool
-        try:
-            await self.check_role(connection)
-            yield connection
-        finally:
+        """A pooled connection for one call; returned to the pool (and reset) afterwards.
+
+        In a tool call, the seconds elapsed are reported as progress meanwhile (see the module docstring).
+        """
+        async with _elapsed(self.name):
+            connection = await self._acquire()
+            pool = self._pool
             try:
-                await pool.release(connection, timeout=5.0)
-            except Exception as exc:  # a dead connection: the pool replaces it on the next acquire
-                log.info("connection dropped on release", database=self.name, error=redact(str(exc)))
+                await self.check_role(connection)
+                yield connection
+            finally:
+                try:
+                    await pool.release(connection, timeout=5.0)
+                except Exception as exc:  # a dead connection: the pool replaces it on the next acquire
+                    log.info("connection dropped on release", database=self.name, error=redact(str(exc)))
 
     async def close(self) -> None:
         """Close the pool (idle connections at once, busy ones after a short grace)."""

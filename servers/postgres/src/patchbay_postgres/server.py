@@ -27,7 +27,7 @@ from pydantic_settings import NoDecode
 
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.settings import CommonSettings, settings_config
-from patchbay_postgres import __version__, health, queries, resources, schema, sqlcheck
+from patchbay_postgres import __version__, completions, health, queries, resources, schema, sqlcheck
 from patchbay_postgres.databases import Database, Databases, parse_targets
 from patchbay_postgres.deps import Deps, granted
 from patchbay_postgres.execute import Limits
@@ -185,7 +185,29 @@ def build(settings: Settings) -> PatchbayServer:
         target = f" of database {database!r}" if database else ""
         return HEALTH_PROMPT.format(target=target)
 
+    complete(mcp, deps)
     return mcp
+
+
+def complete(mcp: PatchbayServer, deps: Deps) -> None:
+    """Completions for every argument with a finite domain (see completions.py)."""
+    table = "postgres://{database}/{schema}/{table}/schema"
+    channel = "postgres://{database}/listen/{channel}"
+
+    def databases(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
+        return completions.database_names_quoted(deps.databases)
+
+    mcp.complete(table, "database")(databases)
+    mcp.complete(channel, "database")(databases)
+    mcp.complete("review_database_health", "database")(
+        lambda value, chosen, ctx: completions.database_names(deps.databases)
+    )
+    mcp.complete(table, "schema")(
+        lambda value, chosen, ctx: completions.schema_names(deps.databases, value, chosen)
+    )
+    mcp.complete(table, "table")(
+        lambda value, chosen, ctx: completions.table_names(deps.databases, value, chosen)
+    )
 
 
 SLOW_QUERY_PROMPT = """\
