@@ -23,8 +23,11 @@ from typing import Any
 
 from patchbay_common.errors import UserError, redact
 from patchbay_common.limits import truncation_marker
+from patchbay_common.logs import get_logger
 from patchbay_postgres.databases import connection_lost
 from patchbay_postgres.sqlcheck import Checked
+
+log = get_logger("patchbay.postgres")
 
 __all__ = ["Limits", "QueryResult", "explain", "explain_sql", "pg_error", "run_read", "run_write"]
 
@@ -90,8 +93,14 @@ class QueryResult:
 # --- values -----------------------------------------------------------------------------------------------
 
 
+class _Cut(str):
+    """A value already cut in the database (see `_guarded`): shown as it is, and counted as cut."""
+
+
 def to_json(value: Any, max_chars: int) -> tuple[Any, bool]:
     """A JSON-ready form of one value from asyncpg, and whether it was cut to `max_chars`."""
+    if isinstance(value, _Cut):
+        return str(value), True
     if value is None or isinstance(value, bool | int):
         return value, False
     if isinstance(value, float):
@@ -335,7 +344,7 @@ class _Pager:
             self.reason = f"row limit {self.limits.max_rows}"
             return False
         row, cut = [], 0
-        for value in record.values():
+        for value in record.values() if hasattr(record, "values") else record:
             converted, was_cut = to_json(value, self.limits.max_cell_chars)
             cut += was_cut
             row.append(converted)
@@ -395,6 +404,116 @@ def _columns(statement: Any) -> tuple[list[str], list[str]]:
     return [a.name for a in attributes], [a.type.name for a in attributes]
 
 
+# Types whose values are small whatever a query does (numeric is at most about 128 KiB): fetched as they are.
+# A value of any other type (text, bytea, json, arrays, composites, ranges, ...) can be up to 1 GB.
+_SMALL_TYPES = frozenset(
+    {
+        "bool", "int2", "int4", "int8", "float4", "float8", "numeric", "money", "oid", "xid", "xid8", "cid",
+        "tid", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "char", "name",
+        "inet", "cidr", "macaddr", "macaddr8", "pg_lsn", "point", "regclass", "regproc", "regprocedure",
+        "regoper", "regoperator", "regtype", "regconfig", "regdictionary", "regnamespace", "regrole",
+        "regcollation",
+    }
+)  # fmt: skip
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "citext"})
+_GUARD_CHUNK_BYTES = 4 << 20  # rows fetched at once hold at most about this much in guarded values
+
+
+@dataclass(frozen=True)
+class _Guarded:
+    """A read statement wrapped so that no value larger than `limit` bytes leaves the database whole.
+
+    Each guarded column comes back as three: the value when it is small (else NULL), its first characters
+    when it is large (else NULL), and its full length when it is large. `plan` maps them back.
+    """
+
+    sql: str
+    plan: list[tuple[str, int]]  # per column: ("plain", "text", "bytes", "other"; its first expression)
+    chunk: int  # rows to fetch at once
+
+    def values(self, record: Any, keep: int) -> list[Any]:
+        """The row's values in the original columns, a large value as a `_Cut` text."""
+        out: list[Any] = []
+        for kind, at in self.plan:
+            if kind == "plain" or record[at + 1] is None:
+                out.append(record[at])
+            elif kind == "bytes":
+                head, total = bytes(record[at + 1]), record[at + 2]
+                out.append(_Cut(f"\\x{head.hex()}...(+{total - len(head)} bytes)"))
+            elif kind == "other":  # its size as stored (binary, perhaps compressed), not its length as text
+                out.append(_Cut(f"{record[at + 1][:keep]}...(cut: {record[at + 2]} bytes in all)"))
+            else:
+                head, total = record[at + 1], record[at + 2]
+                out.append(_Cut(f"{head[:keep]}...(+{total - len(head[:keep])} chars)"))
+        return out
+
+
+def _guarded(checked: Checked, attributes: Sequence[Any], limits: Limits) -> _Guarded | None:
+    """`checked` wrapped so that large values are measured and cut in the database, or None.
+
+    None when no column can hold a large value, or the statement is not a plain query. The query becomes
+    a subquery (`SELECT ... FROM (<query>) AS _pb(c0, c1, ...)`): PostgreSQL keeps its order, since a
+    subquery with ORDER BY or LIMIT is scanned, not flattened.
+    """
+    node = checked.node
+    if type(node).__name__ != "SelectStmt" or getattr(node, "intoClause", None) or not attributes:
+        return None
+    limit = max(16 << 10, 4 * limits.max_cell_chars)
+    keep = limits.max_cell_chars
+    exprs: list[str] = []
+    plan: list[tuple[str, int]] = []
+    guarded = 0
+    for index, attribute in enumerate(attributes):
+        column = f"_pb.c{index}"
+        name, kind = attribute.type.name, attribute.type.kind
+        if kind == "scalar" and name in _SMALL_TYPES:
+            plan.append(("plain", len(exprs)))
+            exprs.append(column)
+            continue
+        if kind == "scalar" and name == "bytea":
+            size, head, total, how = (
+                f"octet_length({column})",
+                f"substring({column} FROM 1 FOR {max(1, keep // 2)})",
+                f"octet_length({column})",
+                "bytes",
+            )
+        elif kind == "scalar" and name in _TEXT_TYPES:
+            size, head, total, how = (
+                f"octet_length({column})",
+                f"left({column}::text, {keep})",
+                f"char_length({column})",
+                "text",
+            )
+        else:  # json, xml, arrays, composites, ranges, ...: measured as stored, shown as text when large
+            size, head, total, how = (
+                f"pg_column_size({column})",
+                f"left({column}::text, {keep})",
+                f"pg_column_size({column})",
+                "other",
+            )
+        large = f"{size} > {limit}"
+        plan.append((how, len(exprs)))
+        exprs += [
+            f"CASE WHEN {large} THEN NULL ELSE {column} END",
+            f"CASE WHEN {large} THEN {head} END",
+            f"CASE WHEN {large} THEN {total} END",
+        ]
+        guarded += 1
+    if not guarded:
+        return None
+    aliases = ", ".join(f"c{index}" for index in range(len(attributes)))
+    # The statement was checked as exactly one statement (its own text, no trailing comment or semicolon),
+    # and the wrapper runs in the same READ ONLY transaction through the extended protocol.
+    # OFFSET 0 keeps PostgreSQL from flattening the query into the wrapper, which would evaluate each of
+    # its expressions once per reference here (four times).
+    sql = (
+        f"SELECT {', '.join(exprs)} FROM (SELECT * FROM (\n{checked.statement}\n) AS _pb_query OFFSET 0) "  # noqa: S608
+        f"AS _pb({aliases})"
+    )
+    chunk = max(1, min(_FETCH_CHUNK, _GUARD_CHUNK_BYTES // (guarded * limit)))
+    return _Guarded(sql, plan, chunk)
+
+
 async def run_read(
     connection: Any, checked: Checked, params: Sequence[Any], *, offset: int = 0, limits: Limits
 ) -> QueryResult:
@@ -405,20 +524,35 @@ async def run_read(
     await connection.execute(_begin(True, limits))
     try:
         statement = await connection.prepare(checked.sql)
-        args = bind(statement, params)
         columns, types = _columns(statement)
+        guard = _guarded(checked, statement.get_attributes(), limits)
+        if guard is not None:
+            await connection.execute("SAVEPOINT patchbay_guard")
+            try:
+                statement = await connection.prepare(guard.sql)
+            except Exception as exc:  # a form the wrapper does not fit: run the statement as it is
+                if connection_lost(exc):
+                    raise
+                await connection.execute("ROLLBACK TO SAVEPOINT patchbay_guard")
+                log.info("large values not guarded", error=redact(str(exc)))
+                guard = None
+        args = bind(statement, params)
         pager = _Pager(columns, _less_header(limits, columns, types))
-        chunk = min(limits.max_rows + 1, _FETCH_CHUNK)  # rows in memory at once, before conversion
+        chunk = min(limits.max_rows + 1, guard.chunk if guard else _FETCH_CHUNK)  # rows in memory at once
+
+        def add(record: Any) -> bool:
+            return pager.add(guard.values(record, limits.max_cell_chars) if guard else record)
+
         if offset:
             cursor = await statement.cursor(*args)
             await cursor.forward(offset)  # the skipped rows stay in the server
             while True:
                 batch = await cursor.fetch(chunk)
-                if not all(pager.add(record) for record in batch) or len(batch) < chunk:
+                if not all(add(record) for record in batch) or len(batch) < chunk:
                     break
         else:  # bind and fetch the first rows in one round trip
             async for record in statement.cursor(*args, prefetch=chunk):
-                if not pager.add(record):
+                if not add(record):
                     break
         result = pager.result(columns, types, offset)
         result.status = f"SELECT {len(result.rows)}"

@@ -78,7 +78,7 @@ async def suggest_indexes(
     Measured with hypothetical indexes (hypopg), not built; without hypopg, the text says so and lists
     the candidate columns.
     """
-    checked = sqlcheck.check(sql, "read")
+    checked = await sqlcheck.check_async(sql, "read")
     db = deps.databases.get(database)
     async with db.connection() as connection:
         advice = await tuning.suggest_indexes(connection, db.name, checked, params, deps.limits)

@@ -45,6 +45,7 @@ tools = Toolset(
 DML = "dml"
 _QUOTED_SQL = 2_000  # characters of the statement quoted in the confirmation question
 _PLAN_NOTE_CHARS = 400  # the note after a plan: the ANALYZE remark and the truncation marker
+_CHECK_INNER_UP_TO = 4_000  # characters: a longer statement is not parsed a second time on its own
 
 
 def _room(deps: Deps, sql: str, params: list[Any], db: Database) -> Limits:
@@ -102,7 +103,7 @@ async def query(
     The statement (SELECT, WITH, VALUES, TABLE, SHOW or EXPLAIN) runs in a transaction that is rolled
     back; rows are capped, with a cursor for read_more_rows (or an offset) to continue.
     """
-    checked = sqlcheck.check(sql, "read")
+    checked = await sqlcheck.check_async(sql, "read")
     return await _read_page(deps, checked, params, deps.databases.get(database), offset)
 
 
@@ -117,7 +118,7 @@ async def read_more_rows(
     rolled back) and skips to that row, so the page shows the data as it is now.
     """
     where = read_cursor(cursor)
-    checked = sqlcheck.check(where.sql, "read")
+    checked = await sqlcheck.check_async(where.sql, "read")
     return await _read_page(deps, checked, where.params, deps.databases.get(where.database), where.offset)
 
 
@@ -131,7 +132,20 @@ def ask_before_destroying(deps: Deps, sql: str, database: str | None) -> str | N
         name = deps.databases.get(database).name
     except UserError:
         return None
-    what = sqlcheck.destroys(checked)
+    return _question(name, sql, sqlcheck.destroys(checked))
+
+
+async def _ask_before_destroying(deps: Deps, sql: str, database: str | None) -> str | None:
+    """`ask_before_destroying`, with a long statement parsed off the event loop."""
+    try:
+        checked = await sqlcheck.check_async(sql, deps.tier)
+        name = deps.databases.get(database).name
+    except UserError:
+        return None
+    return _question(name, sql, await sqlcheck.destroys_async(checked))
+
+
+def _question(name: str, sql: str, what: str | None) -> str | None:
     if what is None:
         return None
     quoted = sql if len(sql) <= _QUOTED_SQL else f"{sql[:_QUOTED_SQL]}...(+{len(sql) - _QUOTED_SQL} chars)"
@@ -142,7 +156,7 @@ def ask_before_destroying(deps: Deps, sql: str, database: str | None) -> str | N
     access=DML,
     destructive=True,
     idempotent=False,
-    confirm=ask_before_destroying,
+    confirm=_ask_before_destroying,
     untrusted="query result",
     title="Execute a SQL statement",
 )
@@ -156,7 +170,7 @@ async def execute_sql(
 
     Returns the command status and any rows the statement returns (RETURNING).
     """
-    checked = sqlcheck.check(sql, deps.tier)
+    checked = await sqlcheck.check_async(sql, deps.tier)
     db = deps.databases.get(database)
     if checked.needs == "read":
         return await _read_page(deps, checked, params, db)
@@ -185,12 +199,13 @@ async def explain_query(
     With analyze, the statement runs inside a transaction that is rolled back, and the plan shows real
     rows, timings and buffers.
     """
-    inner = sqlcheck.check(sql, "unrestricted")  # one statement that parses; the tier is checked below
-    if type(inner.node).__name__ == "ExplainStmt":
-        raise UserError(
-            "Pass the statement itself, without EXPLAIN.", hint="The tool adds EXPLAIN and its options."
-        )
-    checked = sqlcheck.check(explain_sql(sql, analyze=analyze, fmt=output.upper()), deps.tier)
+    if len(sql) <= _CHECK_INNER_UP_TO:  # a long text is parsed once, as the EXPLAIN below (one statement)
+        inner = sqlcheck.check(sql, "unrestricted")  # one statement that parses; the tier is checked below
+        if type(inner.node).__name__ == "ExplainStmt":
+            raise UserError(
+                "Pass the statement itself, without EXPLAIN.", hint="The tool adds EXPLAIN and its options."
+            )
+    checked = await sqlcheck.check_async(explain_sql(sql, analyze=analyze, fmt=output.upper()), deps.tier)
     db = deps.databases.get(database)
     async with db.connection() as connection:
         plan = await explain(connection, checked, params, limits=deps.limits)

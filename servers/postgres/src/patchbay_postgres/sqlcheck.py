@@ -21,20 +21,25 @@ timeouts (see `execute.py`). None of this replaces a least-privilege role, which
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from patchbay_common.errors import AccessDenied, UserError
 
 __all__ = [
+    "MAX_SQL_CHARS",
     "TIERS",
     "Checked",
     "Tier",
     "check",
+    "check_async",
     "column_refs",
+    "column_refs_async",
     "denied_function",
     "denied_relation",
     "destroys",
+    "destroys_async",
     "tier_allows",
 ]
 
@@ -203,21 +208,80 @@ class Checked:
     node: Any = field(repr=False, default=None)
     returns_rows: bool = True
     explain_analyze: bool = False
+    body: str = field(repr=False, default="")  # the statement alone: no trailing semicolon or comment
+
+    @property
+    def statement(self) -> str:
+        """The statement's own text (to embed it in another statement), or the whole text."""
+        return self.body or self.sql
+
+
+MAX_SQL_CHARS = 100_000
+"""Characters of SQL this server parses for one call: more is refused before any parsing."""
+
+_MAX_DEPTH = 4_000  # nesting of the parse tree as JSON (about two levels per level of expression)
+_SMALL = 4_000  # characters: texts up to this are cached, checked inline, and cannot nest past _MAX_DEPTH
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_RUN = re.compile(r"\{+|\}+")
+_STRUCTURE_ONLY = {code: None for code in range(128) if chr(code) not in '"\\[]{}'}
+
+
+def _json_depth(text: str) -> int:
+    """How deeply the JSON `text` nests (brackets inside strings do not count), without recursion."""
+    skeleton = _STRING.sub("", text.translate(_STRUCTURE_ONLY))  # quotes, backslashes and brackets only
+    skeleton = skeleton.replace("[", "{").replace("]", "}")
+    deepest = depth = 0
+    for run in _RUN.findall(skeleton):
+        depth += len(run) if run[0] == "{" else -len(run)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _too_deep(levels: int | None) -> UserError:
+    about = f" (about {levels:,} levels of expressions)" if levels else ""
+    return UserError(
+        f"The SQL nests too deeply{about}; this server parses at most about {_MAX_DEPTH // 2:,}.",
+        hint="Write a long chain of operators as an aggregate over a list, e.g. SELECT sum(x) FROM "
+        "unnest(string_to_array($1, ',')::int[]) AS x, or split the statement.",
+    )
+
+
+def _parse_error(sql: str, exc: Any) -> UserError:
+    location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+    where = _position_text(sql, location + 1) if location is not None else ""
+    return UserError(
+        f"The SQL does not parse: {exc.args[0]}{where}.",
+        hint="Fix the syntax and call again (PostgreSQL 15 syntax).",
+    )
 
 
 def _parse(sql: str) -> Any:
-    from pglast import parse_sql
-    from pglast.parser import ParseError
+    """The statements of `sql` as pglast nodes; a text too long or nested too deeply is refused first.
 
+    pglast builds its Python tree recursively and crashes the whole process (SIGSEGV) on a tree some 25,000
+    levels deep (`SELECT 1 + 1 + ... + 1`), so a long text is first parsed to JSON in C, which fails
+    cleanly, and its depth is measured without recursion.
+    """
+    from pglast import parse_sql
+    from pglast.parser import ParseError, parse_sql_json
+
+    if len(sql) > MAX_SQL_CHARS:
+        raise UserError(
+            f"The SQL is {len(sql):,} characters long; this server parses at most {MAX_SQL_CHARS:,} for one "
+            "statement.",
+            hint="Pass a long list of values as one parameter, e.g. WHERE id = ANY(string_to_array($1, ',')"
+            "::int[]) with params ['1,2,3'], or split the work.",
+        )
     try:
+        if len(sql) > _SMALL:
+            depth = _json_depth(parse_sql_json(sql))
+            if depth > _MAX_DEPTH:
+                raise _too_deep(depth // 2)
         return parse_sql(sql)
     except ParseError as exc:
-        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
-        where = _position_text(sql, location + 1) if location is not None else ""
-        raise UserError(
-            f"The SQL does not parse: {exc.args[0]}{where}.",
-            hint="Fix the syntax and call again (PostgreSQL 15 syntax).",
-        ) from None
+        if "stack depth limit exceeded" in str(exc.args[0] if exc.args else exc):
+            raise _too_deep(None) from None
+        raise _parse_error(sql, exc) from None
 
 
 def _position_text(sql: str, position: int) -> str:
@@ -246,25 +310,33 @@ def denied_relation(name: str) -> str | None:
 
 
 def _node_names(tree: Any) -> tuple[list[str], list[str], list[str]]:
-    """Every node type name, called function name and relation name (last components) in `tree`."""
+    """Every node type name, called function name and relation name (last components) in `tree`.
+
+    An explicit stack over every slot of every node (what pglast's Visitor visits, at a tenth of its cost,
+    and with no recursion however deep the tree).
+    """
     from pglast import ast
-    from pglast.visitors import Visitor
 
     kinds: list[str] = []
     functions: list[str] = []
     relations: list[str] = []
-
-    class _Walk(Visitor):
-        def visit(self, ancestors: Any, node: Any) -> None:
-            kinds.append(type(node).__name__)
-            if isinstance(node, ast.FuncCall):
-                parts = [getattr(p, "sval", "") for p in node.funcname or ()]
+    stack: list[Any] = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            kinds.append(type(item).__name__)
+            if isinstance(item, ast.FuncCall):
+                parts = [getattr(p, "sval", "") for p in item.funcname or ()]
                 if parts:
                     functions.append(parts[-1])
-            elif isinstance(node, ast.RangeVar) and node.relname:
-                relations.append(node.relname)
-
-    _Walk()(tree)
+            elif isinstance(item, ast.RangeVar) and item.relname:
+                relations.append(item.relname)
+            for slot in item.__slots__:  # type: ignore[attr-defined]
+                value = getattr(item, slot, None)
+                if isinstance(value, ast.Node | tuple | list):
+                    stack.append(value)
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
     return kinds, functions, relations
 
 
@@ -339,18 +411,33 @@ _TIER_WORDS: dict[Tier, str] = {
 def check(sql: str, tier: Tier) -> Checked:
     """Parse `sql` and return what it is, or raise `AccessDenied` if `tier` does not allow it.
 
-    Verdicts are cached (the same text at the same tier always gets the same answer), so a model that
-    repeats a query does not pay for parsing twice.
+    Verdicts on short texts are cached (the same text at the same tier always gets the same answer), so a
+    model that repeats a query does not pay for parsing twice; long ones are not kept (the cache would hold
+    their trees).
 
     Raises:
-        UserError: the text is empty or does not parse.
+        UserError: the text is empty, too long, nested too deeply, or does not parse.
         AccessDenied: several statements, a statement above `tier`, or a refused function.
     """
-    return _check_cached(sql, tier)
+    if len(sql) <= _SMALL:
+        return _check_cached(sql, tier)
+    return _check(sql, tier)
 
 
-@functools.lru_cache(maxsize=512)
-def _check_cached(sql: str, tier: Tier) -> Checked:
+async def check_async(sql: str, tier: Tier) -> Checked:
+    """`check`, in a worker thread for a long text.
+
+    Parsing 100,000 characters takes a second or more of CPU, which must not stall every other call on the
+    event loop.
+    """
+    if len(sql) <= _SMALL:
+        return check(sql, tier)
+    import anyio
+
+    return await anyio.to_thread.run_sync(_check, sql, tier, abandon_on_cancel=True)
+
+
+def _check(sql: str, tier: Tier) -> Checked:
     if not sql or not sql.strip():
         raise UserError("No SQL was given.", hint="Pass one SQL statement in `sql`.")
     statements = _parse(sql)
@@ -400,9 +487,21 @@ def _check_cached(sql: str, tier: Tier) -> Checked:
                     hint="Query tables and views instead; server files and settings files are out of reach.",
                 )
     analyze = kind == "ExplainStmt" and _explain_analyze(node)
+    raw = statements[0]  # its location and length count characters (pglast converts them)
+    start = raw.stmt_location or 0
+    body = sql[start : start + raw.stmt_len] if raw.stmt_len else sql[start:]
     return Checked(
-        sql=sql, needs=needs, label=label, node=node, returns_rows=returns_rows, explain_analyze=analyze
+        sql=sql,
+        needs=needs,
+        label=label,
+        node=node,
+        returns_rows=returns_rows,
+        explain_analyze=analyze,
+        body=body,
     )
+
+
+_check_cached = functools.lru_cache(maxsize=512)(_check)
 
 
 def destroys(checked: Checked) -> str | None:
@@ -442,6 +541,24 @@ def destroys(checked: Checked) -> str | None:
     return " ".join(dict.fromkeys(found)) or None
 
 
+async def destroys_async(checked: Checked) -> str | None:
+    """`destroys`, in a worker thread for a long statement (see `check_async`)."""
+    if len(checked.sql) <= _SMALL:
+        return destroys(checked)
+    import anyio
+
+    return await anyio.to_thread.run_sync(destroys, checked, abandon_on_cancel=True)
+
+
+async def column_refs_async(sql: str | Checked) -> ColumnRefs:
+    """`column_refs`, in a worker thread for a long statement (see `check_async`)."""
+    if len(sql.sql if isinstance(sql, Checked) else sql) <= _SMALL:
+        return column_refs(sql)
+    import anyio
+
+    return await anyio.to_thread.run_sync(column_refs, sql, abandon_on_cancel=True)
+
+
 @dataclass
 class ColumnRefs:
     """Columns a query filters, joins, sorts or groups on, per table (for index advice)."""
@@ -452,16 +569,22 @@ class ColumnRefs:
     ordering: list[tuple[str | None, str]] = field(default_factory=list)
 
 
-def column_refs(sql: str) -> ColumnRefs:
-    """The tables of a single SELECT and the columns compared, joined or sorted on (by the parse tree)."""
+def column_refs(sql: str | Checked) -> ColumnRefs:
+    """The tables of a single SELECT and the columns compared, joined or sorted on (by the parse tree).
+
+    Given a `Checked` statement, its parse tree is used as it is (no second parse).
+    """
     from pglast import ast
     from pglast.enums import A_Expr_Kind
     from pglast.visitors import Visitor
 
-    statements = _parse(sql)
-    if len(statements) != 1:
-        raise UserError("Index advice works on exactly one statement.", hint="Pass one SELECT.")
-    node = statements[0].stmt
+    if isinstance(sql, Checked):
+        node = sql.node
+    else:
+        statements = _parse(sql)
+        if len(statements) != 1:
+            raise UserError("Index advice works on exactly one statement.", hint="Pass one SELECT.")
+        node = statements[0].stmt
     if isinstance(node, ast.ExplainStmt):
         node = node.query
     refs = ColumnRefs()

@@ -355,9 +355,9 @@ def _quote(identifier: str) -> str:
     )
 
 
-async def _candidates(connection: Any, sql: str) -> list[Candidate]:
+async def _candidates(connection: Any, sql: str | sqlcheck.Checked) -> list[Candidate]:
     """Index candidates from the query's WHERE, JOIN and ORDER BY columns, minus existing leading columns."""
-    refs = sqlcheck.column_refs(sql)
+    refs = await sqlcheck.column_refs_async(sql)
     tables: dict[str, tuple[int, str, set[str], set[str]]] = {}
     for alias, name in refs.tables.items():
         row = await connection.fetchrow(
@@ -423,7 +423,7 @@ async def suggest_indexes(
     """
     installed, available = await _extension(connection, "hypopg")
     if installed is None:
-        candidates = await _candidates(connection, checked.sql)
+        candidates = await _candidates(connection, checked)
         listed = "; ".join(c.ddl for c in candidates) or "none found (no filtered, joined or sorted column)"
         how = (
             "The server has it: an administrator runs CREATE EXTENSION hypopg in this database."
@@ -443,7 +443,7 @@ async def suggest_indexes(
         statement = await connection.prepare(explain_sql)
         args = bind(statement, params)
         advice.baseline_cost, _ = _plan_cost(await statement.fetchval(*args))
-        advice.candidates = await _candidates(connection, checked.sql)
+        advice.candidates = await _candidates(connection, checked)
         for candidate in advice.candidates:
             row = await connection.fetchrow(
                 "SELECT indexrelid, indexname FROM hypopg_create_index($1)", candidate.ddl
