@@ -1,0 +1,125 @@
+"""search_content of patchbay-filesystem against `rg`, in the same run, interleaved, over stdio.
+
+A tree of `--files` small files (100 per directory; one file in 997 holds the needle) is searched for a
+literal (`rg -F`) and a regular expression (`rg -e`), with the default cap (max_results 100, so the
+search walks the whole tree and answers with a continuation), alternating ours and ripgrep round by
+round so both see the same machine load. Then the same search again while a second task on the same
+connection hammers the server with small `read_text_file` calls, against the idle figure.
+
+    sudo apt-get install ripgrep          # Debian's ripgrep (rg)
+    uv run python bench/filesystem_search.py [--files 100000] [--rounds 3] [--dir /tmp/patchbay-search]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mcp import Client, StdioServerParameters
+
+NEEDLE = "needle here"
+REGEX = r"need[a-z]+ h"
+
+
+def make_tree(base: Path, files: int) -> None:
+    """`files` files of about 60 bytes, 100 per directory, 100 directories per group; idempotent."""
+    done = base / f".done-{files}"
+    if done.exists():
+        return
+    shutil.rmtree(base, ignore_errors=True)
+    for i in range(files):
+        folder = base / f"g{i // 10000:03}" / f"d{i // 100:05}"
+        if i % 100 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        tail = f"{NEEDLE}\n" if i % 997 == 0 else "nothing\n"
+        (folder / f"f{i % 100:03}.txt").write_text(f"line one of file {i}\nsome text {i * 7}\n{tail}")
+    (base / "small.txt").write_text("a small file\n" * 20)
+    done.touch()
+
+
+def rg_seconds(base: Path, literal: bool) -> float:
+    started = time.perf_counter()
+    args = ["rg", "-F", NEEDLE] if literal else ["rg", "-e", REGEX]
+    subprocess.run([*args, str(base)], capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
+async def ours_seconds(client: Client, base: Path, literal: bool) -> float:
+    started = time.perf_counter()
+    result = await client.call_tool(
+        "search_content",
+        {"path": str(base), "pattern": NEEDLE if literal else REGEX, "literal": literal},
+        read_timeout_seconds=900,
+    )
+    elapsed = time.perf_counter() - started
+    if result.is_error:
+        raise RuntimeError(f"search_content failed: {result.content}")
+    return elapsed
+
+
+async def hammer(client: Client, base: Path, stop: asyncio.Event, counts: list[int]) -> None:
+    """Small reads back to back on the same connection until `stop`."""
+    while not stop.is_set():
+        await client.call_tool("read_text_file", {"path": str(base / "small.txt")})
+        counts[0] += 1
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dir", default="/tmp/patchbay-search")
+    options = parser.parse_args()
+    if not shutil.which("rg"):
+        sys.exit("rg missing: sudo apt-get install ripgrep")
+    base = Path(options.dir) / str(options.files)
+    make_tree(base, options.files)
+    print(
+        f"N={options.files} files, {options.rounds} rounds, loadavg {os.getloadavg()[0]:.1f}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    server = StdioServerParameters(
+        command=shutil.which("patchbay-filesystem") or "patchbay-filesystem",
+        args=[str(base), "--log-level", "WARNING", "--tool-timeout", "600"],
+    )
+    async with Client(server, mode="legacy") as client:
+        for literal in (True, False):
+            await ours_seconds(client, base, literal)  # warm the page cache and the server
+            rg_seconds(base, literal)
+        rows: dict[str, dict[str, list[float]]] = {}
+        for literal in (True, False):
+            kind = "literal" if literal else "regex"
+            got: dict[str, list[float]] = {"ours": [], "rg": [], "ours busy": []}
+            for _ in range(options.rounds):
+                got["ours"].append(await ours_seconds(client, base, literal))
+                got["rg"].append(rg_seconds(base, literal))
+                stop, counts = asyncio.Event(), [0]
+                task = asyncio.create_task(hammer(client, base, stop, counts))
+                await asyncio.sleep(0.2)
+                got["ours busy"].append(await ours_seconds(client, base, literal))
+                stop.set()
+                await task
+                got.setdefault("reads during", []).append(float(counts[0]))
+            rows[kind] = got
+    print(
+        f"{'search':8} {'ours s':>8} {'rg s':>8} {'ours/rg':>8} {'busy s':>8} {'busy/idle':>9} {'reads':>6}"
+    )
+    for kind, got in rows.items():
+        ours, rg, busy = (statistics.median(got[k]) for k in ("ours", "rg", "ours busy"))
+        ratios = [a / b for a, b in zip(got["ours"], got["rg"], strict=True)]
+        busy_ratios = [a / b for a, b in zip(got["ours busy"], got["ours"], strict=True)]
+        print(
+            f"{kind:8} {ours:8.2f} {rg:8.2f} {statistics.median(ratios):8.2f} {busy:8.2f} "
+            f"{statistics.median(busy_ratios):9.2f} {statistics.median(got['reads during']):6.0f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
