@@ -6,18 +6,25 @@ few minutes, waits for a slot under the plan's per-second limit, sends the GET, 
 failures (429 within the per-second window, 5xx, timeouts, dropped connections) with backoff that honours
 `Retry-After` and `X-RateLimit-Reset`. Any other failure becomes a `BraveError` whose text says what to do.
 The API key travels only in the `X-Subscription-Token` header and is never part of an error or log line.
+
+A search that has to wait (a rate-limit slot a second or more away, or a retry after a failed attempt)
+reports progress from then on (attempts finished of those allowed, the message saying what it waits for)
+and tells the client about a long rate-limit wait with `log_to_client` (the retries themselves are logged by
+the common retry helper). A quick search sends no progress at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from patchbay_common.errors import UserError
 from patchbay_common.logs import get_logger
+from patchbay_common.notify import Progress, log_to_client
 from patchbay_common.retry import RetryableError, parse_retry_after, retry_async
 from patchbay_common.untrusted import sanitize
 from patchbay_search.cache import TtlCache
@@ -36,6 +43,9 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.search.brave.com"
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""Largest answer read: a page of 100 image results is a few hundred KB; more is not an answer to use."""
+_DECODE_IN_THREAD = 256 * 1024
 PATHS = {
     "web": "/res/v1/web/search",
     "news": "/res/v1/news/search",
@@ -74,6 +84,43 @@ class _Transient(RetryableError):
         super().__init__(final, retry_after=retry_after)
         self.final = final
         self.hint = hint
+
+
+@asynccontextmanager
+async def reporting(**options: Any) -> AsyncIterator[Progress]:
+    """`Progress(**options)`, but an error raised inside comes out as itself.
+
+    `Progress` runs its sender in a task group, which wraps whatever the body raises in an
+    `ExceptionGroup`; callers here catch specific errors (a layer gap, worked around here).
+    """
+    try:
+        async with Progress(**options) as progress:
+            yield progress
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+LONG_WAIT = 1.0
+"""Seconds of waiting from which a search reports progress and logs the wait to the client."""
+
+
+class _Waits:
+    """The progress of one search, opened only once it has to wait."""
+
+    def __init__(self, stack: AsyncExitStack, attempts: int, what: str) -> None:
+        self._stack = stack
+        self.attempts = attempts
+        self.what = what
+        self.finished = 0
+        self.progress: Progress | None = None
+
+    async def report(self, message: str) -> None:
+        if self.progress is None:
+            progress = reporting(total=self.attempts, unit="attempts", message=message)
+            self.progress = await self._stack.enter_async_context(progress)
+        self.progress.update(self.finished, message=f"{self.what}: {message}")
 
 
 class BraveClient:
@@ -156,21 +203,32 @@ class BraveClient:
             return cached  # type: ignore[no-any-return]
         self._check_quota()
 
-        async def attempt() -> dict[str, Any]:
-            # a coroutine function, not a lambda: tenacity would not await a lambda's coroutine
-            return await self._send(path, params)
+        async with AsyncExitStack() as stack:
+            waits = _Waits(stack, self.attempts, f"Brave {endpoint} search")
 
-        try:
-            data = await retry_async(
-                attempt,
-                idempotent=True,
-                attempts=self.attempts,
-                initial_wait=0.25,
-                max_wait=4.0,
-                total_timeout=None,  # the tool call's own deadline bounds the whole call
-            )
-        except _Transient as exc:
-            raise BraveError(exc.final, hint=exc.hint or "Try again in a minute.") from None
+            async def attempt() -> dict[str, Any]:
+                # a coroutine function, not a lambda: tenacity would not await a lambda's coroutine
+                try:
+                    return await self._send(path, params, waits)
+                except _Transient as exc:
+                    waits.finished += 1
+                    if waits.finished < self.attempts:
+                        await waits.report(f"attempt {waits.finished} failed ({exc.final}); waiting to retry")
+                    raise
+
+            try:
+                data = await retry_async(
+                    attempt,
+                    idempotent=True,
+                    attempts=self.attempts,
+                    initial_wait=0.25,
+                    max_wait=4.0,
+                    total_timeout=None,  # the tool call's own deadline bounds the whole call
+                )
+            except _Transient as exc:
+                raise BraveError(exc.final, hint=exc.hint or "Try again in a minute.") from None
+            if waits.progress is not None:
+                waits.progress.update(self.attempts, message=f"{waits.what}: answered")
         self.cache.put(key, data)
         return data
 
@@ -186,14 +244,21 @@ class BraveClient:
                 status=429,
             )
 
-    async def _send(self, path: str, params: Params) -> dict[str, Any]:
+    async def _send(self, path: str, params: Params, waits: _Waits | None = None) -> dict[str, Any]:
         import httpx2
 
         self._check_quota()
-        await self.limiter.acquire()
+        wait = self.limiter.reserve()
+        if wait >= LONG_WAIT and waits is not None:
+            said = f"waiting {wait:.1f} s for a slot under the rate limit ({self.limiter.rate:g} per second)"
+            await waits.report(said)
+            await log_to_client("info", f"{waits.what}: {said}", wait_seconds=round(wait, 2))
+        if wait > 0:
+            await anyio.sleep(wait)
         self.requests_sent += 1
         try:
-            response = await self._client().get(path, params=list(params))
+            async with self._client().stream("GET", path, params=list(params)) as response:
+                body = await _read_bounded(response)
         except httpx2.TimeoutException:
             raise _Transient(
                 f"The Brave Search API at {self.base_url} did not answer within {self.timeout:g} s.",
@@ -207,18 +272,19 @@ class BraveClient:
         rate = parse_rate_headers(response.headers)
         self.limiter.learn(rate)
         self.quota.record(rate)
+        data = await _decode(body)
         if response.status_code == 200:
-            return _json_object(response)
-        body = _error_body(response)
+            return _json_object(data)
+        error = _error_body(data)
         if response.status_code == 429:
-            self._rate_limited(response, rate, body)
+            self._rate_limited(response, rate, error)
         if response.status_code >= 500:
-            detail = _said(body.get("detail")) or "no detail"
+            detail = _said(error.get("detail")) or "no detail"
             raise _Transient(
                 f"The Brave Search API failed with HTTP {response.status_code} ({detail}).",
                 hint="It is likely a temporary outage: try again in a minute.",
             )
-        raise _client_error(response.status_code, body)
+        raise _client_error(response.status_code, error)
 
     def _rate_limited(self, response: httpx2.Response, rate: RateHeaders, body: dict[str, Any]) -> None:
         meta = body.get("meta") or {}
@@ -246,11 +312,39 @@ class BraveClient:
         )
 
 
-def _json_object(response: httpx2.Response) -> dict[str, Any]:
+async def _read_bounded(response: httpx2.Response) -> bytes:
+    """The answer's body, read up to `MAX_ANSWER_BYTES` (after decompression), else a `BraveError`."""
+    declared = response.headers.get("content-length", "")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity") and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> BraveError:
+    return BraveError(
+        f"The Brave Search API answered with more than {MAX_ANSWER_BYTES // (1024 * 1024)} MB, which is not "
+        "read.",
+        hint="Ask for fewer results (a smaller count); check the server's --base-url.",
+    )
+
+
+async def _decode(body: bytes) -> Any:
+    """The JSON value of `body` (None when it is not JSON); a large body is decoded in a worker thread."""
     try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
+        if len(body) < _DECODE_IN_THREAD:
+            return json.loads(body)
+        return await anyio.to_thread.run_sync(json.loads, body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _json_object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BraveError(
             "The Brave Search API answered with something other than a JSON object.",
@@ -259,12 +353,8 @@ def _json_object(response: httpx2.Response) -> dict[str, Any]:
     return data
 
 
-def _error_body(response: httpx2.Response) -> dict[str, Any]:
+def _error_body(data: Any) -> dict[str, Any]:
     """The `error` object of Brave's `ErrorResponse`, or {} when the body is something else."""
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {}
     error = data.get("error") if isinstance(data, dict) else None
     return error if isinstance(error, dict) else {}
 
