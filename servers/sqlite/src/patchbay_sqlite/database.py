@@ -69,6 +69,22 @@ _call_started: ContextVar[tuple[Any, float] | None] = ContextVar("patchbay_sqlit
 
 
 @asynccontextmanager
+async def reporting(**options: Any) -> AsyncIterator[Progress]:
+    """`Progress(**options)`, but an error raised inside comes out as itself.
+
+    `Progress` runs its sender in a task group, which wraps whatever the body raises in an
+    `ExceptionGroup`; callers here catch specific errors (a layer gap, worked around here).
+    """
+    try:
+        async with Progress(**options) as progress:
+            yield progress
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+@asynccontextmanager
 async def watching(message: str) -> AsyncIterator[None]:
     """Report the seconds the statements of this tool call take, as progress `message: N s`.
 
@@ -84,7 +100,7 @@ async def watching(message: str) -> AsyncIterator[None]:
     if mark is None or mark[0] is not call:
         mark = (call, time.monotonic())
         _call_started.set(mark)
-    async with Progress(unit="s", message=message) as progress:
+    async with reporting(unit="s", message=message) as progress:
         progress.update(round(time.monotonic() - mark[1], 1))
         token = _watch.set(_Watch(progress, mark[1]))
         try:
