@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from patchbay_common.notify import Progress
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_redis import ops
@@ -27,7 +26,9 @@ async def list_keys(
     limit: Limit = 100,
 ) -> Reply:
     """List keys matching a glob pattern a page at a time (SCAN, not KEYS); next_cursor continues."""
-    async with Progress(unit="SCAN calls", message=f"scanning keys matching {short(pattern)}") as progress:
+    async with ops.reporting(
+        unit="SCAN calls", message=f"scanning keys matching {short(pattern)}"
+    ) as progress:
 
         async def read(chars: int) -> dict[str, Any]:
             return await ops.list_keys(

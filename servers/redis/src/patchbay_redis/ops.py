@@ -11,7 +11,8 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from patchbay_common.errors import NotFound, UserError
@@ -53,6 +54,22 @@ FIELD_READ_BYTES = 1_000_000
 """Largest hash field value read by name; a bigger one is described by its size instead."""
 
 Number = int | float
+
+
+@asynccontextmanager
+async def reporting(**options: Any) -> AsyncIterator[Progress]:
+    """`Progress(**options)`, but an error raised inside comes out as itself.
+
+    `Progress` runs its sender in a task group, which wraps whatever the body raises in an
+    `ExceptionGroup`; callers here catch specific errors (a layer gap, worked around here).
+    """
+    try:
+        async with Progress(**options) as progress:
+            yield progress
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 def _bad_cursor(why: str) -> UserError:
