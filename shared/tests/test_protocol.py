@@ -183,3 +183,42 @@ def test_progress_counts_read_as_whole_numbers() -> None:
     assert progress._text() == "2097152 of 4194304 bytes"
     progress.update(2_097_152.5)
     assert progress._text() == "2097152.5 of 4194304 bytes"
+
+
+async def test_an_error_inside_progress_propagates_unwrapped() -> None:
+    from patchbay_common.notify import current_call
+
+    class Ctx:
+        async def report_progress(self, *args: Any) -> None:
+            return None
+
+    token = current_call.set(Ctx())
+    try:
+        with pytest.raises(UserError, match="boom"):
+            async with Progress():
+                raise UserError("boom")
+    finally:
+        current_call.reset(token)
+
+
+async def test_progress_never_repeats_a_value() -> None:
+    from patchbay_common.notify import current_call
+
+    sent: list[float] = []
+
+    class Ctx:
+        async def report_progress(self, progress: float, *args: Any) -> None:
+            sent.append(progress)
+
+    token = current_call.set(Ctx())
+    try:
+        async with Progress(total=3) as progress:
+            await anyio.sleep(0.3)  # nothing done yet: nothing sent
+            progress.update(1, message="one")
+            await anyio.sleep(0.3)
+            progress.update(1, message="still one")
+            await anyio.sleep(0.3)
+            progress.update(3)
+    finally:
+        current_call.reset(token)
+    assert sent == [1, 3]

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp_types import CompleteRequestParams, CompleteResult, Completion
 
@@ -56,9 +57,14 @@ class Completions:
         chosen = dict(params.context.arguments or {}) if params.context is not None else {}
         try:
             with anyio.fail_after(_SECONDS):
-                found = provider(value, chosen, ctx)
-                if inspect.isawaitable(found):
-                    found = await found
+                if inspect.iscoroutinefunction(provider):
+                    found = await provider(value, chosen, ctx)
+                else:  # a plain function may block (a directory read): keep it off the event loop
+                    found = await anyio.to_thread.run_sync(
+                        provider, value, chosen, ctx, abandon_on_cancel=True
+                    )
+                    if inspect.isawaitable(found):
+                        found = await found
                 candidates = list(found)
         except (UserError, TimeoutError) as exc:
             log.info("completion gave nothing", ref=str(ref), argument=params.argument.name, reason=str(exc))

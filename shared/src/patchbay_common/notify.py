@@ -144,9 +144,11 @@ class Progress:
 
     async def _send(self) -> None:
         state = (self.done, self.total, self.message)
-        if self._ctx is None or state == self._sent:
+        if self._ctx is None:
             return
-        if self._sent is not None and state[0] < self._sent[0]:
+        if self._sent is not None and state[0] <= self._sent[0]:
+            return  # progress must increase with every notification; a new message waits for the next step
+        if self._sent is None and state[0] <= 0:
             return
         self._sent = state
         try:
@@ -178,7 +180,9 @@ class Progress:
         self.stopped.set()
         if self._group is not None:
             self._group.cancel_scope.cancel()
-            await self._group.__aexit__(kind, error, trace)
+            # The ticker is ours: close its group as if the body succeeded, so the body's own error (or
+            # cancellation) propagates unchanged instead of wrapped in an ExceptionGroup.
+            await self._group.__aexit__(None, None, None)
             if kind is None:
                 with anyio.CancelScope(shield=True):
                     await self._send()
