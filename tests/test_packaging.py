@@ -226,7 +226,8 @@ async def test_config_command_from_an_installed_server(
     assert written["theme"] == "dark" and written["mcpServers"]["other"] == {"command": "other-server"}
     entry = written["mcpServers"]["search"]
     assert Path(entry["command"]).parent == venv / "bin" and entry["args"] == ["-m", "patchbay_search"]
-    assert json.loads(config.with_name(config.name + ".bak").read_text())["mcpServers"].keys() == {"other"}
+    [backup] = config.parent.glob(config.name + ".*.bak")  # timestamped, never overwritten
+    assert json.loads(backup.read_text())["mcpServers"].keys() == {"other"}
 
     # Start the server as the client would from that entry (placeholder key: calls fail, listing works).
     launch = spec.launch(server_envs[spec.name])
@@ -249,7 +250,7 @@ SECRET_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "filesystem": (),
     "github": ("GITHUB_PERSONAL_ACCESS_TOKEN",),
     "postgres": ("PATCHBAY_POSTGRES_DSN",),  # the DSN usually holds the password
-    "redis": ("PATCHBAY_REDIS_PASSWORD",),
+    "redis": (),  # the password is optional: written only with --secret PATCHBAY_REDIS_PASSWORD
     "search": ("BRAVE_API_KEY",),
     "slack": ("SLACK_BOT_TOKEN",),
     "sqlite": (),
@@ -279,10 +280,69 @@ def test_config_entry_names_the_secret_placeholders(name: str) -> None:
         f"{name}: placeholders {sorted(set(expected) - documented)} are not in the flags table or "
         "server.json (a Settings field or [tool.patchbay.env] entry)"
     )
-    if any(flag.secret for flag in flags):
-        assert expected, f"{name} documents a secret variable but its config entry names no placeholder"
+    required = {flag.env for flag in flags if flag.secret and flag.required}
+    assert required <= set(expected), (
+        f"{name}: server.json requires secrets {sorted(required - set(expected))} the config entry does not "
+        "name (secret_env in its main())"
+    )
+    secret = {flag.env for flag in flags if flag.secret}
+    assert set(expected) <= secret, f"{name}: placeholders {sorted(set(expected) - secret)} not marked secret"
 
 
 def _run_status(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     return done.returncode, done.stderr
+
+
+# --- every written entry starts, from each source ---------------------------------------------------------
+
+
+def _index_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """uv resolving only from the built wheels and the wheelhouse: a local stand-in for PyPI."""
+    return clean_env(
+        UV_NO_INDEX="1",
+        UV_FIND_LINKS=f"{built_dist()},{wheelhouse()}",
+        UV_TOOL_DIR=str(tmp_path / "tools"),
+        **extra,
+    )
+
+
+def _written_entry(name: str, source: list[str], tmp_path: Path) -> dict:
+    """The entry `patchbay-<name> config cursor --write` writes, read back from the file."""
+    config = tmp_path / "mcp.json"
+    module = f"patchbay_{name.replace('-', '_')}"
+    argv = [sys.executable, "-m", module, "config", "cursor", "--write", "--config-file", str(config)]
+    run([*argv, *source], env=clean_env(), timeout=60)
+    return json.loads(config.read_text())["mcpServers"][name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+async def test_pypi_entry_starts_from_a_local_index(
+    spec: ServerSpec, server_envs: dict[str, TestEnv], tmp_path: Path
+) -> None:
+    """`--source pypi` writes `uvx patchbay-<name>`; uv resolving from the built wheels starts it."""
+    entry = _written_entry(spec.name, ["--source", "pypi"], tmp_path)
+    assert entry["command"] == "uvx" and entry["args"] == [f"patchbay-{spec.name}"]
+    launch = spec.launch(server_envs[spec.name])
+    env = {**_index_env(tmp_path), **entry.get("env", {}), **launch.env}
+    started = time.perf_counter()
+    tools = await _initialize_and_list(Launch("uvx", [*entry["args"], *launch.args], env), spec)
+    record_figure("uvx_pypi_entry_seconds", spec.name, round(time.perf_counter() - started, 1))
+    assert tools
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["local", "git"])
+async def test_local_and_git_entries_start(
+    source: str, server_envs: dict[str, TestEnv], tmp_path: Path
+) -> None:
+    """`--source local` (uvx --from servers/<name>) and `--source git` (this repository's HEAD) start."""
+    spec = next(s for s in SPECS if s.name == "search")
+    extra = ["--git-url", f"file://{ROOT}"] if source == "git" else []
+    entry = _written_entry(spec.name, ["--source", source, *extra], tmp_path)
+    expected_from = str(ROOT / "servers" / "search") if source == "local" else f"git+file://{ROOT}"
+    assert entry["args"][:2] == ["--from", entry["args"][1]] and entry["args"][1].startswith(expected_from)
+    launch = spec.launch(server_envs[spec.name])
+    env = {**_index_env(tmp_path), **entry.get("env", {}), **launch.env}
+    assert await _initialize_and_list(Launch("uvx", [*entry["args"], *launch.args], env), spec)
