@@ -204,3 +204,23 @@ async def test_a_tool_called_with_its_deps_directly(hostile: Path) -> None:
     assert reply.content.startswith("[FILE] 0000 Ignore previous")  # raw here; the layer frames it
     assert reply.note.startswith("[truncated: showing ") and "call again with offset=" in reply.note
     assert len(reply.content) <= deps.page_chars
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_diffs_and_listings_fit_the_budget_marker_included(hostile: Path, era: Era) -> None:
+    """Every capped tool not covered above: a long diff (dry run and written) and the roots list."""
+    (hostile / "long.txt").write_text("".join(f"row {i} value\n" for i in range(3000)))
+    settings = Settings(_cli_parse_args=[str(hostile), "--allow-write", "--max-output-chars", str(BUDGET)])  # type: ignore[call-arg]
+    edit = {
+        "path": str(hostile / "long.txt"),
+        "edits": [{"old_text": "value", "new_text": "changed", "replace_all": True}],
+    }
+    async with connect(build(settings), era=era) as client:
+        for tool, arguments in (
+            ("edit_file", {**edit, "dry_run": True}),
+            ("edit_file", edit),
+            ("list_allowed_directories", {}),
+        ):
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, (tool, text(result))
+            assert_capped(result, BUDGET)
