@@ -1,10 +1,11 @@
 """search_content of patchbay-filesystem against `rg`, in the same run, interleaved, over stdio.
 
 A tree of `--files` small files (100 per directory; one file in 997 holds the needle) is searched for a
-literal (`rg -F`) and a regular expression (`rg -e`), with the default cap (max_results 100, so the
-search walks the whole tree and answers with a continuation), alternating ours and ripgrep round by
-round so both see the same machine load. Then the same search again while a second task on the same
-connection hammers the server with small `read_text_file` calls, against the idle figure.
+literal (`rg -F`) and a regular expression (`rg -e`), with max_results 1000 so ours walks the whole
+tree as rg does (`--max-results 100` measures a search cut by the cap, answering with a continuation),
+alternating ours and ripgrep round by round so both see the same machine load. Then the same search
+again while a second task on the same connection hammers the server with small `read_text_file` calls,
+against the idle figure.
 
     sudo apt-get install ripgrep          # Debian's ripgrep (rg)
     uv run python bench/filesystem_search.py [--files 100000] [--rounds 3] [--dir /tmp/patchbay-search]
@@ -51,11 +52,19 @@ def rg_seconds(base: Path, literal: bool) -> float:
     return time.perf_counter() - started
 
 
+MAX_RESULTS = [1000]
+
+
 async def ours_seconds(client: Client, base: Path, literal: bool) -> float:
     started = time.perf_counter()
     result = await client.call_tool(
         "search_content",
-        {"path": str(base), "pattern": NEEDLE if literal else REGEX, "literal": literal},
+        {
+            "path": str(base),
+            "pattern": NEEDLE if literal else REGEX,
+            "literal": literal,
+            "max_results": MAX_RESULTS[0],
+        },
         read_timeout_seconds=900,
     )
     elapsed = time.perf_counter() - started
@@ -76,7 +85,15 @@ async def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", default="/tmp/patchbay-search")
+    parser.add_argument(
+        "--max-results",
+        type=int,
+        default=1000,
+        help="ours stops at this many matches (cap and continuation); the default reaches the end of the "
+        "tree (one file in 997 matches), as rg does",
+    )
     options = parser.parse_args()
+    MAX_RESULTS[0] = options.max_results
     if not shutil.which("rg"):
         sys.exit("rg missing: sudo apt-get install ripgrep")
     base = Path(options.dir) / str(options.files)
