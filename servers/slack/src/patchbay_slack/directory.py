@@ -4,17 +4,27 @@
 `initialize` never waits for it (korotovsky/slack-mcp-server #271, #325 blocked for minutes). Until it is
 done, lookups fall back to one `users.info` / `conversations.info` per unknown ID, and resolving a channel
 *name* waits for the channel listing, which is the only way to find one.
+
+A tool call that loads a listing, or waits for the warm-up to finish one, reports progress meanwhile
+(channels or users listed so far, a few times a second): "listing the channels of workspace default: 400
+channels". Paging happens in the call's task (or the warm-up's), so a cancelled or timed-out call requests
+no further page; the warm-up a call was waiting for goes on, since other calls need it too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
+from patchbay_common import notify
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.logs import get_logger
 from patchbay_slack.api import SlackApi
@@ -26,6 +36,40 @@ log = get_logger("patchbay.slack.directory")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 _USER_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
 CHANNEL_TYPES = "public_channel,private_channel"
+_TICK = 0.2  # seconds between two readings of a listing's count (the layer sends at most four a second)
+
+
+# The tool call that last reported a listing in this task, and the last value: a second listing in the
+# same call (users after channels, a channel list loaded again) counts on from there, never backwards.
+_reported: ContextVar[tuple[Any, float] | None] = ContextVar("patchbay_slack_listed", default=None)
+
+
+@asynccontextmanager
+async def _counting(count: Callable[[], int], unit: str, message: str) -> AsyncIterator[None]:
+    """Report `count()` as the current tool call's progress while the block runs (nothing outside a call)."""
+    call = notify.current_call.get()
+    if call is None:
+        yield
+        return
+    before = _reported.get()
+    base = before[1] if before is not None and before[0] is call else 0.0
+    async with notify.Progress(unit=unit, message=message) as progress:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal handle
+            progress.update(base + count())
+            handle = loop.call_later(_TICK, tick)
+
+        tick()
+        try:
+            yield
+        finally:
+            if handle is not None:
+                handle.cancel()
+            progress.update(base + count())
+            _reported.set((call, progress.done))
 
 
 def looks_like_channel_id(value: str) -> bool:
@@ -111,6 +155,8 @@ class Directory:
     channels_loaded_at: float | None = None
     users_loaded_at: float | None = None
     warm_error: str | None = None
+    channels_listed: int = 0  # channels the listing under way has read so far (progress)
+    users_listed: int = 0  # users the listing under way has read so far (progress)
     _channels_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _users_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -140,27 +186,37 @@ class Directory:
 
     async def load_channels(self, *, force: bool = False) -> None:
         """Page through every channel the token can see (once per `ttl`, or now when `force`)."""
-        async with self._channels_lock:
+        if self._fresh(self.channels_loaded_at) and not force:
+            return
+        message = f"listing the channels of workspace {self.api.workspace}"
+        async with _counting(lambda: self.channels_listed, "channels", message), self._channels_lock:
             if self._fresh(self.channels_loaded_at) and not force:
                 return
             found: dict[str, Channel] = {}
+            self.channels_listed = 0
             async for raw in self.api.pages(
                 "conversations.list", "channels", types=CHANNEL_TYPES, exclude_archived=False
             ):
                 channel = Channel.from_api(raw)
                 found[channel.id] = channel
+                self.channels_listed += 1
             self.channels.update(found)
             self.channels_loaded_at = time.monotonic()
 
     async def load_users(self, *, force: bool = False) -> None:
         """Page through every user of the workspace (once per `ttl`, or now when `force`)."""
-        async with self._users_lock:
+        if self._fresh(self.users_loaded_at) and not force:
+            return
+        message = f"listing the users of workspace {self.api.workspace}"
+        async with _counting(lambda: self.users_listed, "users", message), self._users_lock:
             if self._fresh(self.users_loaded_at) and not force:
                 return
             found: dict[str, User] = {}
+            self.users_listed = 0
             async for raw in self.api.pages("users.list", "members"):
                 user = User.from_api(raw)
                 found[user.id] = user
+                self.users_listed += 1
             self.users.update(found)
             self.users_loaded_at = time.monotonic()
 

@@ -136,6 +136,12 @@ def build(settings: Settings) -> PatchbayServer:
         """Every user of the workspace, one line each (handle, ID, real name, title, time zone)."""
         return await reads.user_directory(workspaces.get(None if workspace == "default" else workspace))
 
+    def workspace_names(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
+        """The configured workspaces (`default` is the first one's name without --workspace)."""
+        return list(workspaces.items)
+
+    mcp.complete("slack://{workspace}/channels", "workspace")(workspace_names)
+    mcp.complete("slack://{workspace}/users", "workspace")(workspace_names)
     return mcp
 
 
