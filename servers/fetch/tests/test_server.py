@@ -35,7 +35,7 @@ async def test_tools_prompts_and_annotations(era: Era) -> None:
     assert tool.annotations.read_only_hint is True and tool.annotations.open_world_hint is True
     assert tool.annotations.destructive_hint is False
     properties = tool.input_schema["properties"]
-    assert set(properties) == {"url", "max_length", "start_index", "raw", "format", "selector"}
+    assert set(properties) == {"url", "max_length", "start_index", "raw", "format", "selector", "question"}
     assert properties["format"]["enum"] == ["markdown", "text", "html", "json", "links"]
     assert tool.description is not None and tool.description.isascii()
     assert [p.name for p in prompts] == ["fetch"]

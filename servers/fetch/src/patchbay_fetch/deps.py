@@ -32,6 +32,7 @@ class Deps:
     allow_images: bool
     fetch_timeout: float
     max_chars: int
+    allow_sampling: bool = False  # the operator's --allow-sampling: a question may go to the client's model
 
     async def rendered(
         self, url: str, fmt: Format, selector: str | None, raw: bool, start: int, *, prompt: bool = False

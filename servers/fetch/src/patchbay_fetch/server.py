@@ -96,6 +96,7 @@ def build(settings: Settings) -> PatchbayServer:
         allow_images=settings.allow_images,
         fetch_timeout=settings.fetch_timeout,
         max_chars=settings.max_output_chars,
+        allow_sampling=settings.allow_sampling,
     )
 
     @asynccontextmanager

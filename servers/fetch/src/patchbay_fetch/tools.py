@@ -6,6 +6,11 @@ final URL after redirects, the content type, title, description, canonical URL, 
 itself) is in `Reply.content`, which the layer frames as data; our own words (status, character window,
 where to read on) are in `Reply.note`, after the frame. A page is sized so that the frame, the note and
 the page together fit `--max-output-chars`, so the layer never cuts away the `start_index` to read on from.
+
+With a `question`, the converted page goes to the client's model through `patchbay_common.sampling`
+(only with `--allow-sampling` and a client that declares sampling): the answer, with the character ranges
+it came from, replaces the window, so a long page never enters the caller's context. When that is not
+possible the answer is the usual window, and the note says in a few words why the question was not used.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from pydantic import Field
 
 from patchbay_common.errors import UserError
 from patchbay_common.limits import truncation_marker
+from patchbay_common.notify import current_call
 from patchbay_common.results import Reply, reply_result
+from patchbay_common.sampling import answer_from
 from patchbay_common.toolsets import Toolset
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_fetch.deps import Deps
@@ -65,12 +72,24 @@ async def fetch(
             "for JSON, a path such as $.items[0].name."
         ),
     ] = None,
+    question: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=2000,
+            description="A question about the page. Where the server and the client allow sampling, the "
+            "client's model answers it from the converted page and the answer, with the character ranges "
+            "it came from, replaces the page text; otherwise the page text is returned as without it.",
+        ),
+    ] = None,
 ) -> Reply | Image:
     """Fetch a URL and return its content as Markdown, text, HTML, JSON or a list of links.
 
     The page's final URL, content type, title, description, canonical URL and language come first, framed
     with the requested window of the content as outside data; after the frame, the HTTP status, the
-    character window and, for a longer content, the start_index to read on from.
+    character window and, for a longer content, the start_index to read on from. With a question, and
+    sampling allowed by the server and declared by the client, the client's model's answer about the
+    converted page (with the character ranges it came from) instead of the window.
     """
     try:
         result = await deps.rendered(url, format, selector, raw, start_index)
@@ -79,11 +98,33 @@ async def fetch(
     if result.image is not None:
         data, kind = result.image
         return Image(data=data, format=kind)
-    return page_reply(result, url, start_index, max_length, deps.max_chars)
+    if question is None:
+        return page_reply(result, url, start_index, max_length, deps.max_chars)
+    source = clean_url(result.meta.get("url", url), max(100, min(500, deps.max_chars // 10)))
+    answered = await answer_from(result.text, question, source=source)
+    if answered is not None:
+        return answered
+    why = f"Question not used: {_why_not_sampled(deps)}."
+    return page_reply(result, url, start_index, max_length, deps.max_chars, also=why)
 
 
-def page_reply(result: Rendered, url: str, start: int, max_length: int, budget: int) -> Reply:
+def _why_not_sampled(deps: Deps) -> str:
+    """A few words on why `answer_from` gave no answer (it returns None without a reason)."""
+    if not deps.allow_sampling:
+        return "the server was not started with --allow-sampling"
+    call = current_call.get()
+    capabilities = getattr(call, "client_capabilities", None)
+    if capabilities is None or capabilities.sampling is None:
+        return "the client does not declare sampling"
+    return "the client's model could not be asked (it refused, or this protocol era has no way to ask)"
+
+
+def page_reply(
+    result: Rendered, url: str, start: int, max_length: int, budget: int, *, also: str = ""
+) -> Reply:
     """The window of `result` from `start` as a `Reply` whose framed text and note fit `budget` together.
+
+    `also` is one more line of our own for the note (why a question was not used).
 
     The window is shrunk until the answer as the layer will print it (frame, sanitized content, note) fits,
     so the continuation in the note is always the one the model sees.
@@ -93,7 +134,7 @@ def page_reply(result: Rendered, url: str, start: int, max_length: int, budget: 
     limit = max(1, min(max_length, budget))
     while True:
         page = window(result.text, start, limit)
-        reply = Reply(f"{about}\n\n{page.text}", note=_note(result.meta, page), source=source)
+        reply = Reply(f"{about}\n\n{page.text}", note=_note(result.meta, page, also), source=source)
         over = _printed_size(reply) - budget
         if over <= 0 or limit <= _MIN_WINDOW:
             return reply
@@ -117,10 +158,12 @@ def _about(meta: dict[str, str], url: str, limit: int) -> str:
     return about if len(about) <= limit else about[: max(0, limit - 1)] + "\u2026"
 
 
-def _note(meta: dict[str, str], page: Page) -> str:
-    """Our own line after the frame: status, the window, and where to read on when more remains."""
+def _note(meta: dict[str, str], page: Page, also: str = "") -> str:
+    """Our own line after the frame: status, the window, `also`, and where to read on when more remains."""
     window_ = f"characters {page.start}-{page.end} of {page.total}"
     line = f"Status: {clean(meta.get('status', ''), 10)}. Showing {window_}."
+    if also:
+        line += f" {also}"
     if page.next_index is None:
         return line
     return f"{line}\n" + truncation_marker(window_, f"call fetch again with start_index={page.next_index}")
