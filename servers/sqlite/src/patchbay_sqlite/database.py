@@ -43,7 +43,16 @@ from patchbay_sqlite.policy import DROP_ACTIONS, Access, Authorizer, Purpose
 from patchbay_sqlite.render import cell
 from patchbay_sqlite.thread import ConnectionThread
 
-__all__ = ["Assessment", "Database", "Page", "Result", "sql_error", "watching"]
+__all__ = [
+    "Assessment",
+    "Database",
+    "OutOfMemory",
+    "Page",
+    "Result",
+    "set_memory_limit",
+    "sql_error",
+    "watching",
+]
 
 log = get_logger("patchbay.sqlite")
 
@@ -175,6 +184,8 @@ class _Conn:
         except anyio.get_cancelled_exc_class():
             self.abandon()
             raise
+        except MemoryError as exc:  # SQLite's hard heap limit (SQLITE_NOMEM), or this process's own limit
+            raise OutOfMemory("out of memory") from exc
 
     def abandon(self) -> None:
         """Interrupt the running statement and discard the connection (returns at once)."""
@@ -236,8 +247,37 @@ class Assessment:
 # --- work done in a connection's thread (plain sqlite3) -----------------------------------------------------
 
 
-def _rows(batch: list[Any]) -> list[list[Any]]:
-    return [[cell(v) for v in row] for row in batch]
+def _take(cursor: sqlite3.Cursor, count: int) -> list[list[Any]]:
+    """Up to `count` rows, each converted (long values cut) before the next is read.
+
+    A row's raw values can be large (a 5 MB string on every row): converting row by row keeps one row's
+    worth in memory, where `fetchmany` would hold them all.
+    """
+    rows: list[list[Any]] = []
+    while len(rows) < count:
+        row = cursor.fetchone()
+        if row is None:
+            break
+        rows.append([cell(v) for v in row])
+    return rows
+
+
+class OutOfMemory(sqlite3.OperationalError):
+    """A statement needed more memory than SQLite may use in this process (see `set_memory_limit`)."""
+
+
+_memory_limit = 128 << 20
+
+
+def set_memory_limit(mib: int) -> None:
+    """How much memory SQLite may use in this process, in MiB: values it builds, sorts, caches, rows it reads.
+
+    A statement that needs more stops with an error (`SQLITE_NOMEM`) instead of growing the process. The
+    limit is SQLite's hard heap limit, which covers every connection of the process; each new connection
+    sets it (`PRAGMA hard_heap_limit`, which can only lower it).
+    """
+    global _memory_limit
+    _memory_limit = mib << 20
 
 
 _SKIP_BATCH = 1000
@@ -253,17 +293,17 @@ def _open_read(
         if len(cursor.fetchmany(wanted)) < wanted:
             break
         skip -= wanted
-    batch = cursor.fetchmany(first)
+    batch = _take(cursor, first)
     if len(batch) < first:
         cursor.close()
-    return cursor, columns, _rows(batch)
+    return cursor, columns, batch
 
 
 def _fetch(_: sqlite3.Connection, cursor: sqlite3.Cursor, count: int) -> list[list[Any]]:
-    batch = cursor.fetchmany(count)
+    batch = _take(cursor, count)
     if len(batch) < count:
         cursor.close()
-    return _rows(batch)
+    return batch
 
 
 def _close_cursor(_: sqlite3.Connection, cursor: sqlite3.Cursor) -> None:
@@ -282,6 +322,7 @@ def _setup(raw: sqlite3.Connection, auth: Authorizer, progress: Callable[[], int
     if read_only:
         raw.execute("PRAGMA query_only = 1")
     raw.execute("PRAGMA busy_timeout = 2000")
+    raw.execute(f"PRAGMA hard_heap_limit = {int(_memory_limit)}")
     raw.set_authorizer(auth)
     raw.set_progress_handler(progress, _PROGRESS_STEPS)
 
@@ -322,7 +363,7 @@ def _write(
         cursor = raw.execute(sql, tuple(params))
         page = None
         if cursor.description:
-            rows = _rows(cursor.fetchmany(max_rows + 1))
+            rows = _take(cursor, max_rows + 1)
             page = Page([d[0] for d in cursor.description], rows[:max_rows], 0, len(rows) > max_rows)
         cursor.close()
         return cursor.rowcount, page
@@ -342,6 +383,13 @@ def sql_error(exc: sqlite3.Error, conn: _Conn | None = None) -> UserError:
     low = message.lower()
     if conn is not None and conn.auth.denial and ("authoriz" in low or "prohibited" in low):
         return UserError(f"Refused: {conn.auth.denial}", hint="Nothing was changed.")
+    if isinstance(exc, OutOfMemory) or "out of memory" in low:
+        return UserError(
+            f"The statement needed more memory than this server lets SQLite use ({_memory_limit >> 20} MiB) "
+            "and was stopped; nothing was changed.",
+            hint="Select fewer or smaller values (length(x), substr(x, 1, 1000), a LIMIT), or ask the "
+            "operator for a larger --max-memory-mib.",
+        )
     if "interrupted" in low:
         seconds = conn.timeout if conn is not None else 0
         return UserError(

@@ -24,6 +24,7 @@ from patchbay_common.app import PatchbayServer, close_after_last_connection, ser
 from patchbay_common.errors import UserError
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_sqlite import __version__, completions, insights, queries, resources, schema, writes
+from patchbay_sqlite.database import set_memory_limit
 from patchbay_sqlite.deps import Deps, granted, open_catalog
 from patchbay_sqlite.memo import MEMO_URI, Memo
 from patchbay_sqlite.policy import Access
@@ -45,6 +46,13 @@ class Settings(CommonSettings):
     )
     max_rows: int = Field(200, ge=1, le=10_000, description="Rows one result page may hold.")
     query_timeout: float = Field(10.0, gt=0, description="Seconds one SQL statement may run.")
+    max_memory_mib: int = Field(
+        128,
+        ge=8,
+        le=1 << 20,
+        description="MiB of memory SQLite may use in all (values it builds or reads, sorts, caches); a "
+        "statement that needs more stops with an error.",
+    )
     allow_destructive: bool = Field(
         False,
         description="Run DROP and all-row DELETE/UPDATE unconfirmed when the client cannot ask the user.",
@@ -79,6 +87,7 @@ async def memo_only(ctx: Any, uri: str) -> None:
 def build(settings: Settings) -> PatchbayServer:
     """The server: toolsets for the granted tier, the memo, schema and result resources, the demo prompt."""
     access = Access(settings.access)
+    set_memory_limit(settings.max_memory_mib)
     catalog, scratch = open_catalog(settings.db, access, settings.query_timeout)
     if scratch is not None:
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
