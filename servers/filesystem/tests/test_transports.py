@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from patchbay_common.testing.clients import Launch, connect, http_server
+from patchbay_common.testing.results import text
 
 pytestmark = pytest.mark.anyio
-
-
-def text(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 async def test_stdio_both_eras(allowed: Path, base: Path) -> None:

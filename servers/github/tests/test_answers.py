@@ -14,15 +14,12 @@ from standin import StandIn
 
 from patchbay_common.limits import encode_cursor
 from patchbay_common.testing.clients import ERAS, connect
+from patchbay_common.testing.results import text
 from patchbay_github.server import Settings, build
 
 pytestmark = pytest.mark.anyio
 
 Make = Callable[..., Settings]
-
-
-def text(result: Any) -> str:
-    return "\n".join(block.text for block in result.content)
 
 
 @pytest.fixture

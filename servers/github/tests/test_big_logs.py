@@ -4,6 +4,7 @@ promptly (the server is never frozen by one big log)."""
 
 from __future__ import annotations
 
+import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import pytest
 from standin import StandIn, Stream
 
 from patchbay_common.testing.clients import connect
+from patchbay_common.testing.results import text
 from patchbay_github.server import Settings, build
 
 pytestmark = pytest.mark.anyio
@@ -21,10 +23,6 @@ pytestmark = pytest.mark.anyio
 Make = Callable[..., Settings]
 MB = 1_000_000
 LOG = "/_blob/repos/o/r/actions/jobs/5/logs"
-
-
-def text(result: Any) -> str:
-    return "\n".join(block.text for block in result.content)
 
 
 def _lines(total_mb: int) -> Callable[[], Iterator[bytes]]:
@@ -78,6 +76,16 @@ async def _run(
     return outcome[0], latencies, outcome[1], peak
 
 
+def assert_responsive(latencies: list[float]) -> None:
+    """Small calls kept answering: the typical one fast, none held for the heavy call's whole length.
+
+    The median, not the maximum, is held to the tight bound: on a loaded 2-core machine one call can be
+    slowed by the scheduler, while a server frozen by the heavy call makes every small call slow.
+    """
+    assert latencies, "no small call completed during the heavy one"
+    assert statistics.median(latencies) < 0.5 and max(latencies) < 5, sorted(latencies)[-5:]
+
+
 async def test_a_60_mb_log_keeps_only_its_tail(make_settings: Make, api: StandIn) -> None:
     api.override("GET", LOG, body=Stream(_lines(60)))
     args = {"owner": "o", "repo": "r", "job_id": 5, "tail_lines": 50}
@@ -85,7 +93,7 @@ async def test_a_60_mb_log_keeps_only_its_tail(make_settings: Make, api: StandIn
     assert took < 30 and peak < 30 * MB, (took, peak / MB)
     assert not result.is_error, text(result)
     assert "the last line" in text(result) and '"log_bytes":59' in text(result)
-    assert latencies and max(latencies) < 0.5, max(latencies)
+    assert_responsive(latencies)
 
 
 async def test_an_endless_log_stops_at_the_request_deadline(make_settings: Make, api: StandIn) -> None:
@@ -93,4 +101,4 @@ async def test_an_endless_log_stops_at_the_request_deadline(make_settings: Make,
     result, latencies, took, peak = await _run(make_settings, {"owner": "o", "repo": "r", "job_id": 5}, 3)
     assert result.is_error and "took longer than 3 s" in text(result), text(result)
     assert took < 8 and peak < 30 * MB, (took, peak / MB)
-    assert latencies and max(latencies) < 0.5, max(latencies)
+    assert_responsive(latencies)
