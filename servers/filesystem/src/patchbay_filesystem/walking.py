@@ -470,7 +470,10 @@ def grep(
 
 _BATCH_BYTES = 1 << 20  # bytes of files read before one RE2 call searches them all
 _BATCH_FILES = 512
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# getattr: the names are POSIX-only, and the module must import on Windows (where Roots refuses to start)
+_OPEN_FLAGS = os.O_RDONLY
+for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+    _OPEN_FLAGS |= getattr(os, _flag, 0)
 _LARGE = b"L"  # `_read_file` results that are not content: too large, binary, unreadable
 _BINARY = b"B"
 _UNREADABLE = b"U"
