@@ -40,6 +40,7 @@ lock:
 NEW_SERVER_DEST ?= .
 new-server:  ## scaffold servers/$(NAME) from templates/server (copier): make new-server NAME=weather
 	@test -n "$(NAME)" || { echo "usage: make new-server NAME=<name>  (lower case, e.g. weather)" >&2; exit 2; }
+	@echo "$(NAME)" | grep -Eq '^[a-z][a-z0-9-]{0,38}$$' || { echo "make new-server: NAME must be lower case letters, digits and dashes, starting with a letter (got '$(NAME)')" >&2; exit 2; }
 	@test ! -e "$(NEW_SERVER_DEST)/servers/$(NAME)" || { echo "servers/$(NAME) exists already" >&2; exit 2; }
 	@$(UV) run --frozen copier copy --quiet --defaults --data name=$(NAME) templates/server "$(NEW_SERVER_DEST)"
 	@if [ "$(NEW_SERVER_DEST)" = . ]; then \
