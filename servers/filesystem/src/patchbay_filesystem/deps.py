@@ -7,20 +7,33 @@ the operator's directories narrowed by the client's roots) after it; the helpers
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import anyio
 import anyio.to_thread
 
 from patchbay_common.errors import NotFound, UserError
-from patchbay_common.roots import Roots, path_from_uri
+from patchbay_common.notify import Progress
+from patchbay_common.roots import DirScan, Roots, path_from_uri
 from patchbay_filesystem.policy import Policy
 
-__all__ = ["FRAME_ROOM", "Deps", "in_thread", "readable", "tree_entries", "writable"]
+__all__ = [
+    "FRAME_ROOM",
+    "Deps",
+    "in_thread",
+    "in_thread_reading",
+    "readable",
+    "tree_entries",
+    "watched",
+    "writable",
+]
 
 T = TypeVar("T")
 
@@ -53,6 +66,77 @@ class Deps:
 async def in_thread(fn: Callable[..., T], *args: Any, abandon: bool = True, **kwargs: Any) -> T:
     """Run blocking file work in a worker thread so the event loop (and the call deadline) stay live."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
+
+
+class _Entries(list[tuple[str, str]]):
+    """A directory's entries that count each one met as progress and end early once the call has ended."""
+
+    def __init__(self, entries: list[tuple[str, str]], progress: Progress) -> None:
+        super().__init__(entries)
+        self._progress = progress
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for entry in super().__iter__():
+            if self._progress.stopped.is_set():
+                return
+            self._progress.advance()
+            yield entry
+
+
+class _WatchedRoots:
+    """`Roots` whose walks report the entries they visit and stop once the call has ended.
+
+    The walking module takes a deadline but no stop flag, so the tools hand it these roots instead: when
+    `progress.stopped` is set (the call finished, timed out or was cancelled) the walk yields no further
+    directory and the current directory's entries end, so the worker thread returns instead of running
+    on, abandoned, until the walk's own deadline.
+    """
+
+    def __init__(self, roots: Roots, progress: Progress) -> None:
+        self._roots = roots
+        self._progress = progress
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._roots, name)
+
+    def walk(self, path: str, **options: Any) -> Iterator[DirScan]:
+        stopped = self._progress.stopped
+        walk = cast(Generator[DirScan, None, None], self._roots.walk(path, **options))
+        with contextlib.closing(walk) as scans:
+            for scan in scans:
+                if stopped.is_set():
+                    return
+                yield dataclasses.replace(scan, entries=_Entries(scan.entries, self._progress))
+                if stopped.is_set():
+                    return
+
+
+def watched(roots: Roots, progress: Progress) -> Roots:
+    """`roots` for a walk that reports progress and stops with the call (see `_WatchedRoots`)."""
+    return cast(Roots, _WatchedRoots(roots, progress))
+
+
+async def in_thread_reading(fd: int, progress: Progress, fn: Callable[[], T]) -> T:
+    """Run `fn` (reading the file open as `fd`) in a worker thread, reporting how far into the file it is."""
+    outcome: list[Any] = []
+
+    async def run() -> None:
+        try:
+            outcome.append(await in_thread(fn))
+        except Exception as exc:  # re-raised below as it is, not wrapped in an exception group
+            outcome.append(exc)
+            outcome.append(True)
+        group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        while True:
+            await anyio.sleep(0.1)
+            with contextlib.suppress(OSError):  # the file was closed: the read is over
+                progress.update(os.lseek(fd, 0, os.SEEK_CUR))
+    if len(outcome) == 2:
+        raise outcome[0]
+    return cast(T, outcome[0])
 
 
 def readable(policy: Policy, roots: Roots, path: str) -> tuple[str, os.stat_result]:

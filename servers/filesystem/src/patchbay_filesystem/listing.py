@@ -15,11 +15,12 @@ from pydantic import Field
 from patchbay_common.client_roots import AllowedRoots
 from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_rows, human_size
+from patchbay_common.notify import Progress
 from patchbay_common.results import Reply
 from patchbay_common.roots import Roots
 from patchbay_common.toolsets import Toolset
 from patchbay_filesystem import walking
-from patchbay_filesystem.deps import Deps, in_thread, readable
+from patchbay_filesystem.deps import Deps, in_thread, readable, watched
 
 tools = Toolset("listing", "List directories and the tree under one.")
 
@@ -110,16 +111,17 @@ async def directory_tree(
     Links are listed (type symlink) but not followed. When the output limit is reached, directories
     not (fully) expanded carry "truncated": true.
     """
-    tree = await in_thread(
-        walking.build_tree,
-        roots,
-        path,
-        policy=deps.policy,
-        exclude=exclude_patterns,
-        max_depth=max_depth,
-        max_chars=deps.page_chars,
-        seconds=deps.walk_seconds,
-    )
+    async with Progress(unit="entries", message=f"walking {path}") as progress:
+        tree = await in_thread(
+            walking.build_tree,
+            watched(roots, progress),
+            path,
+            policy=deps.policy,
+            exclude=exclude_patterns,
+            max_depth=max_depth,
+            max_chars=deps.page_chars,
+            seconds=deps.walk_seconds,
+        )
     note = ""
     if tree.truncated or tree.timed_out:
         why = "the output limit" if tree.truncated else "the time limit"

@@ -19,9 +19,10 @@ from pydantic import BaseModel, Field
 from patchbay_common.client_roots import AllowedRoots
 from patchbay_common.errors import UserError
 from patchbay_common.limits import human_size
+from patchbay_common.notify import Progress
 from patchbay_common.toolsets import Toolset
 from patchbay_filesystem import media, textfiles
-from patchbay_filesystem.deps import Deps, in_thread, readable
+from patchbay_filesystem.deps import Deps, in_thread, in_thread_reading, readable
 
 tools = Toolset("reading", "Read files: text, line windows, media, metadata.")
 
@@ -99,7 +100,8 @@ async def read_text_file(
         # A small file, or a tail (it reads at most tail_budget bytes, whatever the file's shape), costs
         # less than a thread hop; anything else runs in a worker thread and stops at `deadline`.
         return work()
-    return await in_thread(work)
+    async with Progress(total=size, unit="bytes", message=f"reading {canonical}") as progress:
+        return await in_thread_reading(handle.fileno(), progress, work)
 
 
 @tools.tool()
@@ -163,7 +165,18 @@ async def read_multiple_files(
         except UserError as exc:
             return f"{path}: Error - {exc}"
 
-    parts = await in_thread(lambda: [read_one(p) for p in paths])
+    async with Progress(total=len(paths), unit="files", message="reading files") as progress:
+
+        def read_all() -> list[str]:
+            parts = []
+            for p in paths:
+                if progress.stopped.is_set():  # the call ended: read no further file
+                    break
+                parts.append(read_one(p))
+                progress.advance()
+            return parts
+
+        parts = await in_thread(read_all)
     return "\n---\n".join(parts)
 
 

@@ -27,6 +27,8 @@ from patchbay_filesystem.watch import FileWatcher
 
 __all__ = ["FileResources", "register_resources"]
 
+_COMPLETE_MAX = 100  # values offered at once (the layer caps there too, and says there are more)
+
 
 class FileResources:
     """The file resource template, its subscriptions, and the watcher that feeds them."""
@@ -101,6 +103,34 @@ class FileResources:
         """Stop watching the file a URI names (its last watcher left)."""
         self.watcher.remove(uri, uri)
 
+    def complete(self, roots: Roots, value: str) -> list[str]:
+        """Paths for `file:///{+path}` starting with `value`: the entries of the directory typed so far.
+
+        Only what the tools would show: the directory must be readable under `roots` (the client's roots
+        narrow them) and no deny rule may hide it or an entry. A directory outside them offers the allowed
+        directories themselves. At most `_COMPLETE_MAX` values, directories ending with `/`.
+        """
+        head, _, prefix = value.rpartition("/")
+        try:
+            canonical, info = readable(self.deps.policy, roots, "/" + head)
+            if not stat.S_ISDIR(info.st_mode):
+                return []
+            canonical, entries = roots.list_dir("/" + head)
+        except UserError:
+            return [d.lstrip("/") + "/" for d in roots.directories]
+        folded = prefix.casefold()
+        found = []
+        for entry in entries:
+            is_dir = entry.kind == "directory"
+            if not entry.name.casefold().startswith(folded):
+                continue
+            if not self.deps.policy.empty and self.deps.policy.hidden(f"{canonical}/{entry.name}", is_dir):
+                continue
+            found.append(f"{head}/{entry.name}" + ("/" if is_dir else ""))
+            if len(found) > _COMPLETE_MAX:
+                break
+        return found
+
     async def _changed(self, owner: Any, uri: str) -> None:
         await self.subscriptions.publish(uri)
 
@@ -118,5 +148,10 @@ def register_resources(mcp: PatchbayServer, deps: Deps) -> FileResources:
     )
     async def file_resource(path: str, ctx: Context) -> str | bytes:
         return await resources.read(path, ctx)
+
+    @mcp.complete("file:///{+path}", "path")
+    async def complete_path(value: str, arguments: dict[str, str], ctx: Any) -> list[str]:
+        allowed = await resources.roots_for(ctx)
+        return await in_thread(resources.complete, allowed, value)
 
     return resources

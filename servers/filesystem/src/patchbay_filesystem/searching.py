@@ -13,10 +13,11 @@ from pydantic import Field
 
 from patchbay_common.client_roots import AllowedRoots
 from patchbay_common.limits import cap_rows, human_size, truncation_marker
+from patchbay_common.notify import Progress
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_filesystem import walking
-from patchbay_filesystem.deps import Deps, in_thread
+from patchbay_filesystem.deps import Deps, in_thread, watched
 
 tools = Toolset("searching", "Find files by name and lines by content.")
 
@@ -40,17 +41,18 @@ async def search_files(
     offset: Annotated[int, Field(ge=0, description="Matches to skip (from a previous cut).")] = 0,
 ) -> Reply:
     """Return the full paths of files and directories whose names match a glob (names, not contents)."""
-    found = await in_thread(
-        walking.search_names,
-        roots,
-        path,
-        pattern,
-        exclude=exclude_patterns,
-        policy=deps.policy,
-        offset=offset,
-        limit=500,
-        seconds=deps.walk_seconds,
-    )
+    async with Progress(unit="entries", message=f"searching names under {path}") as progress:
+        found = await in_thread(
+            walking.search_names,
+            watched(roots, progress),
+            path,
+            pattern,
+            exclude=exclude_patterns,
+            policy=deps.policy,
+            offset=offset,
+            limit=500,
+            seconds=deps.walk_seconds,
+        )
     capped = cap_rows(
         found.paths, max_rows=500, max_chars=deps.page_chars, offset=offset, more_available=found.more
     )
@@ -89,22 +91,23 @@ async def search_content(
     counted; links are not followed.
     """
     regex = walking.compile_regex(pattern, literal=literal, case_sensitive=case_sensitive)
-    found = await in_thread(
-        walking.grep,
-        roots,
-        path,
-        regex,
-        policy=deps.policy,
-        include=include,
-        exclude=exclude_patterns,
-        respect_gitignore=respect_gitignore,
-        context=context_lines,
-        offset=offset,
-        limit=max_results,
-        max_chars=deps.page_chars,
-        max_file_bytes=deps.max_search_file_bytes,
-        seconds=deps.walk_seconds,
-    )
+    async with Progress(unit="entries", message=f"searching files under {path}") as progress:
+        found = await in_thread(
+            walking.grep,
+            watched(roots, progress),
+            path,
+            regex,
+            policy=deps.policy,
+            include=include,
+            exclude=exclude_patterns,
+            respect_gitignore=respect_gitignore,
+            context=context_lines,
+            offset=offset,
+            limit=max_results,
+            max_chars=deps.page_chars,
+            max_file_bytes=deps.max_search_file_bytes,
+            seconds=deps.walk_seconds,
+        )
     notes = [] if found.blocks else [f"No matches in {found.files_searched} files searched."]
     if found.more:
         notes.append(
