@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import contextlib
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
@@ -15,6 +18,35 @@ from patchbay_common.toolsets import Toolset
 tools = Toolset("navigation", "Open pages and move through a tab's history.")
 
 PAGE = "web page"
+T = TypeVar("T")
+
+
+async def _stop_loading(page: Any) -> None:
+    """Abort what `page` is loading (CDP `Page.stopLoading`; `window.stop()` where CDP is unavailable)."""
+    try:
+        cdp = await page.context.new_cdp_session(page)
+        try:
+            await cdp.send("Page.stopLoading")
+        finally:
+            with contextlib.suppress(Exception):
+                await cdp.detach()
+    except Exception:
+        with contextlib.suppress(Exception):
+            await page.evaluate("window.stop()")
+
+
+async def _aborted_with_the_call(page: Any, work: Awaitable[T]) -> T:
+    """Await a navigation; when the call ends first (cancelled, timed out, client gone), abort it in the tab.
+
+    Cancelling Playwright's `goto` only stops the wait: the browser would go on loading the page (and
+    running its scripts) after the call ended, so the tab is told to stop loading.
+    """
+    try:
+        return await work
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await _stop_loading(page)
+        raise
 
 
 @tools.tool(access=INTERACT, idempotent=True, open_world=True, untrusted=PAGE, structured_output=False)
@@ -31,18 +63,20 @@ async def navigate(
     await deps.browser.check_url(url)
     async with deps.session(ctx) as session:
         tab = await session.ensure_tab()
-        return await actions.navigate(session, tab, url, wait_until)
+        return await _aborted_with_the_call(tab.page, actions.navigate(session, tab, url, wait_until))
 
 
 @tools.tool(access=INTERACT, open_world=True, untrusted=PAGE, structured_output=False)
 async def go_back(deps: Deps, ctx: Context[Any, Any]) -> Reply:
     """Go back one page in the selected tab's history; return the URL and title now shown."""
     async with deps.session(ctx) as session:
-        return await actions.history(session, await session.ensure_tab(), back=True)
+        tab = await session.ensure_tab()
+        return await _aborted_with_the_call(tab.page, actions.history(session, tab, back=True))
 
 
 @tools.tool(access=INTERACT, open_world=True, untrusted=PAGE, structured_output=False)
 async def go_forward(deps: Deps, ctx: Context[Any, Any]) -> Reply:
     """Go forward one page in the selected tab's history; return the URL and title now shown."""
     async with deps.session(ctx) as session:
-        return await actions.history(session, await session.ensure_tab(), back=False)
+        tab = await session.ensure_tab()
+        return await _aborted_with_the_call(tab.page, actions.history(session, tab, back=False))

@@ -166,6 +166,17 @@ def build(settings: Settings) -> PatchbayServer:
             raise NotFound(f"No screenshot named {name!r} in this session.", hint="Take one with screenshot.")
         return session.screenshots[name][0]
 
+    # Completions: the one console stream, and the names of this session's screenshots (never another
+    # session's). No template or prompt takes a tab index, so tabs have nothing to complete.
+    @mcp.complete("console://{stream}", "stream")
+    def console_streams(value: str, arguments: dict[str, str], ctx: Any) -> list[str]:
+        return ["logs"]
+
+    @mcp.complete("screenshot://{name}", "name")
+    async def screenshot_names(value: str, arguments: dict[str, str], ctx: Any) -> list[str]:
+        session = browser.find(client_key(ctx)[0])
+        return sorted(session.screenshots) if session is not None else []
+
     return mcp
 
 
