@@ -5,13 +5,12 @@ that retries dropped connections and 429s; writes through one that retries only 
 was done), because after a dropped connection a post may or may not have gone out. A 429 whose
 `Retry-After` is longer than `max_wait` is not waited for: the call fails at once with "retry after N s".
 Every `ok:false` answer becomes a `UserError` whose text says what to do next, with the token redacted.
-An answer is read up to `MAX_ANSWER_BYTES` (a larger one fails the call with a clear text, so memory stays
-bounded whatever a workspace holds), and a large JSON answer is decoded in a worker thread.
+An answer is read up to `MAX_ANSWER_BYTES` (a larger one fails the call with a clear text), so memory and
+the time spent decoding it stay bounded whatever a workspace holds.
 """
 
 from __future__ import annotations
 
-import json as _json
 import math
 import random
 import sys
@@ -28,8 +27,8 @@ __all__ = ["DEFAULT_BASE_URL", "MAX_ANSWER_BYTES", "AnswerTooLarge", "NoToken", 
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-"""Largest Web API answer read: a page of 200 messages with blocks and files is a few megabytes."""
-_DECODE_IN_THREAD = 256 * 1024
+"""Largest Web API answer read: a page of 200 messages with blocks and files is a few megabytes. (json's
+C decoder holds the interpreter lock, so decoding is bounded by this cap, not moved to a thread.)"""
 
 log = get_logger("patchbay.slack.api")
 
@@ -198,12 +197,12 @@ _client_class: Any = None
 
 
 def _bounded_client_class() -> Any:
-    """slack-sdk's `AsyncWebClient`, whose answers are read up to `MAX_ANSWER_BYTES` and decoded off the loop.
+    """slack-sdk's `AsyncWebClient`, whose answers are read up to `MAX_ANSWER_BYTES`.
 
     slack-sdk opens one aiohttp session per request when it is given none, and reads the whole body with
     `response.json()`. This client does the same with a session whose responses stop reading past the
-    cap and decode a large body in a worker thread. (It overrides `_request`, slack-sdk's one place that
-    sends an API request; uploads of file bytes use another path and are bounded by --max-upload-bytes.)
+    cap. (It overrides `_request`, slack-sdk's one place that sends an API request; uploads of file bytes
+    use another path and are bounded by --max-upload-bytes.)
     """
     global _client_class
     if _client_class is not None:
@@ -227,18 +226,6 @@ def _bounded_client_class() -> Any:
                         raise AnswerTooLarge(len(body))
                 self._body = bytes(body)
             return await super().read()
-
-        async def json(  # type: ignore[override]
-            self,
-            *,
-            encoding: str | None = None,
-            loads: Any = _json.loads,
-            content_type: str | None = "application/json",
-        ) -> Any:
-            text = await super().json(encoding=encoding, loads=lambda raw: raw, content_type=content_type)
-            if text is None or len(text) < _DECODE_IN_THREAD:
-                return None if text is None else loads(text)
-            return await anyio.to_thread.run_sync(loads, text)
 
     class BoundedWebClient(AsyncWebClient):  # type: ignore[misc]
         async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
