@@ -189,24 +189,8 @@ CASES: dict[str, tuple[str, dict[str, Any], bool | None, tuple[str, ...]]] = {
 }
 
 
-# Not this server's doing: the common layer's log line redacts every argument whole on the event loop
-# (patchbay_common.logs.summarize_arguments, 1.5 s for these 2 MB) before cutting it to size.
-SHARED_LAYER_STALLS = {"EXPLAIN of a 300,000-item IN list"}
-
-
 @pytest.mark.parametrize("era", ERAS)
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            marks=pytest.mark.xfail(reason="summarize_arguments redacts 2 MB on the event loop", strict=True),
-        )
-        if case in SHARED_LAYER_STALLS
-        else case
-        for case in CASES
-    ],
-)
+@pytest.mark.parametrize("case", CASES)
 async def test_heavy_sql_ends_by_its_deadline_in_bounded_memory(running, era, case) -> None:
     tool, arguments, is_error, expected = CASES[case]
     async with connect(running, era=era) as client:

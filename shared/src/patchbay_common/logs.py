@@ -167,8 +167,11 @@ def summarize_arguments(arguments: Mapping[str, Any] | None) -> dict[str, str]:
     """Tool arguments as short, redacted strings, fit for a log line."""
     summary: dict[str, str] = {}
     for key, value in (arguments or {}).items():
-        text = redact(repr(value))
-        if len(text) > _MAX_ARG_CHARS:
-            text = f"{text[:_MAX_ARG_CHARS]}...(+{len(text) - _MAX_ARG_CHARS} chars)"
+        raw = repr(value)
+        # Redact only what can be shown (plus room for a secret straddling the cut): a 2 MB argument must
+        # not hold the event loop for the regexes.
+        text = redact(raw[: _MAX_ARG_CHARS * 4])
+        if len(raw) > _MAX_ARG_CHARS:
+            text = f"{text[:_MAX_ARG_CHARS]}...(+{len(raw) - _MAX_ARG_CHARS} chars)"
         summary[key] = text
     return summary
