@@ -18,6 +18,7 @@ keeps its ref across snapshots of the same document. Nothing here imports Playwr
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import difflib
 import json
@@ -25,7 +26,21 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_DEPTH", "Node", "diff_lines", "find_ref", "parse", "refs_in", "render"]
+__all__ = [
+    "MAX_DEPTH",
+    "Entry",
+    "Node",
+    "Rendering",
+    "cut_window",
+    "diff_lines",
+    "find_ref",
+    "outline",
+    "parse",
+    "refs_in",
+    "render",
+    "rendering",
+    "strip_annotations",
+]
 
 MAX_DEPTH = 150
 """Levels rendered as a tree; deeper ones become one line of text (the renderer recurses per level)."""
@@ -105,9 +120,12 @@ _KEY = re.compile(r'^(?P<role>[^\s"\[]+)(?: "(?P<name>(?:[^"\\]|\\.)*)")?(?P<att
 _ATTR = re.compile(r"\[([^\]=]+)(?:=([^\]]*))?\]")
 _SPACES = re.compile(r"\s+")
 _REF = re.compile(r"(f\d+)?e\d+")
-_PUNCTUATION_ONLY = re.compile(r"[\W_]{1,3}")
-"""Separators between links (a lone "|", "-", ">"): they say nothing a model can use."""
-_REF_SHOWN = re.compile(r"\[[a-z]*\d*e\d+\](?=[ :]|$)")
+_REF_SHOWN = re.compile(r"\[((?:f\d+)?e\d+)(?: -> [^\]\s]*)?\]")
+"""A ref as rendered: `[e12]` after an element's role and name, `[e12 -> /url]` after a link's text."""
+_WORDS = re.compile(r"\S+")
+_UNSPLIT = re.compile(r" ?\[(?:f\d+)?e\d+(?: -> [^\]\s]*)?\](?: -> \S+)?| -> \S+")
+"""A ref with its link target, or a target alone: a window is never split inside one."""
+_INLINE_NOTE = re.compile(r"\[(?:f\d+)?e\d+(?: -> [^\]\s]*)?\]")
 
 
 @dataclass
@@ -270,15 +288,90 @@ def full_ref(ref: str, prefix: str) -> str:
     return f"{prefix}{ref}" if ref.startswith("e") else ref
 
 
-def refs_in(root: Node) -> list[str]:
-    """Every ref the compact rendering shows, in document order."""
-    shown: list[str] = []
-    for line in render(root).splitlines():
-        shown.extend(match.group(0)[1:-1] for match in _REF_SHOWN.finditer(line))
-    return shown
+def refs_in(rendered: Node | str) -> list[str]:
+    """Every ref a compact rendering shows (of a tree, or the text itself), in document order."""
+    text = render(rendered) if isinstance(rendered, Node) else rendered
+    return [match.group(1) for match in _REF_SHOWN.finditer(text)]
 
 
 # --- rendering -------------------------------------------------------------------------------------------
+
+HEADING_ROLES = frozenset({"heading"})
+"""Headings show their ref too: `snapshot(ref=...)` on a heading returns its whole section."""
+
+OUTLINE_LANDMARKS = frozenset(
+    {
+        "main",
+        "navigation",
+        "banner",
+        "contentinfo",
+        "complementary",
+        "region",
+        "search",
+        "form",
+        "article",
+        "dialog",
+        "alertdialog",
+    }
+)
+"""Sections listed in an outline next to the headings."""
+
+URL_CHARS = 500
+"""A link target longer than this is shortened in the rendering (the ref still reaches the link)."""
+
+_INLINE_DEPTH = 40
+"""Inline markup nested deeper than this is not merged into running text (the tree shows it by level)."""
+_ALIGN_WINDOW = 30_000
+_ALIGN_FAR_MISSES = 20
+_ALIGN_FAR_MIN = 20
+_ANCHOR_MARKS = frozenset({"§", "¶", "#", "🔗"})
+_CLOSING = ".,;:!?)]}'\u2019"
+
+
+@dataclass
+class Entry:
+    """A heading or a landmark of a rendering: where its section starts and ends (line indices)."""
+
+    role: str
+    level: int
+    title: str
+    ref: str
+    start: int
+    end: int = -1
+
+
+@dataclass
+class Rendering:
+    """A compact rendering: its lines, and the headings and landmarks found on the way."""
+
+    lines: list[str]
+    entries: list[Entry]
+
+    @property
+    def text(self) -> str:
+        """The rendering as one text."""
+        return "\n".join(self.lines)
+
+    def size(self, entry: Entry) -> int:
+        """Characters of an entry's section, as `section` returns it."""
+        return len(self.section(entry))
+
+    def section(self, entry: Entry) -> str:
+        """The lines of an entry's section, dedented to the entry's own line."""
+        lines = self.lines[entry.start : entry.end]
+        indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
+        return "\n".join(line[indent:] for line in lines)
+
+
+@dataclass
+class _Piece:
+    """A run of text inside one block, with a link's ref and target to show after it."""
+
+    text: str
+    link: bool = False
+    note: str = ""
+    block_before: bool = False
+    block_after: bool = False
 
 
 def _text(value: str) -> str:
@@ -287,28 +380,17 @@ def _text(value: str) -> str:
 
 def _shows_ref(node: Node) -> bool:
     return node.ref is not None and (
-        node.role in INTERACTIVE or node.role in SECTIONS or node.attrs.get("cursor") == "pointer"
+        node.role in INTERACTIVE
+        or node.role in SECTIONS
+        or node.role in HEADING_ROLES
+        or node.attrs.get("cursor") == "pointer"
     )
 
 
-def _head(node: Node) -> str:
-    level = node.attrs.get("level")
-    role = f"h{level}" if node.role == "heading" and level else node.role
-    parts = [role]
-    if node.name:
-        parts.append(json.dumps(_text(node.name), ensure_ascii=False))
-    for attr in _SHOWN_ATTRS:
-        value = node.attrs.get(attr)
-        if value is not None and value != "false":
-            parts.append(f"[{attr}]" if value == "true" else f"[{attr}={value}]")
-    if _shows_ref(node):
-        parts.append(f"[{node.ref}]")
-    for prop, value in node.props.items():
-        if prop == "url":
-            parts.append(f"-> {value}")
-        else:
-            parts.append(f"({prop}: {_text(value)})")
-    return " ".join(parts)
+def _url(value: str) -> str:
+    """A link target as shown: no spaces or closing brackets in it (they would end it), at most URL_CHARS."""
+    shown = value.strip().replace(" ", "%20").replace("]", "%5D")
+    return shown if len(shown) <= URL_CHARS else shown[:URL_CHARS] + "…"
 
 
 def _lift_image_name(node: Node) -> None:
@@ -321,113 +403,452 @@ def _lift_image_name(node: Node) -> None:
         node.children = []
 
 
-def _emit(node: Node, depth: int, out: list[str]) -> None:
-    if depth >= MAX_DEPTH:  # deeper levels become one line of their text: no recursion past this
-        text = _join(_texts(node))
-        if text:
-            out.append(" " * depth + text)
-        return
-    if node.role in ("link", "button"):
-        _lift_image_name(node)
-    hoist = (node.role in WRAPPERS or node.role == "fragment") and not node.name and not _shows_ref(node)
-    if node.role == "img" and not node.name and not node.children:
-        return
-    if hoist:
-        for prop, value in node.props.items():
-            out.append(" " * depth + f"({prop}: {_text(value)})")
-        _emit_children(node.children, depth, out)
-        return
-    if node.role == "row" and node.children and all(_is_cell(c) for c in node.children):
-        cells = " | ".join(_inline_text(c) for c in node.children)
-        ref = f" [{node.ref}]" if _shows_ref(node) else ""
-        out.append(" " * depth + f"row{ref}: {cells}")
-        return
-    head = _head(node)
-    if node.children and all(_is_inline(c) for c in node.children):
-        text = _join([_inline_text(c) for c in node.children])
-        if text and text != _text(node.name):
-            head = f"{head}: {text}"
-        out.append(" " * depth + head)
-        return
-    out.append(" " * depth + head)
-    _emit_children(node.children, depth + 1, out)
-
-
-def _is_inline(child: Node | str) -> bool:
-    """Plain text, or inline markup holding only text (no ref a tool could use)."""
-    if isinstance(child, str):
-        return True
-    return (
-        child.role in INLINE
-        and not _shows_ref(child)
-        and not child.props
-        and all(isinstance(c, str) for c in child.children)
-    )
-
-
-def _is_cell(child: Node | str) -> bool:
-    return (
-        isinstance(child, Node)
-        and child.role in ("cell", "columnheader", "rowheader", "gridcell")
-        and not _shows_ref(child)
-        and all(_is_inline(c) for c in child.children)
-    )
-
-
-def _inline_text(child: Node | str) -> str:
-    if isinstance(child, str):
-        return _text(child)
-    inner = _join([_inline_text(c) for c in child.children])
-    return inner or _text(child.name)
-
-
 def _join(pieces: list[str]) -> str:
-    """Join runs of text with single spaces, none before closing punctuation."""
+    """Join runs of text with single spaces, none before closing punctuation (when the page cannot say)."""
     out = ""
     for piece in pieces:
         if not piece:
             continue
-        if out and piece[0] not in ".,;:!?)]}'\u2019" and not out.endswith(("(", "[", "{")):
+        if out and piece[0] not in _CLOSING and not out.endswith(("(", "[", "{")):
             out += " "
         out += piece
     return out
 
 
-def _emit_children(children: list[Node | str], depth: int, out: list[str]) -> None:
-    """Emit children, merging each run of inline text into one line."""
-    run: list[str] = []
-
-    def flush() -> None:
-        text = _join(run)
-        if text and not _PUNCTUATION_ONLY.fullmatch(text):
-            out.append(" " * depth + text)
-        run.clear()
-
-    for child in children:
-        if _is_inline(child):
-            run.append(_inline_text(child))
-            continue
-        flush()
-        assert isinstance(child, Node)
-        _emit(child, depth, out)
-    flush()
+def strip_annotations(line: str) -> str:
+    """A rendered line without the refs and link targets set into running text (`word[e5 -> /x]`)."""
+    return _INLINE_NOTE.sub("", line)
 
 
-def render(root: Node, *, text_limit: int | None = None, prefix: str = "") -> str:
-    """The compact text of a tree (or subtree).
+class _Aligner:
+    """Finds runs of snapshot text in the page's own text (`innerText`) to learn spacing and line breaks.
 
-    With `text_limit`, a line of running text longer than that is cut at a word boundary and ends with
-    `...(+N chars)`; lines that carry a ref are never cut. With `prefix` (see `frame_prefix`), refs of
-    the page's own frame are shown without it.
+    The accessibility snapshot trims every text node, so `sorted(` `iterable` `,` `/` ... could be read
+    with or without spaces between them; the page's rendered text says which, and where a line breaks
+    (a `<br>`, a block, a line of a `<pre>`). Both are compared without whitespace and case (CSS may
+    upper-case what a reader sees): a run is looked for from where the last one was found, nearby first;
+    a run not found keeps the guessed spacing.
     """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        lowered = text.lower()
+        self.folds = len(lowered) == len(text)
+        if not self.folds:
+            lowered = text
+        words = [(m.start(), m.end()) for m in _WORDS.finditer(lowered)]
+        self.compact = "".join(lowered[start:end] for start, end in words)
+        self.starts = [start for start, _ in words]
+        self.offsets: list[int] = []
+        total = 0
+        for start, end in words:
+            self.offsets.append(total)
+            total += end - start
+        self.pos = 0
+        self.far_misses = 0
+
+    def _page(self, index: int) -> int:
+        """The page-text position of a character of the compact text."""
+        word = bisect.bisect_right(self.offsets, index) - 1
+        return self.starts[word] + index - self.offsets[word]
+
+    def locate(self, pieces: list[str]) -> list[tuple[int, int]] | None:
+        """The span of each piece in the page text, when the run is found there."""
+        parts = ["".join((piece.lower() if self.folds else piece).split()) for piece in pieces]
+        if not all(parts):
+            return None
+        needle = "".join(parts)
+        found = self.compact.find(needle, self.pos, self.pos + _ALIGN_WINDOW + len(needle))
+        if found < 0 and len(needle) >= _ALIGN_FAR_MIN and self.far_misses < _ALIGN_FAR_MISSES:
+            found = self.compact.find(needle, self.pos)
+            if found < 0:
+                self.far_misses += 1
+        if found < 0:
+            return None
+        spans = []
+        at = found
+        for part in parts:
+            spans.append((self._page(at), self._page(at + len(part) - 1) + 1))
+            at += len(part)
+        self.pos = at
+        return spans
+
+
+class _Renderer:
+    def __init__(self, *, text_limit: int | None, prefix: str, page_text: str | None) -> None:
+        self.lines: list[str] = []
+        self.entries: list[Entry] = []
+        self.frames: list[list[Entry]] = [[]]
+        self.text_limit = text_limit
+        self.prefix = prefix
+        self.aligner = _Aligner(_clean_page_text(page_text)) if page_text else None
+        self.in_frame = 0
+        self._inline: dict[int, bool] = {}
+
+    # --- lines -----------------------------------------------------------------------------------------
+
+    def line(self, depth: int, text: str) -> None:
+        line = " " * depth + text
+        if self.text_limit is not None:
+            line = _abbreviate(line, self.text_limit)
+        self.lines.append(line)
+
+    def shown(self, ref: str) -> str:
+        if self.prefix and ref.startswith(self.prefix + "e"):
+            return ref[len(self.prefix) :]
+        return ref
+
+    def head(self, node: Node, name: str) -> str:
+        level = node.attrs.get("level")
+        role = f"h{level}" if node.role == "heading" and level else node.role
+        parts = [role]
+        if name:
+            parts.append(json.dumps(_text(name), ensure_ascii=False))
+        for attr in _SHOWN_ATTRS:
+            value = node.attrs.get(attr)
+            if value is not None and value != "false":
+                parts.append(f"[{attr}]" if value == "true" else f"[{attr}={value}]")
+        if _shows_ref(node):
+            assert node.ref is not None
+            parts.append(f"[{self.shown(node.ref)}]")
+        for prop, value in node.props.items():
+            if prop == "url":
+                if value.strip():
+                    parts.append(f"-> {_url(value)}")
+            else:
+                parts.append(f"({prop}: {_text(value)})")
+        return " ".join(parts)
+
+    # --- the tree ----------------------------------------------------------------------------------------
+
+    def emit(self, node: Node, depth: int, level: int = 0) -> None:
+        if depth >= MAX_DEPTH or level >= MAX_DEPTH:  # deeper levels become one line of their text
+            text = _join(_texts(node))
+            if text:
+                self.line(depth, text)
+            return
+        if node.role in ("link", "button"):
+            _lift_image_name(node)
+        if node.role == "img" and not node.name and not node.children:
+            return
+        hoist = (
+            (node.role in WRAPPERS or node.role in INLINE or node.role == "fragment")
+            and not node.name
+            and not _shows_ref(node)
+        )
+        if hoist:
+            for prop, value in node.props.items():
+                if value.strip():
+                    self.line(depth, f"({prop}: {_text(value)})")
+            self.children(node.children, depth, level + 1)
+            return
+        if node.role == "row" and node.children and all(self.is_cell(c) for c in node.children):
+            cells = " | ".join(self.cell_text(c) for c in node.children if isinstance(c, Node))
+            ref = f" [{self.shown(node.ref)}]" if _shows_ref(node) and node.ref else ""
+            self.line(depth, f"row{ref}: {cells}")
+            return
+        if node.role == "iframe":
+            self.in_frame += 1
+        try:
+            self.emit_block(node, depth, level)
+        finally:
+            if node.role == "iframe":
+                self.in_frame -= 1
+
+    def emit_block(self, node: Node, depth: int, level: int) -> None:
+        children = node.children
+        run_end = 0
+        while run_end < len(children) and self.inline_kind(children[run_end], 0):
+            run_end += 1
+        name = node.name
+        first: list[str] = []
+        rest_lines: list[str] = []
+        if run_end:
+            pieces = self.flatten(children[:run_end])
+            if node.role in ("link", "button") and not name and run_end == len(children):
+                name = " ".join(self.run_lines(pieces))  # its text is its name
+                children = []
+                run_end = 0
+            elif any(not p.link for p in pieces) or (
+                run_end == len(children) and node.role not in INTERACTIVE and node.role not in SECTIONS
+            ):  # a heading or a term that is a link reads as one line; a landmark lists its links
+                lines = self.run_lines(pieces)
+                if lines:
+                    first, rest_lines = lines[:1], lines[1:]
+            else:
+                run_end = 0  # links only: each on its own line
+        head = self.head(node, name)
+        if first and _text(strip_annotations(first[0])) != _text(name):
+            head = f"{head}: {first[0]}"
+        entry = self.open_entry(node, name, first)
+        self.line(depth, head)
+        self.frames.append([])  # headings under a block end with it; under a hoisted wrapper they go on
+        for text in rest_lines:
+            self.line(depth + 1, text)
+        self.children(children[run_end:], depth + 1, level + 1)
+        self.close_frame()
+        if entry is not None and entry.role != "heading":
+            entry.end = len(self.lines)
+
+    def children(self, children: list[Node | str], depth: int, level: int) -> None:
+        """Emit children, merging each run of inline content (text, inline markup, links) into lines."""
+        i = 0
+        while i < len(children):
+            j = i
+            while j < len(children) and self.inline_kind(children[j], 0):
+                j += 1
+            if j == i:
+                child = children[i]
+                assert isinstance(child, Node)
+                self.emit(child, depth, level)
+                i += 1
+                continue
+            run = children[i:j]
+            pieces = self.flatten(run)
+            if any(not piece.link for piece in pieces):
+                for text in self.run_lines(pieces):
+                    self.line(depth, text)
+            else:  # links with no text between them: each on its own line, as a link
+                for child in run:
+                    if isinstance(child, Node):
+                        self.emit(child, depth, level)
+            i = j
+
+    # --- sections ----------------------------------------------------------------------------------------
+
+    def open_entry(self, node: Node, name: str, first: list[str]) -> Entry | None:
+        if not node.ref or not _shows_ref(node):
+            return None
+        if node.role == "heading":
+            try:
+                level = int(node.attrs.get("level", "2"))
+            except ValueError:
+                level = 2
+            title = _title(name or (first[0] if first else ""))
+            frame = self.frames[-1]
+            while frame and frame[-1].level >= level:
+                frame.pop().end = len(self.lines)
+            entry = Entry("heading", level, title, self.shown(node.ref), len(self.lines))
+            frame.append(entry)
+        elif node.role in OUTLINE_LANDMARKS:
+            entry = Entry(node.role, 0, _title(name), self.shown(node.ref), len(self.lines))
+        else:
+            return None
+        self.entries.append(entry)
+        return entry
+
+    def close_frame(self) -> None:
+        for entry in self.frames.pop():
+            entry.end = len(self.lines)
+
+    # --- running text ------------------------------------------------------------------------------------
+
+    def inline_kind(self, child: Node | str, nesting: int) -> bool:
+        """Whether `child` is part of running text: text, inline markup holding only that, or a plain link."""
+        if isinstance(child, str):
+            return True
+        known = self._inline.get(id(child))
+        if known is not None:
+            return known
+        found = self._inline_kind(child, nesting)
+        self._inline[id(child)] = found
+        return found
+
+    def _inline_kind(self, node: Node, nesting: int) -> bool:
+        if nesting >= _INLINE_DEPTH or node.props.keys() - {"url"}:
+            return False
+        if node.role == "link":
+            if not node.children:
+                return bool(node.name) and not node.name.isspace()
+            if not all(self._inline_text_only(c, nesting + 1) for c in node.children):
+                return False
+            if node.name:
+                shown = "".join(p.text for p in self.flatten(node.children)).replace(" ", "")
+                return shown == node.name.replace(" ", "")
+            return True
+        if node.props or (node.role not in INLINE and node.role != "generic"):
+            return False
+        if node.attrs.get("cursor") == "pointer" or any(a in node.attrs for a in _SHOWN_ATTRS):
+            return False
+        if not node.children:
+            return False  # an empty one says nothing; a named empty one keeps its own line
+        return all(self.inline_kind(c, nesting + 1) for c in node.children)
+
+    def _inline_text_only(self, child: Node | str, nesting: int) -> bool:
+        if isinstance(child, str):
+            return True
+        if child.role == "link" or nesting >= _INLINE_DEPTH:
+            return False
+        return self._inline_kind(child, nesting) and all(
+            self._inline_text_only(c, nesting + 1) for c in child.children
+        )
+
+    def flatten(self, run: list[Node | str]) -> list[_Piece]:
+        """The text pieces of a run of inline content, in order, links marked with their ref and target."""
+        pieces: list[_Piece] = []
+
+        def visit(item: Node | str, link: bool, top: bool) -> None:
+            if isinstance(item, str):
+                text = _text(item)
+                if text:
+                    pieces.append(_Piece(text, link=link))
+                return
+            before = len(pieces)
+            if item.children:
+                for child in item.children:
+                    visit(child, link or item.role == "link", False)
+            elif item.name and item.role == "link":
+                pieces.append(_Piece(_text(item.name), link=True))
+            if item.role == "link" and len(pieces) > before and item.ref:
+                target = _url(item.props.get("url", ""))
+                ref = self.shown(item.ref)
+                pieces[-1].note = f"[{ref} -> {target}]" if target else f"[{ref}]"
+            if item.role == "generic" and top and len(pieces) > before:
+                pieces[before].block_before = True
+                pieces[-1].block_after = True
+
+        for item in run:
+            visit(item, False, True)
+        return pieces
+
+    def run_lines(self, pieces: list[_Piece]) -> list[str]:
+        """The lines a reader sees for a run: spacing and line breaks from the page, else guessed."""
+        if not pieces:
+            return []
+        spans = None
+        if self.aligner is not None and not self.in_frame:
+            spans = self.aligner.locate([piece.text for piece in pieces])
+        out: list[str] = []
+        if spans is not None and self.aligner is not None:
+            page = self.aligner.text
+            for i, (piece, (start, end)) in enumerate(zip(pieces, spans, strict=True)):
+                out.append(page[start:end])
+                out.append(piece.note)
+                if i + 1 < len(spans):
+                    gap = page[end : spans[i + 1][0]]
+                    out.append(gap if "\n" in gap else (" " if gap else ""))
+        else:
+            previous: _Piece | None = None
+            for piece in pieces:
+                if previous is not None:
+                    if previous.block_after or piece.block_before:
+                        out.append("\n")
+                    elif piece.text[0] not in _CLOSING and not previous.text.endswith(("(", "[", "{")):
+                        out.append(" ")
+                out.append(piece.text)
+                out.append(piece.note)
+                previous = piece
+        lines = [line.rstrip() for line in "".join(out).split("\n")]
+        return [line for line in lines if line.strip()]
+
+    # --- tables ------------------------------------------------------------------------------------------
+
+    def is_cell(self, child: Node | str) -> bool:
+        return (
+            isinstance(child, Node)
+            and child.role in ("cell", "columnheader", "rowheader", "gridcell")
+            and not _shows_ref(child)
+            and all(self.inline_kind(c, 0) for c in child.children)
+        )
+
+    def cell_text(self, cell: Node) -> str:
+        if not cell.children:
+            return _text(cell.name)
+        return " ".join(self.run_lines(self.flatten(cell.children))) or _text(cell.name)
+
+
+def _title(text: str) -> str:
+    """A heading's or landmark's title for an outline: its text without refs and anchor marks."""
+    words = strip_annotations(text).split()
+    while words and words[0] in _ANCHOR_MARKS:
+        words.pop(0)
+    while words and words[-1] in _ANCHOR_MARKS:
+        words.pop()
+    title = " ".join(words)
+    return title if len(title) <= 200 else title[:200] + "…"
+
+
+def _clean_page_text(text: str) -> str:
+    """The page's innerText as compared with snapshot text: no soft hyphens, no zero-width spaces, no NBSP."""
+    return text.replace("\u00ad", "").replace("\u200b", "").replace("\r", "").replace("\u00a0", " ")
+
+
+def rendering(
+    root: Node, *, text_limit: int | None = None, prefix: str = "", page_text: str | None = None
+) -> Rendering:
+    """The compact rendering of a tree (or subtree), with its headings and landmarks.
+
+    `page_text` is the page's `innerText`: runs of text are looked up in it to keep the page's spacing
+    and line breaks (`sorted(iterable, /, *, key=None)` instead of `sorted ( iterable , / ...`); without
+    it they are guessed. With `text_limit`, a line of running text longer than that is cut at a word
+    boundary and ends with `...(+N chars)`; lines that carry a ref are never cut. With `prefix` (see
+    `frame_prefix`), refs of the page's own frame are shown without it.
+    """
+    renderer = _Renderer(text_limit=text_limit, prefix=prefix, page_text=page_text)
+    renderer.emit(root, 0)
+    while renderer.frames:
+        renderer.close_frame()
+    for entry in renderer.entries:
+        if entry.end < 0:
+            entry.end = len(renderer.lines)
+    return Rendering(renderer.lines, renderer.entries)
+
+
+def render(
+    root: Node, *, text_limit: int | None = None, prefix: str = "", page_text: str | None = None
+) -> str:
+    """The compact text of a tree (or subtree); see `rendering`."""
+    return rendering(root, text_limit=text_limit, prefix=prefix, page_text=page_text).text
+
+
+def outline(found: Rendering, max_title: int = 200) -> str:
+    """Headings and landmarks of a rendering, nested, each with its ref and its section's size."""
     out: list[str] = []
-    _emit(root, 0, out)
-    if prefix:
-        own = re.compile(rf"\[{re.escape(prefix)}(e\d+)\](?=[ :]|$)")
-        out = [own.sub(r"[\1]", line) for line in out]
-    if text_limit is not None:
-        out = [_abbreviate(line, text_limit) for line in out]
+    open_: list[Entry] = []
+    for entry in found.entries:
+        while open_ and open_[-1].end <= entry.start:
+            open_.pop()
+        depth = len(open_)
+        label = f"h{entry.level}" if entry.role == "heading" else entry.role
+        title = f" {json.dumps(entry.title[:max_title], ensure_ascii=False)}" if entry.title else ""
+        out.append(f"{' ' * depth}{label}{title} [{entry.ref}] {found.size(entry):,} chars")
+        open_.append(entry)
     return "\n".join(out)
+
+
+def cut_window(text: str, start: int, budget: int) -> int:
+    """Where a window of at most `budget` characters starting at `start` ends (exclusive).
+
+    At the end of a line (its newline stays in the window) whenever a line ends within the budget; a
+    line longer than the budget is split after a space, never inside a ref (`[e12]`, `[e12 -> /url]`) or
+    a link target (`-> /url`), and only where no space is found is it cut at the budget itself (before
+    a ref or target that the budget would split, when one starts inside the window).
+    """
+    end = start + max(1, budget)
+    if end >= len(text):
+        return len(text)
+    newline = text.rfind("\n", start, end)
+    if newline >= start:
+        return newline + 1
+    line_start = text.rfind("\n", 0, start) + 1
+    guarded = [
+        match.span()
+        for match in _UNSPLIT.finditer(text, line_start, min(len(text), end + URL_CHARS + 64))
+        if match.end() > start and match.start() < end
+    ]
+    space = end
+    while True:
+        space = text.rfind(" ", start, space)
+        if space < start:
+            break
+        if not any(begin <= space < stop for begin, stop in guarded):
+            if space + 1 > start:
+                return space + 1
+            break
+    for begin, stop in guarded:  # no space to split at: cut at the budget, but not inside a ref
+        if begin < end < stop and begin > start:
+            return begin
+    return end
 
 
 def _abbreviate(line: str, limit: int) -> str:
