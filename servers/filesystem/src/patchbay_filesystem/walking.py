@@ -28,7 +28,16 @@ from patchbay_common.roots import DirScan, Roots
 from patchbay_filesystem.policy import Policy
 from patchbay_filesystem.textfiles import SNIFF_BYTES
 
-__all__ = ["Glob", "GrepResult", "NameSearch", "build_tree", "grep", "search_names"]
+__all__ = [
+    "Glob",
+    "GrepResult",
+    "NameSearch",
+    "SearchPattern",
+    "build_tree",
+    "compile_regex",
+    "grep",
+    "search_names",
+]
 
 Matcher = Callable[[str, str], bool]
 
