@@ -31,7 +31,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
-import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import (
@@ -64,7 +63,7 @@ from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
 from patchbay_common.events import event_store
 from patchbay_common.limits import set_cursor_scope
-from patchbay_common.logs import configure_logging, get_logger, log_call, summarize_arguments
+from patchbay_common.logs import configure_logging, get_logger, log_call, structlog, summarize_arguments
 from patchbay_common.results import (
     Reply,
     cap_error,

@@ -25,13 +25,12 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import structlog
 from mcp.server import MCPServer
 from mcp_types import EmptyResult, SetLevelRequestParams
 
 from patchbay_common import sdk
 from patchbay_common.errors import redact
-from patchbay_common.logs import get_logger
+from patchbay_common.logs import get_logger, structlog
 
 __all__ = ["LEVELS", "ClientLog", "Progress", "current_call", "log_to_client"]
 

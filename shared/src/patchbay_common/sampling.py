@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from mcp_types import SamplingMessage, TextContent
 
-from patchbay_common.logs import get_logger
+from patchbay_common.logs import get_logger, structlog
 from patchbay_common.notify import Progress, current_call, log_to_client
 from patchbay_common.results import Reply
 from patchbay_common.untrusted import wrap_untrusted

@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import structlog
-
 from patchbay_common import notify
 from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, register_secret
-from patchbay_common.logs import get_logger
+from patchbay_common.logs import get_logger, structlog
 from patchbay_common.retry import retry_async
 
 __all__ = [
