@@ -275,7 +275,8 @@ def _handler_for(api: BraveStandIn) -> type[BaseHTTPRequestHandler]:
             raw = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            if "gzip" in headers.get("accept-encoding", "") and len(raw) > 200:
+            already = any(key.lower() == "content-encoding" for key in extra)  # a canned, encoded body
+            if "gzip" in headers.get("accept-encoding", "") and len(raw) > 200 and not already:
                 raw = gzip.compress(raw)
                 self.send_header("Content-Encoding", "gzip")
             for key, value in extra.items():

@@ -114,3 +114,30 @@ def test_odd_answers_do_not_crash() -> None:
     assert r.places({"results": [{}]}, None)[0].name == "(unnamed place)"
     assert r.altered_query({"query": {"altered": "pizza"}}) == "pizza"
     assert r.more_available({"query": None}) is False
+
+
+def test_malformed_and_oversized_fields_never_crash_and_stay_bounded() -> None:
+    """URLs that are not strings, megabyte fields, ids that are not strings: dropped or cut, not an error."""
+    huge = "x" * 1_000_000
+    images = {
+        "results": [
+            {
+                "url": "https://a.example/p",
+                "title": huge,
+                "properties": {"url": 12345},
+                "thumbnail": {"src": []},
+            },
+            {"url": "https://b.example/\u200bp", "properties": {"url": "https://b.example/" + huge}},
+            {"url": {"not": "a string"}, "title": "dropped"},
+        ]
+    }
+    found = r.image_results(images)
+    assert [i.page_url for i in found] == ["https://a.example/p", "https://b.example/p"]
+    assert found[0].image_url is None and found[0].thumbnail_url is None and len(found[0].title) <= 300
+    assert found[1].image_url is not None and len(found[1].image_url) <= 2000
+    web = r.web_results({"web": {"results": [{"url": "https://c.example/", "description": huge}] * 5000}})
+    assert len(web) == r.MAX_ITEMS and all(len(i.snippet) <= r.MAX_SNIPPET_CHARS for i in web)
+    locations = {"locations": {"results": [{"id": 7}, {"id": huge}, {"id": "abc"}]}}
+    assert r.location_ids(locations, 5) == ["abc"]
+    place = r.places({"results": [{"id": ["x"], "title": "Cafe", "url": 99}]}, None)[0]
+    assert place.name == "Cafe" and place.url is None

@@ -48,6 +48,8 @@ __all__ = [
 T = TypeVar("T", bound=BaseModel)
 
 MAX_SNIPPET_CHARS = 600
+MAX_ITEMS = 200
+"""Results read from one list of an answer: Brave's largest page (images) holds 200."""
 _TAG = re.compile(r"<[^>]{0,200}>")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid)$", re.I)
 
@@ -167,9 +169,18 @@ def clean(value: Any, limit: int = MAX_SNIPPET_CHARS) -> str:
     """Plain one-line text: tags removed, entities decoded, invisible characters dropped, length capped."""
     if value is None:
         return ""
-    text = strip_invisible(html.unescape(_TAG.sub("", str(value))))
+    # Only the start of a long value can be shown: cleaning all of a megabyte field would be wasted work.
+    text = strip_invisible(html.unescape(_TAG.sub("", str(value)[: 4 * limit + 400])))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _url(value: Any) -> str:
+    """A URL from an answer: a string or nothing, one line, no invisible characters, at most 2000 chars."""
+    if not isinstance(value, str):
+        return ""
+    text = strip_invisible(value[:2000]).strip()
+    return "" if any(c in text for c in "\r\n\t") else text
 
 
 def url_key(url: str) -> str:
@@ -211,7 +222,9 @@ def _site(item: dict[str, Any]) -> str | None:
 def _list(container: Any, *path: str) -> list[dict[str, Any]]:
     for name in path:
         container = container.get(name) if isinstance(container, dict) else None
-    return [r for r in container if isinstance(r, dict)] if isinstance(container, list) else []
+    if not isinstance(container, list):
+        return []
+    return [r for r in container[:MAX_ITEMS] if isinstance(r, dict)]  # no endpoint returns more
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -230,13 +243,13 @@ def web_results(data: dict[str, Any]) -> list[WebResult]:
     return [
         WebResult(
             title=clean(r.get("title"), 300),
-            url=str(r.get("url") or ""),
+            url=_url(r.get("url")),
             snippet=clean(r.get("description")),
             age=clean(r.get("age"), 60) or None,
             site=_site(r),
         )
         for r in _list(data, "web", "results")
-        if r.get("url")
+        if _url(r.get("url"))
     ]
 
 
@@ -245,14 +258,14 @@ def news_results(data: dict[str, Any]) -> list[NewsResult]:
     return [
         NewsResult(
             title=clean(r.get("title"), 300),
-            url=str(r.get("url") or ""),
+            url=_url(r.get("url")),
             snippet=clean(r.get("description")),
             age=clean(r.get("age"), 60) or None,
             site=_site(r),
             breaking=bool(r.get("breaking")),
         )
         for r in _list(data, "results")
-        if r.get("url")
+        if _url(r.get("url"))
     ]
 
 
@@ -260,16 +273,16 @@ def image_results(data: dict[str, Any]) -> list[ImageResult]:
     """The results of an `/images/search` answer."""
     out = []
     for r in _list(data, "results"):
-        if not r.get("url"):
+        if not _url(r.get("url")):
             continue
         props = _dict(r.get("properties"))
         thumb = _dict(r.get("thumbnail"))
         out.append(
             ImageResult(
                 title=clean(r.get("title"), 300),
-                page_url=str(r["url"]),
-                image_url=props.get("url") or None,
-                thumbnail_url=thumb.get("src") or None,
+                page_url=_url(r["url"]),
+                image_url=_url(props.get("url")) or None,
+                thumbnail_url=_url(thumb.get("src")) or None,
                 width=_int(props.get("width")),
                 height=_int(props.get("height")),
                 site=clean(r.get("source"), 200) or _site(r),
@@ -282,13 +295,13 @@ def video_results(data: dict[str, Any]) -> list[VideoResult]:
     """The results of a `/videos/search` answer."""
     out = []
     for r in _list(data, "results"):
-        if not r.get("url"):
+        if not _url(r.get("url")):
             continue
         video = _dict(r.get("video"))
         out.append(
             VideoResult(
                 title=clean(r.get("title"), 300),
-                url=str(r["url"]),
+                url=_url(r["url"]),
                 snippet=clean(r.get("description")),
                 age=clean(r.get("age"), 60) or None,
                 duration=clean(video.get("duration"), 20) or None,
@@ -302,7 +315,8 @@ def video_results(data: dict[str, Any]) -> list[VideoResult]:
 
 def location_ids(data: dict[str, Any], limit: int) -> list[str]:
     """The ids of the places in a `/web/search?result_filter=locations` answer, at most `limit`."""
-    ids = [str(r["id"]) for r in _list(data, "locations", "results") if r.get("id")]
+    found = (r.get("id") for r in _list(data, "locations", "results"))
+    ids = [i for i in found if isinstance(i, str) and 0 < len(i) <= 500]  # sent back to Brave as given
     return list(dict.fromkeys(ids))[:limit]
 
 
@@ -347,7 +361,7 @@ def _place(item: dict[str, Any], description: str | None) -> Place:
     value = rating.get("ratingValue")
     coords = item.get("coordinates")
     return Place(
-        id=str(item.get("id") or ""),
+        id=clean(item.get("id"), 200),
         name=clean(item.get("title"), 300) or "(unnamed place)",
         address=_address(item),
         phone=clean(contact.get("telephone"), 60) or None,
@@ -362,7 +376,7 @@ def _place(item: dict[str, Any], description: str | None) -> Place:
         ),
         categories=[clean(c, 60) for c in item.get("categories") or [] if isinstance(c, str)][:5],
         description=clean(description) or None,
-        url=str(item["url"]) if isinstance(item.get("url"), str) else None,
+        url=_url(item.get("url")) or None,
         coordinates=[float(c) for c in coords] if isinstance(coords, list) and len(coords) == 2 else None,
     )
 

@@ -187,7 +187,7 @@ async def _list_search(
         params.append(("offset", str(offset)))
     params += [*options.params(), *extra]
     data = await client.get(endpoint, params)
-    items, dropped = r.dedupe(parse(data), key)
+    items, dropped = r.dedupe(parse(data)[:count], key)  # an answer holding more than asked is cut
     return _Found(
         tool=tool,
         kind=kind,
