@@ -232,6 +232,28 @@ Give a short prioritised list: what is wrong, why it matters, and the exact SQL 
 administrator would run."""
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: a database is named and its host answers (TCP, 1.5 s); never shows the password."""
+    import os
+
+    from patchbay_common.preflight import url_reachable
+
+    if not settings.dsn:
+        if os.environ.get("PGHOST") or os.environ.get("PGDATABASE"):
+            return []
+        return [
+            "no database: set PATCHBAY_POSTGRES_DSN=postgresql://user@host:5432/dbname in the client's env "
+            "(or libpq's PGHOST, PGUSER, PGDATABASE)"
+        ]
+    problems = []
+    for given in settings.dsn:
+        dsn = given.split("=", 1)[1] if "=" in given.split("://", 1)[0] else given
+        label = given.split("=", 1)[0] if dsn is not given else "database"
+        fix = "check the host and port in the DSN and that PostgreSQL runs there"
+        problems += url_reachable(dsn, 5432, f"{label}", fix)
+    return problems
+
+
 def main() -> None:
     """Console entry point: `patchbay-postgres --dsn postgresql://...`."""
-    serve(build, Settings, secret_env=["PATCHBAY_POSTGRES_DSN"])
+    serve(build, Settings, secret_env=["PATCHBAY_POSTGRES_DSN"], preflight=preflight)
