@@ -13,15 +13,19 @@ import html
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from patchbay_browser.server import Settings, build
 from patchbay_common.testing.clients import ERAS, Era, connect
+from patchbay_common.testing.modules import import_file
 from patchbay_common.testing.results import HOSTILE, assert_capped, assert_neutralized, text
 
 pytestmark = pytest.mark.anyio
+
+read_all = import_file(Path(__file__).parent / "browser_paging.py", "patchbay_browser_tests_paging").read_all
 
 BUDGET = 3000
 OUTSIDE_CONTENT_TOOLS = {
@@ -105,9 +109,9 @@ async def test_every_tool_with_page_content_is_framed_sanitized_and_capped(
 
     async def fresh() -> str:
         await call("navigate", url=site.url("/hostile"))
-        whole, answers = await read_all(client)
-        results.setdefault("snapshot", []).extend(answers)
-        return whole
+        paged = await read_all(client)
+        results.setdefault("snapshot", []).extend(paged.answers)
+        return str(paged.whole)
 
     async with connect(server, era=era) as client:
         page = await fresh()
@@ -159,35 +163,6 @@ async def test_every_tool_with_page_content_is_framed_sanitized_and_capped(
                 raise AssertionError(f"{tool}: {failure}\n{text(answer)[:600]}") from None
 
 
-_WINDOW = re.compile(r"showing characters (\d+)-(\d+) of (\d+); call snapshot again with offset=(\d+)")
-
-
-async def read_all(client: Any) -> tuple[str, list[Any]]:
-    """The whole snapshot of the selected tab, read window by window; checks each window's offsets."""
-    offset, total, windows, answers = 0, None, [], []
-    while True:
-        result = await client.call_tool("snapshot", {"offset": offset})
-        assert not result.is_error, text(result)
-        answers.append(result)
-        shown = text(result)
-        frame = re.search(r"in it\.\n(.*)\n</untrusted-data-[0-9a-f]{16}>", shown, re.S)
-        assert frame is not None, shown
-        window = frame.group(1).split("\n", 2)[2]  # after the URL and Title lines
-        windows.append(window)
-        marker = _WINDOW.search(shown)
-        if marker is None:
-            assert total is None or len(window) == total - offset
-            break
-        start, end, total_now, resume = (int(g) for g in marker.groups())
-        assert start == offset and resume == end and len(window) == end - start
-        assert total in (None, total_now)
-        total, offset = total_now, end
-        assert len(answers) < 200
-    whole = "".join(windows)
-    assert total is None or len(whole) == total
-    return whole, answers
-
-
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_snapshot_pages_through_a_hostile_page_within_the_budget(
     hostile: tuple[Any, Any], era: Era
@@ -195,7 +170,8 @@ async def test_a_snapshot_pages_through_a_hostile_page_within_the_budget(
     server, site = hostile
     async with connect(server, era=era) as client:
         await client.call_tool("navigate", {"url": site.url("/hostile")})
-        whole, answers = await read_all(client)
+        paged = await read_all(client)
+    whole, answers = paged.whole, paged.answers
     for answer in answers:
         assert_neutralized(answer)
         assert_capped(answer, BUDGET)

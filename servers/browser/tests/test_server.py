@@ -16,9 +16,12 @@ from mcp_types import ImageContent
 
 from patchbay_browser.server import build
 from patchbay_common.testing.clients import ERAS, Era, connect
+from patchbay_common.testing.modules import import_file
 from patchbay_common.testing.results import text as text_of
 
 pytestmark = pytest.mark.anyio
+
+paging = import_file(Path(__file__).parent / "browser_paging.py", "patchbay_browser_tests_paging")
 
 
 def settings_for(*flags: str) -> Any:
@@ -130,22 +133,27 @@ async def test_fill_type_press_select_hover_and_check(server: Any, site: Any) ->
         assert "Pressed Tab" in await ok(client, "press_key", key="Tab")
 
 
-async def test_snapshot_cap_offset_subtree_and_full_text(server: Any, site: Any) -> None:
+async def test_snapshot_windows_cursor_subtree_and_full_text(server: Any, site: Any) -> None:
     async with connect(server) as client:
         await ok(client, "navigate", url=site.url("/big"))
         first = await ok(client, "snapshot", max_chars=2000)
-        assert "[truncated: showing characters 0-2000 of " in first
-        assert "call snapshot again with offset=2000 to read on, or pass ref to narrow it]" in first
-        total = int(re.search(r"of (\d+);", first).group(1))  # type: ignore[union-attr]
-        assert total > 50_000
-        second = await ok(client, "snapshot", max_chars=2000, offset=2000)
-        assert "showing characters 2000-4000" in second
+        marker = paging.MARKER.search(first)
+        assert marker is not None, first
+        start, end, total = (int(marker.group(i)) for i in (1, 2, 3))
+        assert start == 0 and 1000 < end <= 2000 and total > 50_000
+        assert f'URL: {site.url("/big")}\nTitle: "Big"' in first
+        assert paging.framed(first).endswith("]")  # the window ends at a line end, a ref last on it
+        second = await ok(client, "snapshot", cursor=marker.group(5), max_chars=2000)
+        assert f"showing characters {end}-" in second
+        assert paging.framed(second).splitlines()[0] == f"URL: {site.url('/big')} (continued)"
         capped = await ok(client, "snapshot")  # the window leaves room for the header, frame and marker
         shown = int(re.search(r"showing characters 0-(\d+) of", capped).group(1))  # type: ignore[union-attr]
-        assert 24_000 < shown < 25_000 and len(capped) <= 25_000
-        assert f"call snapshot again with offset={shown} to read on" in capped
-        past = await refused(client, "snapshot", offset=total + 10)
-        assert "past the end" in past
+        assert 23_000 < shown < 25_000 and len(capped) <= 25_000
+        body, signature = marker.group(5).split(".")
+        forged = f"{body[:9]}{'B' if body[9] == 'A' else 'A'}{body[10:]}.{signature}"
+        assert "The cursor is not valid" in await refused(client, "snapshot", cursor=forged)
+        too_many = await refused(client, "snapshot", max_chars=30_000)
+        assert "max_chars 30,000 is more than this server returns in one answer (25,000" in too_many
         await ok(client, "navigate", url=site.url("/"))
         page = await ok(client, "snapshot")
         nav = ref_of(page, 'navigation "Main"')

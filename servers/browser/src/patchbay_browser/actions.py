@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import mimetypes
 import os
@@ -28,15 +29,20 @@ from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_text, human_size, truncation_marker
 from patchbay_common.results import Reply
 from patchbay_common.roots import Roots
+from patchbay_common.untrusted import sanitize
 
 __all__ = [
+    "HELD_SNAPSHOTS",
     "Shot",
+    "Snapshot",
     "act",
     "downloads_text",
     "evaluate",
     "fit_lines",
     "handle_dialog",
+    "held_snapshot",
     "history",
+    "hold_snapshot",
     "navigate",
     "read_upload",
     "requests_text",
@@ -45,6 +51,7 @@ __all__ = [
     "select",
     "short",
     "snapshot",
+    "snapshot_mode",
     "tab_index",
     "tabs_text",
     "type_text",
@@ -209,51 +216,145 @@ async def history(session: Session, tab: Tab, *, back: bool) -> Reply:
 # --- reading -----------------------------------------------------------------------------------------------
 
 
-async def snapshot(
-    session: Session, tab: Tab, *, ref: str | None, changes_only: bool, text_limit: int | None
-) -> tuple[str, str, list[str]]:
-    """The compact snapshot text of `tab` (or of a subtree, or its changes), its header, and our notes.
+HELD_SNAPSHOTS = 8
+"""Snapshots held per tab, one per client connection paging through it (the latest connections)."""
+HELD_CHARS = 5_000_000
+"""A snapshot longer than this is not held: each window renders the page again."""
 
-    The header (URL and title) is the page's; the notes (which subtree, what is compared) are ours.
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One rendering of a tab that a client reads in windows, and what tells whether it is still current.
+
+    `text` and `header` are sanitized (what the model is shown), so window offsets index the text as
+    shown. `version` is a digest of the text and of what was asked (`mode`): a cursor carries it, and a
+    later rendering with another digest means the page changed. `state` (URL, element count, text length,
+    viewport) and `generation` (what tools did to the tab) tell, without rendering again, that it did not.
     """
+
+    text: str
+    header: str
+    url: str
+    notes: tuple[str, ...]
+    mode: Mode
+    version: str
+    sections: int
+    state: tuple[Any, ...] | None
+    generation: int
+
+
+Mode = tuple[str, bool, bool, bool]
+"""What a snapshot call asked for: (ref or "", changes_only, full_text, outline)."""
+
+
+def snapshot_mode(ref: str | None, changes_only: bool, full_text: bool, outline: bool) -> Mode:
+    """What a snapshot call asked for, as held and as carried in its cursor."""
+    return (ref or "", changes_only, full_text, outline)
+
+
+async def snapshot(session: Session, tab: Tab, mode: Mode, text_limit: int) -> Snapshot:
+    """Render `tab` for `mode` (a subtree or section by ref, the changes, the outline, or all of it).
+
+    The header (URL and title) is the page's; the notes (which subtree, what is compared) are ours. A
+    ref on a heading gives its section: the heading and what follows it up to the next heading of the
+    same or a higher level; a ref on a landmark gives the landmark; any other ref its subtree.
+    """
+    ref, changes_only, full_text, outline = mode
     try:
         tree = await session.snapshot_tree(tab)
     except UserError:
         raise
     except Exception as exc:
         raise friendly(exc, "Taking the snapshot") from None
+    state, page_text = await session.page_state(tab, with_text=True)
+    tab.renders += 1
+    generation = tab.generation
     url, title = tab.page.url, await _title(tab)
     header = (
         f"URL: {short(url, URL_CHARS)}\nTitle: {json.dumps(short(title, TITLE_CHARS), ensure_ascii=False)}"
     )
+    limit = None if full_text else text_limit
+    # Rendering and comparing snapshots of large pages is CPU work: off the event loop.
+    whole = await asyncio.to_thread(
+        snap.rendering, tree, text_limit=limit, prefix=tab.ref_prefix, page_text=page_text
+    )
     notes: list[str] = []
-    node = tree
+    text = whole.text
     if ref:
         found = snap.find_ref(tree, snap.full_ref(ref, tab.ref_prefix))
         if found is None:
-            raise UserError(
-                f"No element has the ref {ref} on the current page.",
-                hint=STALE_REF_HINT,
-            )
-        node = found
-        notes.append(f"Subtree of {ref}.")
-    # Rendering and comparing snapshots of large pages is CPU work: off the event loop.
-    text = await asyncio.to_thread(snap.render, node, text_limit=text_limit, prefix=tab.ref_prefix)
-    previous, previous_url = tab.last_snapshot, tab.last_snapshot_url
-    if ref is None:
-        tab.last_snapshot, tab.last_snapshot_url = text, url
-    if changes_only:
-        if previous is None or ref is not None:
-            notes.append("No earlier snapshot of this tab to compare with; showing it in full.")
-        elif previous_url != url:
-            notes.append("The page's URL changed since the last snapshot; showing it in full.")
+            raise UserError(f"No element has the ref {ref} on the current page.", hint=STALE_REF_HINT)
+        entry = next((e for e in whole.entries if e.ref == ref), None)
+        if entry is not None and entry.role == "heading":
+            text = whole.section(entry)
+            notes.append(f"Section of {ref}: the heading and what follows it up to the next of its level.")
+        elif entry is not None:
+            text = whole.section(entry)
+            notes.append(f"Subtree of {ref}.")
         else:
-            changed = await asyncio.to_thread(snap.diff_lines, previous, text)
-            if not changed:
-                return "", header, [*notes, "(no change since the last snapshot)"]
-            notes.append("Changes since the last snapshot: lines added (+) and removed (-).")
-            return changed, header, notes
-    return text, header, notes
+            text = await asyncio.to_thread(
+                snap.render, found, text_limit=limit, prefix=tab.ref_prefix, page_text=page_text
+            )
+            notes.append(f"Subtree of {ref}.")
+        if changes_only:
+            notes.append("changes_only compares whole pages; showing the part in full.")
+    elif outline:
+        text = snap.outline(whole)
+        if whole.entries:
+            notes.append(
+                f"Outline: {len(whole.entries)} headings and landmarks with the characters of each section "
+                f"(the whole snapshot: {len(whole.text):,}); snapshot(ref=...) returns one section."
+            )
+        else:
+            notes.append("This page has no headings or landmarks to outline; take the snapshot without it.")
+    else:
+        previous, previous_url = tab.last_snapshot, tab.last_snapshot_url
+        tab.last_snapshot, tab.last_snapshot_url = whole.text, url
+        if changes_only:
+            if previous is None:
+                notes.append("No earlier snapshot of this tab to compare with; showing it in full.")
+            elif previous_url != url:
+                notes.append("The page's URL changed since the last snapshot; showing it in full.")
+            else:
+                text = await asyncio.to_thread(snap.diff_lines, previous, whole.text)
+                if text:
+                    notes.append("Changes since the last snapshot: lines added (+) and removed (-).")
+                else:
+                    notes.append("(no change since the last snapshot)")
+    shown = sanitize(text)
+    digest = hashlib.sha256(f"{mode!r}\0{shown}".encode()).hexdigest()[:16]
+    return Snapshot(
+        text=shown,
+        header=sanitize(header),
+        url=sanitize(short(url, URL_CHARS)),
+        notes=tuple(notes),
+        mode=mode,
+        version=digest,
+        sections=len(whole.entries),
+        state=tuple(state) if state is not None else None,
+        generation=generation,
+    )
+
+
+async def held_snapshot(session: Session, tab: Tab, key: int, mode: Mode, version: str) -> Snapshot | None:
+    """The snapshot this connection is paging through, when it is still what the page shows."""
+    held: Snapshot | None = tab.snapshots.get(key)
+    if held is None or held.mode != mode or held.version != version or held.generation != tab.generation:
+        return None
+    state, _ = await session.page_state(tab, with_text=False)
+    if state is None or tuple(state) != held.state or held.generation != tab.generation:
+        return None
+    return held
+
+
+def hold_snapshot(tab: Tab, key: int, held: Snapshot) -> None:
+    """Keep `held` for this connection's next windows (a few connections per tab, the latest)."""
+    tab.snapshots.pop(key, None)
+    if len(held.text) > HELD_CHARS or held.state is None:
+        return
+    tab.snapshots[key] = held
+    while len(tab.snapshots) > HELD_SNAPSHOTS:
+        tab.snapshots.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -460,6 +561,7 @@ async def handle_dialog(session: Session, tab: Tab, accept: bool, prompt_text: s
         )
     kind, message = dialog.type, dialog.message
     tab.dialog = None
+    tab.touched()
     try:
         if accept:
             await dialog.accept(prompt_text) if prompt_text is not None else await dialog.accept()

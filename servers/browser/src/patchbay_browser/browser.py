@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # Playwright is imported on first launch, never at start-up
     from playwright.async_api import BrowserContext, Dialog, Download, Locator, Page, Playwright
 
 __all__ = [
+    "PAGE_TEXT_CHARS",
     "PROTECTED_SWITCHES",
     "RESPONSIVE_SECONDS",
     "SNAPSHOT_MAX_CHARS",
@@ -94,6 +95,24 @@ _PAGE_SIZE = (
     "() => [document.getElementsByTagName('*').length, "
     "(document.documentElement && document.documentElement.textContent || '').length]"
 )
+PAGE_TEXT_CHARS = 4_000_000
+"""A page's text is used to keep its spacing in snapshots up to this size (beyond it, spacing is guessed)."""
+_PAGE_STATE = """([withText, limit]) => {
+  try {
+    const html = document.documentElement;
+    const state = [location.href, document.getElementsByTagName('*').length,
+                   (html && html.textContent || '').length, innerWidth, innerHeight];
+    let text = null;
+    if (withText) {
+      const root = document.body || html;
+      text = root ? root.innerText : null;
+      if (text && text.length > limit) text = null;
+    }
+    return {state, text};
+  } catch (e) {
+    return null;
+  }
+}"""
 STALE_REF_HINT = "Refs come from the latest snapshot and change when the page navigates: take a new snapshot."
 _MAX_EVENTS = 500
 _MAX_SCREENSHOTS = 20
@@ -182,6 +201,18 @@ class Tab:
     last_snapshot_url: str | None = None
     ref_prefix: str = ""
     background: set[asyncio.Future[Any]] = field(default_factory=set)
+    token: str = field(default_factory=lambda: secrets.token_hex(4))
+    """Names the tab in snapshot cursors (a cursor of another tab is refused)."""
+    generation: int = 0
+    """Counts what a tool did to the tab and every navigation of its main frame (a held snapshot is stale)."""
+    snapshots: OrderedDict[int, Any] = field(default_factory=OrderedDict)
+    """The snapshot each client connection is paging through (`actions.Snapshot`), latest connections last."""
+    renders: int = 0
+    """Snapshots rendered of this tab (each asks Chromium for the accessibility tree and the page's text)."""
+
+    def touched(self) -> None:
+        """Note that the page may have changed (an action, a navigation): held snapshots are stale."""
+        self.generation += 1
 
 
 @dataclass
@@ -268,7 +299,12 @@ class Session:
             tab.dialog = dialog
             tab.dialog_opened.set()
 
+        def on_navigated(frame: Any) -> None:
+            if frame == page.main_frame:
+                tab.touched()
+
         def on_close(_: Any) -> None:
+            tab.snapshots.clear()
             if tab in self.tabs:
                 index = self.tabs.index(tab)
                 self.tabs.remove(tab)
@@ -282,6 +318,7 @@ class Session:
         page.on("requestfailed", on_failed)
         page.on("dialog", on_dialog)
         page.on("download", self._on_download)
+        page.on("framenavigated", on_navigated)
         page.on("close", on_close)
 
     # --- downloads ----------------------------------------------------------------------------------
@@ -340,6 +377,7 @@ class Session:
                 f"A {tab.dialog.type} dialog is open on this tab ({tab.dialog.message[:200]!r}).",
                 hint="Accept or dismiss it with handle_dialog first.",
             )
+        tab.touched()
         tab.dialog_opened.clear()
         task = asyncio.ensure_future(action)
         waiter = asyncio.ensure_future(tab.dialog_opened.wait())
@@ -367,6 +405,7 @@ class Session:
 
     async def require(self, tab: Tab, ref: str) -> Locator:
         """The element for `ref`, failing clearly when the page no longer has it."""
+        tab.touched()  # the tools that look an element up act on it
         locator = self.locator(tab, ref)
         try:
             count = await locator.count()
@@ -430,6 +469,23 @@ class Session:
         if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size)):
             return 0, 0
         return size[0], size[1]
+
+    async def page_state(self, tab: Tab, *, with_text: bool) -> tuple[list[Any] | None, str | None]:
+        """What tells whether the page changed (URL, elements, text length, viewport), and its text.
+
+        The text is the page's `innerText` (what a reader sees, with its spacing and line breaks), at most
+        `PAGE_TEXT_CHARS` of it. Either is None when the page cannot say in time (busy, navigating, or a
+        script replaced what is asked for).
+        """
+        try:
+            asked = tab.page.evaluate(_PAGE_STATE, [with_text, PAGE_TEXT_CHARS])
+            found = await asyncio.wait_for(asked, RESPONSIVE_SECONDS)
+        except Exception:
+            return None, None
+        if not isinstance(found, dict):
+            return None, None
+        state, text = found.get("state"), found.get("text")
+        return (state if isinstance(state, list) else None), (text if isinstance(text, str) else None)
 
     def remember_screenshot(self, name: str, data: bytes, mime: str) -> None:
         """Keep a screenshot for the `screenshot://` resource (the oldest go first)."""

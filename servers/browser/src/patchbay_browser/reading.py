@@ -1,8 +1,12 @@
 """The reading toolset: the page as a snapshot or a screenshot, waits, console and network listings.
 
-A snapshot window is cut from the sanitized snapshot text (what the model is shown), so its offsets stay
-exact whatever the page holds, and it is sized so that the header, the frame and our note fit the answer's
-budget along with it: the layer never has to cut it again, and the offset in the marker is the one to use.
+A snapshot is rendered once for its first window and held for the client connection that asked
+(`actions.hold_snapshot`); the marker after each window carries a signed cursor with the tab, the
+rendering's digest and where the next window starts. Later windows come from the held rendering while
+nothing says the page changed (no tool acted on the tab, same URL, element count, text length and
+viewport); otherwise the page is rendered again, and a different digest is said to be a new snapshot.
+Windows are cut from the sanitized text (what the model is shown) at line ends, and sized so that the
+header, the frame and our note fit the answer's budget along with them: the layer never has to cut again.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from mcp.server.mcpserver import Context, Image
 from pydantic import Field
 
 from patchbay_browser import actions
+from patchbay_browser import snapshot as snap
 from patchbay_browser.deps import Deps
-from patchbay_common.limits import cap_text, truncation_marker
+from patchbay_common.errors import UserError
+from patchbay_common.limits import decode_cursor, encode_cursor, truncation_marker
 from patchbay_common.results import Reply
+from patchbay_common.sdk import connection_of
 from patchbay_common.toolsets import Toolset
-from patchbay_common.untrusted import sanitize
+from patchbay_common.untrusted import wrap_untrusted
 
 tools = Toolset("reading", "Read the selected tab: snapshot, screenshot, waits, console and network.")
 
@@ -27,13 +34,22 @@ NETWORK = "network requests"
 SCREENSHOT = "page screenshot"
 
 
-@tools.tool(open_world=True, untrusted=SNAPSHOT, structured_output=False)
+@tools.tool(
+    open_world=True,
+    untrusted=SNAPSHOT,
+    structured_output=False,
+    continuation="call snapshot with ref (a section or subtree) or outline=true",
+)
 async def snapshot(
     deps: Deps,
     ctx: Context[Any, Any],
     ref: Annotated[
         str | None,
-        Field(max_length=40, description="Show only the subtree of this element or section ref."),
+        Field(
+            max_length=40,
+            description="Show only this element's subtree, or for a heading its section (the heading and "
+            "what follows up to the next heading of its level).",
+        ),
     ] = None,
     changes_only: Annotated[
         bool, Field(description="Return only the lines added (+) or removed (-) since the last snapshot.")
@@ -41,33 +57,137 @@ async def snapshot(
     full_text: Annotated[
         bool, Field(description="Show long runs of text in full instead of shortened.")
     ] = False,
-    offset: Annotated[int, Field(ge=0, description="Character offset to read on from after a cut.")] = 0,
-    max_chars: Annotated[int, Field(ge=100, le=1_000_000, description="Most characters to return.")] = 25_000,
+    outline: Annotated[
+        bool,
+        Field(description="List the headings and landmarks with their refs and the size of each section."),
+    ] = False,
+    cursor: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            description="Continue a snapshot from where the previous window ended (from its marker); the "
+            "other arguments are taken from the cursor (max_chars too, unless given).",
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        Field(
+            ge=1000,
+            description="Most characters of snapshot text in one window; at most the server's "
+            "--max-output-chars (25,000 unless the operator set it), which is also the default.",
+        ),
+    ] = None,
 ) -> Reply:
-    """Return the selected tab's accessibility tree as compact indented text.
+    """Return the selected tab's accessibility tree as compact indented text, in windows cut at line ends.
 
     Each line is a role, a quoted name, states such as [checked], and a ref such as [e12] on elements
-    the action tools accept (and on sections, for `ref`); links end with -> URL. Long text is shortened
-    with ...(+N chars) unless full_text is set. Output beyond max_chars is cut with a marker giving the
-    offset to continue from.
+    the action tools accept, on headings and on sections (for `ref`); links end with -> URL. A link
+    inside running text carries its ref and URL after its text: word[e12 -> URL]. Text keeps the page's
+    spacing and line breaks; long text is shortened with ...(+N chars) unless full_text is set. Each
+    window ends with a marker giving the cursor for the next, read from the same rendering of the page.
     """
+    if max_chars is not None and max_chars > deps.max_chars:
+        raise UserError(
+            f"max_chars {max_chars:,} is more than this server returns in one answer "
+            f"({deps.max_chars:,} characters, its --max-output-chars).",
+            hint=f"Pass at most {deps.max_chars:,}, or leave it out; read on with the cursor in the marker.",
+        )
+    state = _read_cursor(cursor) if cursor else None
+    mode = (
+        actions.snapshot_mode(ref, changes_only, full_text, outline)
+        if state is None
+        else (state["r"], state["c"], state["f"], state["l"])
+    )
+    key = id(connection_of(ctx))
+    changed = False
     async with deps.session(ctx) as session:
         tab = await session.ensure_tab()
-        text, header, notes = await actions.snapshot(
-            session,
-            tab,
-            ref=ref,
-            changes_only=changes_only,
-            text_limit=None if full_text else deps.snapshot_text_chars,
+        held = None
+        if state is not None:
+            if state["t"] != tab.token:
+                raise UserError(
+                    "That cursor continues a snapshot of another tab (or of a tab that was closed).",
+                    hint="Select that tab with select_tab, or take a new snapshot of this one.",
+                )
+            held = await actions.held_snapshot(session, tab, key, mode, state["v"])
+        if held is None:
+            if state is not None and mode[1]:
+                raise UserError(
+                    "The listing of changes that cursor continues is no longer held: the page changed, or "
+                    "this connection took another snapshot since.",
+                    hint="Take the snapshot again (changes_only compares with the latest snapshot).",
+                )
+            held = await actions.snapshot(session, tab, mode, deps.snapshot_text_chars)
+            actions.hold_snapshot(tab, key, held)
+            changed = state is not None and held.version != state["v"]
+    offset = state["o"] if state is not None and not changed else 0
+    if max_chars is None and state is not None and state["m"]:
+        max_chars = min(state["m"], deps.max_chars)  # the window size the first call asked for
+    return _window(deps, held, offset, max_chars, tab.token, changed)
+
+
+def _read_cursor(cursor: str) -> dict[str, Any]:
+    """A snapshot cursor's state, checked field by field."""
+    state = decode_cursor(cursor)
+    fields = {"k": str, "t": str, "v": str, "o": int, "m": int, "r": str, "c": bool, "f": bool, "l": bool}
+    wrong = [name for name, kind in fields.items() if type(state.get(name)) is not kind]
+    if state.get("k") != "snapshot" or wrong:
+        raise UserError(
+            "That cursor is not a snapshot cursor.", hint="Pass the cursor from a snapshot marker unchanged."
         )
-    header = sanitize(header)
-    window = cap_text(sanitize(text), min(max_chars, deps.room(SNAPSHOT, len(header) + 1)), offset)
-    if window.truncated:
-        shown = f"characters {window.start}-{window.end} of {window.total_chars}"
-        how = f"call snapshot again with offset={window.end} to read on, or pass ref to narrow it"
-        notes.append(truncation_marker(shown, how))
-    body = window.text or ("" if changes_only else "(empty)")
-    return Reply(f"{header}\n{body}" if body else header, note="\n".join(notes))
+    if state["o"] < 0 or state["m"] < 0 or len(state["r"]) > 40:
+        raise UserError("That cursor is not valid.", hint="Take a new snapshot.")
+    return state
+
+
+def _window(
+    deps: Deps, held: actions.Snapshot, offset: int, max_chars: int | None, tab: str, changed: bool
+) -> Reply:
+    """The window of `held` from `offset`: header, text cut at a line end, and the marker with the cursor."""
+    text = held.text
+    if offset and offset >= len(text):
+        raise UserError(
+            f"That cursor points past the end of the snapshot ({len(text):,} characters).",
+            hint="There is no more to read; take a new snapshot for the page as it is now.",
+        )
+    first = offset == 0
+    header = held.header if first else f"URL: {held.url} (continued)"
+    notes = list(held.notes) if first else []
+    if changed:
+        notes.insert(0, "The page changed since the earlier window: this is a new snapshot, from its start.")
+
+    def marker(start: int, end: int) -> str:
+        state = {
+            "k": "snapshot",
+            "t": tab,
+            "v": held.version,
+            "o": end,
+            "m": max_chars or 0,
+            "r": held.mode[0],
+        }
+        state.update(c=held.mode[1], f=held.mode[2], l=held.mode[3])
+        how = f"call snapshot with cursor={encode_cursor(state)} to read on"
+        if held.sections and not held.mode[0] and not held.mode[3]:
+            how += ", or outline=true to pick a section by ref"
+        lines_left = text.count("\n", end) + 1
+        shown = f"characters {start}-{end} of {len(text)} ({lines_left:,} lines left)"
+        return truncation_marker(shown, how)
+
+    frame = len(wrap_untrusted("", SNAPSHOT))
+    note_room = len("\n".join([*notes, marker(len(text), len(text))])) + 1
+    budget = deps.max_chars - frame - len(header) - 1 - note_room - 8
+    if max_chars is not None:
+        budget = min(budget, max_chars)
+    end = snap.cut_window(text, offset, max(200, budget))
+    body = text[offset:end].removesuffix("\n")
+    if end < len(text):
+        notes.append(marker(offset, end))
+    if not body and not first:
+        body = "(empty)"
+    if not text and first and not held.mode[1]:
+        body = "(empty)"
+    content = f"{header}\n{body}" if body else header
+    return Reply(content, note="\n".join(notes))
 
 
 @tools.tool(open_world=True, untrusted=SCREENSHOT, structured_output=False)
