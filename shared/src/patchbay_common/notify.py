@@ -147,8 +147,6 @@ class Progress:
             return
         if self._sent is not None and state[0] <= self._sent[0]:
             return  # progress must increase with every notification; a new message waits for the next step
-        if self._sent is None and state[0] <= 0:
-            return
         self._sent = state
         try:
             await self._ctx.report_progress(self.done, self.total, self._text())
@@ -158,9 +156,9 @@ class Progress:
             log.debug("progress not sent", error=str(exc))
 
     async def _tick(self) -> None:
-        while True:
-            await self._send()
+        while True:  # the first notification comes after one interval: a quick call sends at most one
             await anyio.sleep(_INTERVAL)
+            await self._send()
 
     async def __aenter__(self) -> Progress:
         self._ctx = current_call.get()
@@ -182,7 +180,7 @@ class Progress:
             # The ticker is ours: close its group as if the body succeeded, so the body's own error (or
             # cancellation) propagates unchanged instead of wrapped in an ExceptionGroup.
             await self._group.__aexit__(None, None, None)
-            if kind is None:
+            if kind is None and (self._sent is not None or self.done > 0):
                 with anyio.CancelScope(shield=True):
                     await self._send()
         return None
