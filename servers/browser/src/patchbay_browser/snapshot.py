@@ -434,23 +434,32 @@ class _Aligner:
         self.text = text
         lowered = text.lower()
         self.folds = len(lowered) == len(text)
-        if not self.folds:
-            lowered = text
-        words = [(m.start(), m.end()) for m in _WORDS.finditer(lowered)]
-        self.compact = "".join(lowered[start:end] for start, end in words)
-        self.starts = [start for start, _ in words]
-        self.offsets: list[int] = []
-        total = 0
-        for start, end in words:
-            self.offsets.append(total)
-            total += end - start
+        self.lowered = lowered if self.folds else text
         self.pos = 0
         self.far_misses = 0
+        self._whole: tuple[list[tuple[int, int]], list[int], str] | None = None
 
-    def _page(self, index: int) -> int:
-        """The page-text position of a character of the compact text."""
-        word = bisect.bisect_right(self.offsets, index) - 1
-        return self.starts[word] + index - self.offsets[word]
+    def _words(self, start: int, stop: int) -> tuple[list[tuple[int, int]], list[int], str]:
+        """The words between two positions of the page text, where each starts without spaces, joined."""
+        words = [match.span() for match in _WORDS.finditer(self.lowered, start, stop)]
+        offsets, total = [], 0
+        for begin, end in words:
+            offsets.append(total)
+            total += end - begin
+        return words, offsets, "".join(self.lowered[begin:end] for begin, end in words)
+
+    def _find(self, needle: str, stop: int | None) -> tuple[list[tuple[int, int]], list[int], int] | None:
+        """The words from the cursor to `stop` (None: the end, indexed once), and where `needle` starts."""
+        if stop is not None:
+            words, offsets, compact = self._words(self.pos, stop)
+            found = compact.find(needle)
+            return (words, offsets, found) if found >= 0 else None
+        if self._whole is None:
+            self._whole = self._words(0, len(self.text))
+        words, offsets, compact = self._whole
+        first = bisect.bisect_left(words, (self.pos, self.pos))
+        found = compact.find(needle, offsets[first] if first < len(offsets) else len(compact))
+        return (words, offsets, found) if found >= 0 else None
 
     def locate(self, pieces: list[str]) -> list[tuple[int, int]] | None:
         """The span of each piece in the page text, when the run is found there."""
@@ -458,19 +467,28 @@ class _Aligner:
         if not all(parts):
             return None
         needle = "".join(parts)
-        found = self.compact.find(needle, self.pos, self.pos + _ALIGN_WINDOW + len(needle))
-        if found < 0 and len(needle) >= _ALIGN_FAR_MIN and self.far_misses < _ALIGN_FAR_MISSES:
-            found = self.compact.find(needle, self.pos)
-            if found < 0:
+        found = None
+        for reach in (3 * len(needle) + 3_000, 2 * len(needle) + _ALIGN_WINDOW):
+            found = self._find(needle, min(len(self.text), self.pos + reach))
+            if found is not None:
+                break
+        if found is None and len(needle) >= _ALIGN_FAR_MIN and self.far_misses < _ALIGN_FAR_MISSES:
+            found = self._find(needle, None)
+            if found is None:
                 self.far_misses += 1
-        if found < 0:
+        if found is None:
             return None
+        words, offsets, at = found
+
+        def page(index: int) -> int:
+            word = bisect.bisect_right(offsets, index) - 1
+            return words[word][0] + index - offsets[word]
+
         spans = []
-        at = found
         for part in parts:
-            spans.append((self._page(at), self._page(at + len(part) - 1) + 1))
+            spans.append((page(at), page(at + len(part) - 1) + 1))
             at += len(part)
-        self.pos = at
+        self.pos = spans[-1][1]
         return spans
 
 
