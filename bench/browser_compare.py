@@ -172,12 +172,12 @@ async def sizes(client: Client, name: str, base: str, page: str) -> tuple[int, i
     await call(client, navigate(name, f"{base}/{page}"))
     if name == "patchbay-browser":
         first = text(await call(client, ("snapshot", {})))
-        total = re.search(r"of (\d+); call snapshot again", first)
-        full, offset = first, 0
-        while total and offset + 25_000 < int(total.group(1)):
-            offset += 25_000
-            full += text(await call(client, ("snapshot", {"offset": offset})))
-        refs = len(set(re.findall(r"\[((?:f\d+)?e\d+)\](?=[ :\n]|$)", full)))
+        total = re.search(r"of (\d+) \(", first)
+        full, shown = first, first
+        while cursor := re.search(r"cursor=([A-Za-z0-9_.-]+) to read on", shown):
+            shown = text(await call(client, ("snapshot", {"cursor": cursor.group(1)})))
+            full += shown
+        refs = len(set(re.findall(r"\[((?:f\d+)?e\d+)(?:\]| -> )", full)))
         return len(first), int(total.group(1)) if total else len(first), refs
     body = text(await call(client, ("browser_snapshot", {})))
     return len(body), len(body), interactive_refs(body)
