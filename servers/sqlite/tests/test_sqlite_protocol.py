@@ -82,7 +82,7 @@ async def test_a_long_query_reports_its_seconds(era: str, big: Path) -> None:
 
         plain = await client.call_tool("read_query", {"query": "SELECT 1"}, progress_callback=on_quick)
     assert not result.is_error and result.structured_content["rows"] == [[1_500_000]]
-    assert len(seen) >= 3, seen
+    assert len(seen) >= 2, seen  # about four a second, the first after 0.25 s
     values = [v for v, _, _, _ in seen]
     assert values == sorted(values) and values[-1] >= 0.5
     assert all(total is None for _, total, _, _ in seen)
