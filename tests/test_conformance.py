@@ -91,4 +91,3 @@ def test_official_conformance_suite(
         if check["status"] == "FAILURE"
     ]
     assert not failures, f"patchbay-{spec.name} fails conformance checks:\n" + "\n".join(failures)
-
