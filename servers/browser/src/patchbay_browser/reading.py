@@ -18,7 +18,7 @@ from pydantic import Field
 
 from patchbay_browser import actions
 from patchbay_browser import snapshot as snap
-from patchbay_browser.deps import Deps
+from patchbay_browser.deps import Deps, client_key
 from patchbay_common.errors import UserError
 from patchbay_common.limits import decode_cursor, encode_cursor, truncation_marker
 from patchbay_common.results import Reply
@@ -98,7 +98,9 @@ async def snapshot(
         if state is None
         else (state["r"], state["c"], state["f"], state["l"])
     )
-    key = id(connection_of(ctx))
+    # Held per client connection. Stateless (2026-era) requests have none (connection_of gives a new object
+    # each time) and share one session and its tabs: theirs is held under one key, 0, for those tabs.
+    key = id(connection_of(ctx)) if client_key(ctx)[1] is not None else 0
     changed = False
     async with deps.session(ctx) as session:
         tab = await session.ensure_tab()

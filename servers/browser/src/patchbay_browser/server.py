@@ -9,7 +9,8 @@ dialled, so private, loopback and cloud-metadata addresses stay unreachable (no 
 operator allows them; non-web schemes (file:, data:, javascript:, chrome:, view-source:) are refused.
 
 A model sees the page through `snapshot`: Playwright's accessibility tree re-rendered compactly, with refs
-(`[e12]`) that the action tools take, capped with a marker and an offset to read on, as a subtree by ref, or
+(`[e12]`) that the action tools take and running text as the page shows it, in windows cut at line ends and
+read from one rendering with a signed cursor, as an outline of headings, as a section or subtree by ref, or
 as the lines that changed since the last snapshot. Launch options come from the operator only.
 
 The tools are declared in toolset modules (navigation, reading, acting, tabs, files, scripting) on the
