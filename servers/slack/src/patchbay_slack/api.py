@@ -227,7 +227,7 @@ def _bounded_client_class() -> Any:
                 self._body = bytes(body)
             return await super().read()
 
-    class BoundedWebClient(AsyncWebClient):  # type: ignore[misc]
+    class BoundedWebClient(AsyncWebClient):
         async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
             timeout = aiohttp.ClientTimeout(total=self.timeout)
             async with aiohttp.ClientSession(timeout=timeout, response_class=BoundedResponse) as session:

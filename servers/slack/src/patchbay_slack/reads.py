@@ -502,7 +502,8 @@ async def search_messages(ws: Workspace, query: str, *, count: int, page: int, m
         lines, rows = [], []
         for match, dropped in cut:
             line, row = _rendered(match, dropped, ws.directory, room)
-            channel = match.get("channel") if isinstance(match.get("channel"), dict) else {}
+            given = match.get("channel")
+            channel: dict[str, Any] = given if isinstance(given, dict) else {}
             where = str(channel.get("name") or channel.get("id", "?"))[:200]
             lines.append(_clip(f"#{where} {line}", room))
             row["channel"] = where
