@@ -110,7 +110,8 @@ async def inner(base: str, names: list[str]) -> None:
         return await original(self, *args, **kwargs)
 
     Page.aria_snapshot = counted  # type: ignore[method-assign]
-    settings = Settings(_cli_parse_args=["--allow-host", "127.0.0.1", "--executable-path", CHROMIUM])
+    args = ["--allow-host", "127.0.0.1", "--executable-path", CHROMIUM]
+    settings = Settings(_cli_parse_args=args)  # type: ignore[call-arg,unused-ignore]
     server: Any = build(settings)
     async with server.browser.held(), connect(server) as client:
         for name in names:
