@@ -20,7 +20,7 @@ import contextlib
 import threading
 import time
 import weakref
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
@@ -40,8 +40,32 @@ LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "e
 _DEFAULT_LEVEL = "info"
 _INTERVAL = 0.25  # seconds between two progress notifications at most
 
-current_call: ContextVar[Any] = ContextVar("patchbay_current_call", default=None)
-"""The `Context` of the tool call running in this task (None outside one)."""
+class _CurrentCall:
+    """The `Context` of the tool call running in this task (None outside one).
+
+    Held in a box that is emptied when the call ends: tasks started during a call (a browser driver, a
+    pool's reader) copy the call's context variables and may live on, and must not keep the call's
+    connection alive through them.
+    """
+
+    def __init__(self) -> None:
+        self._box: ContextVar[list[Any] | None] = ContextVar("patchbay_current_call", default=None)
+
+    def get(self) -> Any:
+        box = self._box.get()
+        return box[0] if box else None
+
+    def set(self, ctx: Any) -> tuple[list[Any], Token[list[Any] | None]]:
+        box = [ctx]
+        return box, self._box.set(box)
+
+    def reset(self, token: tuple[list[Any], Token[list[Any] | None]]) -> None:
+        box, previous = token
+        box.clear()
+        self._box.reset(previous)
+
+
+current_call = _CurrentCall()
 
 
 class ClientLog:
