@@ -84,7 +84,7 @@ async def test_a_long_query_reports_its_seconds(era: str, big: Path) -> None:
     assert not result.is_error and result.structured_content["rows"] == [[1_500_000]]
     assert len(seen) >= 2, seen  # about four a second, the first after 0.25 s
     values = [v for v, _, _, _ in seen]
-    assert values == sorted(values) and values[-1] >= 0.5
+    assert values == sorted(values) and values[-1] >= 0.25  # seconds counted while it ran
     assert all(total is None for _, total, _, _ in seen)
     assert seen[-1][2] == f"running the query on database big: {values[-1]:g} s"
     assert seen[0][3] < 0.5  # the first notification comes at once, not after the statement
