@@ -40,6 +40,7 @@ LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "e
 _DEFAULT_LEVEL = "info"
 _INTERVAL = 0.25  # seconds between two progress notifications at most
 
+
 class _CurrentCall:
     """The `Context` of the tool call running in this task (None outside one).
 
