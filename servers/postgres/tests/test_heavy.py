@@ -15,16 +15,13 @@ address-space limit) on the module's database. For each call, in both protocol e
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from patchbay_common.testing.clients import ERAS, HttpServer, Launch, connect, http_server
+from patchbay_common.testing.heavy import Outcome, measure_heavy_call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -52,63 +49,13 @@ def running(pgdb) -> Iterator[HttpServer]:
         yield server
 
 
-def _status(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no {key} for {pid}")
-
-
-@dataclass
-class Outcome:
-    """What one heavy call did."""
-
-    text: str = ""
-    is_error: bool = False
-    seconds: float = 0.0
-    peak_rise_mib: float = 0.0
-    pings: list[float] = field(default_factory=list)
-
-
 async def _small_call(client: Any) -> None:
     result = await client.call_tool("query", {"sql": "SELECT 1 AS one"})
     assert not result.is_error, result.content
 
 
 async def _measure(client: Any, server: HttpServer, tool: str, arguments: dict[str, Any]) -> Outcome:
-    pid = server.process.pid
-    await _small_call(client)
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # noqa: ASYNC240 - peak RSS back to the current RSS
-    before = _status(pid, "VmRSS")
-    outcome = Outcome()
-    done = anyio.Event()
-
-    async def call() -> None:
-        started = time.perf_counter()
-        try:
-            with anyio.fail_after(ANSWER_BY + 30):  # the old behaviour: fail the test, do not hang it
-                result = await client.call_tool(tool, arguments)
-            outcome.text = "\n".join(getattr(block, "text", "") for block in result.content)
-            outcome.is_error = bool(result.is_error)
-        finally:
-            outcome.seconds = time.perf_counter() - started
-            done.set()
-
-    async def ping_while_running() -> None:
-        await anyio.sleep(0.05)
-        while not done.is_set():
-            started = time.perf_counter()
-            with anyio.move_on_after(ANSWER_BY + 30):
-                await _small_call(client)
-            outcome.pings.append(time.perf_counter() - started)
-            with anyio.move_on_after(0.1):
-                await done.wait()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(call)
-        group.start_soon(ping_while_running)
-    outcome.peak_rise_mib = (_status(pid, "VmHWM") - before) / (1 << 20)
-    return outcome
+    return await measure_heavy_call(client, server.process.pid, tool, arguments, _small_call, ANSWER_BY)
 
 
 IN_LIST = "SELECT count(*) FROM orders WHERE id IN (" + ", ".join(str(i) for i in range(1, 14_000)) + ")"
