@@ -562,6 +562,7 @@ def serve(
     *,
     secret_env: Sequence[str] | None = None,
     preflight: Callable[[S], Sequence[str]] | None = None,
+    per_user_state: bool = False,
 ) -> None:
     """Parse flags, build the server with `build(settings)`, and run it until the client or a signal ends it.
 
@@ -571,7 +572,9 @@ def serve(
     `secret_env` names the secret variables the server needs (written there as placeholders); the
     settings' other secret fields are written only when asked for. `preflight(settings)` runs cheap
     start-up checks (a token present, a database reachable) and returns one line per problem, each with
-    its fix: logged as warnings, or with `--strict` a refusal to start.
+    its fix: logged as warnings, or with `--strict` a refusal to start. `per_user_state`: the server keeps
+    state one user must not see (a browser's cookies), so it refuses unauthenticated streamable HTTP unless
+    the operator passes `--single-user`.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     prog = settings_cls.model_config.get("cli_prog_name") or "patchbay"
@@ -585,7 +588,7 @@ def serve(
                 prog, args[1:], required, optional_secrets=optional, settings_cls=settings_cls
             )
             raise SystemExit(status)
-        _serve(build, settings_cls, args, prog, preflight)
+        _serve(build, settings_cls, args, prog, preflight, per_user_state)
     except BrokenPipeError:  # the reader of stdout went away (`| head`, a client that quit): leave quietly
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -598,6 +601,7 @@ def _serve(
     args: list[str],
     prog: str,
     preflight: Callable[[S], Sequence[str]] | None,
+    per_user_state: bool = False,
 ) -> None:
     settings = parse_settings(settings_cls, args)
     configure_logging(settings.log_level, settings.log_format)
@@ -615,6 +619,8 @@ def _serve(
         )
     _run_preflight(prog, settings, preflight)
     listener = _bind(prog, settings) if settings.transport != "stdio" else None
+    if per_user_state:  # after the bind: a busy port is the first thing to fix
+        _refuse_shared_user_state(prog, settings)
     try:
         server = build(settings)
     except (ValueError, UserError) as exc:
@@ -626,11 +632,44 @@ def _serve(
         if listener is None:
             anyio.run(_until_signal, server)
         else:
-            log.info("server starting", server=server.name, transport=settings.transport)
+            log.info(
+                "server starting", server=server.name, transport=settings.transport, **_clients(settings)
+            )
             anyio.run(_serve_http, server, settings, listener)
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     log.info("server stopped", server=server.name)
+
+
+# --- one user or many (per-principal state, `principals`) -------------------------------------------------
+
+_ONE_USER = (
+    "without authentication, 2026-era requests carry nothing that tells two clients apart, so every such "
+    "client is served as one user (their state is shared); set --auth-token or OAuth to separate users"
+)
+
+
+def _clients(settings: CommonSettings) -> dict[str, str]:
+    """What the HTTP start-up line says about telling clients apart (nothing when users authenticate)."""
+    if settings.transport == "streamable-http" and not settings.authenticates():
+        return {"clients": _ONE_USER}
+    return {}
+
+
+def _refuse_shared_user_state(prog: str, settings: CommonSettings) -> None:
+    """Refuse (exit 2) to serve per-user state over streamable HTTP to clients it cannot tell apart.
+
+    Without authentication, state kept between calls falls back to the connection (handshake era) or to
+    one shared key (2026 era, `principals.SINGLE_USER`), so a browser's cookies and tabs would be shared by
+    every 2026-era client; that is only right when the operator says the server serves one user.
+    """
+    if _clients(settings) and not settings.single_user:
+        _exit(
+            prog,
+            "refusing to serve streamable HTTP without authentication: this server keeps per-user state "
+            "(cookies, tabs) that every 2026-era client would share; set --auth-token (or OAuth), or pass "
+            "--single-user if it serves one user",
+        )
 
 
 def _run_preflight(prog: str, settings: S, preflight: Callable[[S], Sequence[str]] | None) -> None:

@@ -85,6 +85,12 @@ class CommonSettings(BaseSettings):
     allow_insecure_bind: bool = Field(
         False, description="Allow listening on a non-loopback address without --auth-token (insecure)."
     )
+    single_user: bool = Field(
+        False,
+        description="Say that this HTTP server serves one user: without authentication, 2026-era requests "
+        "cannot be told apart, so a server that keeps per-user state (browser) refuses to start over "
+        "streamable HTTP without a token unless this is given.",
+    )
     tool_timeout: float = Field(
         60.0, gt=0, description="Seconds one tool call may take before it is stopped."
     )
@@ -117,6 +123,10 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    def authenticates(self) -> bool:
+        """Whether HTTP clients must authenticate, so per-user state can be keyed by who they are."""
+        return self.bearer_token() is not None
 
     def bearer_token(self) -> str | None:
         """The bearer token from `--auth-token` or `--auth-token-file`, if any."""
