@@ -621,13 +621,9 @@ def _serve(
     listener = _bind(prog, settings) if settings.transport != "stdio" else None
     if per_user_state:  # after the bind: a busy port is the first thing to fix
         _refuse_shared_user_state(prog, settings)
-    try:
-        server = build(settings)
-    except (ValueError, UserError) as exc:
-        _exit(prog, redact(str(exc)))
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        _exit(prog, redact(f"cannot use{where}: {exc.strerror or exc}"))
+    if listener is not None and settings.workers > 1:
+        raise SystemExit(_serve_workers(build, prog, settings, listener, per_user_state))
+    server = _build_server(build, prog, settings)
     try:
         if listener is None:
             anyio.run(_until_signal, server)
@@ -672,6 +668,18 @@ def _refuse_shared_user_state(prog: str, settings: CommonSettings) -> None:
         )
 
 
+def _build_server(build: Callable[[S], MCPServer[Any]], prog: str, settings: S) -> MCPServer[Any]:
+    """`build(settings)`, with a configuration it rejects said in one line (exit status 2)."""
+    try:
+        return build(settings)
+    except (ValueError, UserError) as exc:
+        _exit(prog, redact(str(exc)))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _exit(prog, redact(f"cannot use{where}: {exc.strerror or exc}"))
+    raise AssertionError("unreachable")  # pragma: no cover - _exit raises
+
+
 def _run_preflight(prog: str, settings: S, preflight: Callable[[S], Sequence[str]] | None) -> None:
     """Log each start-up problem `preflight` finds as one warning; with `--strict`, refuse the first."""
     if preflight is None:
@@ -695,9 +703,19 @@ def _bind(prog: str, settings: CommonSettings) -> socket.socket:
         )
     except socket.gaierror as exc:
         _exit(prog, f"--host {settings.host}: cannot resolve it ({exc.strerror})")
+    if settings.workers > 1:  # refused before anything is bound: one line, not a half-started server
+        from patchbay_common.workers import check_workers
+
+        problem = check_workers(settings)
+        if problem:
+            _exit(prog, problem)
     family, kind, proto, _, address = infos[0]
     listener = socket.socket(family, kind, proto)
     try:
+        if settings.workers > 1:
+            from patchbay_common.workers import reuse_port
+
+            reuse_port(listener)
         if sys.platform == "win32":  # SO_REUSEADDR there lets another process steal the port
             listener.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", 0), 1)
         else:
@@ -821,6 +839,30 @@ async def _until_signal(server: MCPServer[Any]) -> None:
             log.info("server starting", server=server.name, transport="stdio")
             await _serve_stdio(server)
             group.cancel_scope.cancel()
+
+
+def _serve_workers(
+    build: Callable[[S], MCPServer[Any]],
+    prog: str,
+    settings: S,
+    listener: socket.socket,
+    per_user_state: bool,
+) -> int:
+    """`--workers N`: N forked processes, each building its own server, serving one port (`workers`)."""
+    from patchbay_common.workers import listeners, supervise
+
+    if per_user_state:  # cookies and tabs would live in one worker each, and a user's requests reach any
+        listener.close()
+        _exit(prog, f"--workers {settings.workers}: this server keeps per-user state in memory; use one")
+
+    def run(sock: socket.socket) -> None:
+        server = _build_server(build, prog, settings)
+        log.info("server starting", server=server.name, transport=settings.transport, pid=os.getpid())
+        anyio.run(_serve_http, server, settings, sock)
+
+    status = supervise(listeners(listener, settings.workers), run)
+    log.info("server stopped", server=prog, workers=settings.workers)
+    return status
 
 
 async def _serve_http(

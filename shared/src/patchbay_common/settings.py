@@ -70,6 +70,12 @@ class CommonSettings(BaseSettings):
     json_response: bool = Field(
         False, description="Streamable HTTP answers with JSON bodies instead of SSE streams."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes serving streamable HTTP on one port (needs --stateless; Linux and macOS).",
+    )
     auth_token: SecretStr | None = Field(
         None, description="Bearer token HTTP clients must send (Authorization: Bearer ...)."
     )
