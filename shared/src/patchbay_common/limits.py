@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from patchbay_common.errors import UserError
+from patchbay_common.principals import principal_digest
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -194,6 +195,9 @@ def _key() -> bytes:
     return key
 
 
+_OWNER = "_principal"  # the cursor state field naming its user; removed again by decode_cursor
+
+
 def _mac(payload: bytes) -> bytes:
     return hmac.new(_key(), _cursor_scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
 
@@ -211,8 +215,12 @@ def encode_cursor(state: dict[str, Any]) -> str:
 
     The state is signed with a key the model never sees and bound to this server, so a forged, edited or
     borrowed cursor is refused by `decode_cursor`; the fields in it still need checking against the server's
-    own limits, since a cursor may be old.
+    own limits, since a cursor may be old. With authentication on, it is also bound to the user it was made
+    for (a digest of the token's identity, `principals.principal_digest`): another user's call refuses it.
     """
+    owner = principal_digest()
+    if owner:
+        state = {**state, _OWNER: owner}
     payload = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
     return f"{_b64(payload)}.{_b64(_mac(payload))}"
 
@@ -235,6 +243,12 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         raise UserError(
             "The cursor is not valid: it was changed, cut short, or made by another server.",
             hint="Pass the cursor exactly as the previous result gave it, or omit it to start over.",
+        )
+    if state.pop(_OWNER, "") != principal_digest():
+        raise UserError(
+            "That cursor was given to another user: a cursor works only for the user (access token identity) "
+            "it was made for.",
+            hint="Omit the cursor and make the call again to get your own.",
         )
     return state
 
