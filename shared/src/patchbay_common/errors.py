@@ -62,6 +62,7 @@ _SHAPES = re.compile(
     r"""
     (?P<url>(?<=[a-z0-9+.\-]://)[^\s/:@]*:)[^\s/@]+(?=@)    # scheme://user:PASSWORD@host
     | (?P<bearer>(?i:bearer|token|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}  # Authorization header values
+    | eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*  # JWTs (OAuth access tokens)
     | gh[pousr]_[A-Za-z0-9]{20,}                           # GitHub tokens
     | github_pat_[A-Za-z0-9_]{20,}
     | xox[abposr]-[A-Za-z0-9\-]{10,}                       # Slack tokens
