@@ -18,23 +18,41 @@ space, multicast, unspecified, reserved, documentation and benchmarking ranges, 
 globally routable, IPv6 forms that embed such an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo),
 and the cloud metadata names and addresses (blocked even with `--allow-private`, unless allow-listed by
 name or address).
+
+Proxies are the operator's choice, never a model's: `--proxy-url` (http://, https://, socks5://, socks5h://,
+credentials allowed and never shown) or the environment's `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, with
+`NO_PROXY` (or `--no-proxy`) naming hosts reached directly (`ProxyConfig`). A URL a model gives picks a
+route but cannot name a proxy. The guard checks the DESTINATION, through a proxy as without one: the name
+first, then every address this machine resolves it to, before the proxy hears of the request (so
+`http://169.254.169.254/` is refused without any connection to the proxy). What holds against DNS
+rebinding differs by proxy kind: directly and with `socks5://` the connection goes to the address that
+was checked (pinned); with `http(s)://` and `socks5h://` the proxy resolves the name again itself, so a
+name whose answer changes between the two lookups reaches what the proxy can reach. Use `socks5://`, or a
+proxy that refuses internal destinations, where that matters. The proxy's own address is not checked
+(a proxy on loopback is fine).
+
+The HTTP stack (httpx2, httpcore2, ssl) is imported when the first client is built, not with this module.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
-import httpcore2
-import httpx2
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from patchbay_common.errors import AccessDenied, UserError
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from patchbay_common._egress_http import GuardedTransport
 
 __all__ = [
     "EgressDenied",
@@ -43,8 +61,14 @@ __all__ = [
     "GuardedTransport",
     "HostUnresolvable",
     "IPAddress",
+    "ProxyConfig",
+    "ProxyRoute",
+    "ProxySettings",
     "blocked_reason",
     "check_url",
+    "open_proxy_connection",
+    "open_tunnel",
+    "proxied_client",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -248,12 +272,14 @@ class EgressPolicy:
             CIDR networks that may be reached even when internal.
         block_hosts: names, addresses or networks that are never reached; wins over everything else.
         only_allowed_hosts: refuse every host that `allow_hosts` does not name.
+        proxies: the operator's proxies (`ProxyConfig`); None connects directly.
     """
 
     allow_private: bool = False
     allow_hosts: Sequence[str] = ()
     block_hosts: Sequence[str] = ()
     only_allowed_hosts: bool = False
+    proxies: ProxyConfig | None = None
     _allow: tuple[_HostRule, ...] = field(init=False, repr=False, compare=False)
     _block: tuple[_HostRule, ...] = field(init=False, repr=False, compare=False)
 
@@ -269,6 +295,7 @@ class EgressPolicy:
             allow_hosts=tuple(settings.allow_host),
             block_hosts=tuple(settings.block_host),
             only_allowed_hosts=settings.only_allowed_hosts,
+            proxies=settings.proxy_config(),
         )
 
     # -- checks ---------------------------------------------------------------------------------------
@@ -372,6 +399,8 @@ class EgressPolicy:
             EgressDenied: the scheme, name or any resolved address is refused.
             HostUnresolvable: the name does not resolve.
         """
+        import httpx2  # the parser the client uses, imported with the client
+
         try:
             parsed = url if isinstance(url, httpx2.URL) else httpx2.URL(url)
         except (httpx2.InvalidURL, TypeError, ValueError) as exc:
@@ -385,8 +414,14 @@ class EgressPolicy:
     # -- HTTP ----------------------------------------------------------------------------------------
 
     def transport(self, *, proxy: str | None = None, **options: Any) -> GuardedTransport:
-        """An httpx2 transport enforcing this policy on every connection (`options` go to the pool)."""
-        return GuardedTransport(self, proxy=proxy, **options)
+        """An httpx2 transport enforcing this policy on every connection (`options` go to the pools).
+
+        `proxy` (an operator's URL) replaces the policy's own proxies for this transport.
+        """
+        from patchbay_common._egress_http import GuardedTransport
+
+        proxies = ProxyConfig.from_env({}, proxy_url=proxy) if proxy is not None else self.proxies
+        return GuardedTransport(self, proxies=proxies, **options)
 
     def client(
         self,
@@ -399,8 +434,12 @@ class EgressPolicy:
         """An `httpx2.AsyncClient` that can reach only what this policy allows, redirects included.
 
         `client_options` go to `AsyncClient` (timeout, headers, follow_redirects, ...); `transport_options`
-        to the connection pool (limits, http2, verify, ...). Environment proxies are ignored: pass `proxy`.
+        to the connection pools (limits, http2, verify, ...). Requests go through the policy's `proxies`
+        (the operator's flags and environment, read once by `EgressSettings`), or `proxy` if given; httpx2's
+        own reading of the environment is off.
         """
+        import httpx2
+
         return httpx2.AsyncClient(
             transport=self.transport(proxy=proxy, **(transport_options or {})),
             max_redirects=max_redirects,
@@ -417,93 +456,431 @@ async def check_url(url: str | httpx2.URL, policy: EgressPolicy | None = None) -
     return await (policy if policy is not None else EgressPolicy()).check_url(url)
 
 
-# --- the transport ------------------------------------------------------------------------------------
+def proxied_client(proxies: ProxyConfig | None, **client_options: Any) -> httpx2.AsyncClient:
+    """An `httpx2.AsyncClient` that follows the operator's proxies and checks nothing else.
+
+    For operator-set destinations (an API base URL); model-chosen URLs go through `EgressPolicy.client()`.
+    `transport_options` (limits, verify, ...) go to the connection pools, the rest to `AsyncClient`.
+    """
+    from patchbay_common import _egress_http
+
+    return _egress_http.proxied_client(proxies, **client_options)
 
 
-class _GuardedBackend(httpcore2.AsyncNetworkBackend):
-    """A network backend that resolves, checks, and dials the checked address, for every connection."""
+def __getattr__(name: str) -> Any:
+    """`GuardedTransport` is imported on first use, with the HTTP stack."""
+    if name == "GuardedTransport":
+        from patchbay_common._egress_http import GuardedTransport
 
-    def __init__(self, policy: EgressPolicy) -> None:
-        self._policy = policy
-        self._dial = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        with anyio.fail_after(timeout):
-            addresses = await self._policy.resolve(host, port)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                stream: httpcore2.AsyncNetworkStream = await self._dial.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return stream
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        return GuardedTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class GuardedTransport(httpx2.AsyncBaseTransport):
-    """An httpx2 transport that enforces an `EgressPolicy` on every request and every new connection.
+# --- proxies ------------------------------------------------------------------------------------------
 
-    Without a proxy, each new connection resolves the host once, checks every address and dials a checked
-    one (no second lookup to rebind). With a proxy the proxy resolves names itself: the target is checked
-    before each request, but the address the proxy then picks cannot be pinned from here.
+PROXY_SCHEMES: Final = ("http", "https", "socks5", "socks5h")
+_DEFAULT_PROXY_PORTS: Final = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """One proxy server, as the operator named it (a flag or an environment variable).
+
+    `scheme` is how to talk to the proxy: `http` (plain HTTP, CONNECT for https targets), `https` (TLS to the
+    proxy), `socks5` (names resolved here, the checked address sent to the proxy) or `socks5h` (the name
+    sent, the proxy resolves it). `url` holds the credentials, if any; `shown` never does.
     """
 
-    def __init__(self, policy: EgressPolicy, *, proxy: str | None = None, **options: Any) -> None:
-        self.policy = policy
-        self.proxy = proxy
-        self._inner = httpx2.AsyncHTTPTransport(proxy=proxy, trust_env=False, **options)
-        if proxy is None:
-            pool: Any = self._inner._pool
-            # httpx2 offers no constructor argument for the network backend; the pool it built has one slot.
-            pool._network_backend = _GuardedBackend(policy)
+    scheme: str
+    host: str
+    port: int
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    origin: str = ""  # where the operator set it: "--proxy-url", "HTTPS_PROXY", ...
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Check the scheme and name (and, through a proxy, the addresses), then send."""
-        url = request.url
-        self.policy.check_scheme(url.scheme, str(url))
-        if self.proxy is not None:
-            await self.policy.check_url(url)
+    @classmethod
+    def parse(cls, text: str, origin: str = "--proxy-url") -> ProxyRoute:
+        """Read `scheme://[user[:password]@]host[:port]` (no scheme means http://, as curl reads it).
+
+        Raises:
+            ValueError: an unsupported scheme or no host; the message never holds the credentials.
+        """
+        from urllib.parse import unquote, urlsplit
+
+        raw = text.strip()
+        if "://" not in raw:
+            raw = "http://" + raw
+        parts = urlsplit(raw)
+        scheme = parts.scheme.lower()
+        shown = _hide_credentials(raw)
+        if scheme not in PROXY_SCHEMES:
+            raise ValueError(
+                f"{origin}: the proxy {shown} uses {scheme or '(none)'}://; "
+                "use http://, https://, socks5:// (names resolved here) or socks5h:// (resolved by the proxy)"
+            )
+        try:
+            port = parts.port or _DEFAULT_PROXY_PORTS[scheme]
+        except ValueError:
+            raise ValueError(f"{origin}: the proxy {shown} has a bad port") from None
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            raise ValueError(f"{origin}: the proxy {shown} names no host")
+        username = unquote(parts.username) if parts.username is not None else None
+        password = unquote(parts.password) if parts.password is not None else None
+        from patchbay_common.errors import register_secret
+
+        register_secret(password if password else username)  # a lone user name is a token
+        return cls(scheme, host, port, username or None, password, origin)
+
+    @property
+    def remote_dns(self) -> bool:
+        """Whether the proxy resolves the target name (http, https, socks5h) rather than this process."""
+        return self.scheme != "socks5"
+
+    @property
+    def _authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The full URL, credentials included (percent-encoded): for the HTTP clients only, never shown."""
+        from urllib.parse import quote
+
+        if self.username is None:
+            return f"{self.scheme}://{self._authority}"
+        auth = quote(self.username, safe="")
+        if self.password is not None:
+            auth += ":" + quote(self.password, safe="")
+        return f"{self.scheme}://{auth}@{self._authority}"
+
+    @property
+    def url_without_credentials(self) -> str:
+        """`scheme://host:port`, for clients that take the credentials separately."""
+        return f"{self.scheme}://{self._authority}"
+
+    @property
+    def shown(self) -> str:
+        """The URL as logs, errors and `--help` may show it: `scheme://user:***@host:port`."""
+        if self.username is None:
+            return self.url_without_credentials
+        user = "***" if self.password is None else f"{self.username}:***"
+        return f"{self.scheme}://{user}@{self._authority}"
+
+    def __str__(self) -> str:
+        return self.shown
+
+    def basic_auth(self) -> str | None:
+        """The `Proxy-Authorization` value for an HTTP proxy with credentials, or None."""
+        if self.username is None:
+            return None
+        import base64
+
+        pair = f"{self.username}:{self.password or ''}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def _hide_credentials(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
+@dataclass(frozen=True)
+class _Bypass:
+    """One NO_PROXY entry: a name (with its subdomains), an address, a CIDR network, maybe with a port."""
+
+    name: str | None
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    port: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> _Bypass | None:
+        entry = text.strip().lower()
+        if not entry:
+            return None
+        port: int | None = None
+        try:
+            return cls(None, ipaddress.ip_network(entry.strip("[]"), strict=False), None)
+        except ValueError:
+            pass
+        if entry.startswith("["):  # [v6]:port
+            inner, _, after = entry[1:].partition("]")
+            entry = inner
+            if after.startswith(":") and after[1:].isdigit():
+                port = int(after[1:])
+        elif entry.count(":") == 1:
+            host, _, digits = entry.partition(":")
+            if digits.isdigit():
+                entry, port = host, int(digits)
+        try:
+            return cls(None, ipaddress.ip_network(entry, strict=False), port)
+        except ValueError:
+            pass
+        name = entry.removeprefix("*").removeprefix(".").rstrip(".")
+        if not name or "*" in name or "/" in name:
+            return None  # curl and requests skip what they cannot read; so do we
+        try:
+            name = _normalise_name(name)
+        except EgressDenied:
+            return None
+        return cls(name, None, port)
+
+    def matches(self, host: str, port: int) -> bool:
+        if self.port is not None and self.port != port:
+            return False
+        if self.network is not None:
+            literal = _literal(host)
+            return literal is not None and literal.version == self.network.version and literal in self.network
+        assert self.name is not None
+        return host == self.name or host.endswith("." + self.name)
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Which proxy, if any, a request to a given URL goes through: the operator's choice, never a model's.
+
+    Read from `--proxy-url`/`--no-proxy` and the environment as curl and requests read it: `https_proxy`
+    for https URLs, `http_proxy` for http ones (the upper-case `HTTP_PROXY` too, except in a CGI process,
+    where a client's `Proxy:` header would set it), `all_proxy` for both, lower case before upper case;
+    `--proxy-url` wins over all of them. `no_proxy`/`NO_PROXY` (or `--no-proxy`) lists hosts reached
+    directly, comma- or space-separated: `*` (everything), a name (`example.com` also matches
+    `www.example.com`; a leading `.` or `*.` means the same), an IP address, a CIDR network (matched
+    against literal addresses in URLs, as curl does: names are not resolved for it), each optionally with
+    `:port`. It applies to `--proxy-url` too, as curl applies it to `-x`.
+    """
+
+    http: ProxyRoute | None = None
+    https: ProxyRoute | None = None
+    bypass: tuple[_Bypass, ...] = ()
+    bypass_all: bool = False
+
+    @classmethod
+    def direct(cls) -> ProxyConfig:
+        """No proxy at all."""
+        return cls()
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        proxy_url: str | None = None,
+        no_proxy: str | None = None,
+    ) -> ProxyConfig:
+        """The proxies `proxy_url` and the environment name (ValueError naming the variable if malformed)."""
+        env = os.environ if environ is None else environ
+
+        def variable(*names: str) -> ProxyRoute | None:
+            for name in names:
+                value = env.get(name, "").strip()
+                if value:
+                    return ProxyRoute.parse(value, name)
+            return None
+
+        if proxy_url is not None and proxy_url.strip():
+            explicit = ProxyRoute.parse(proxy_url, "--proxy-url")
+            http: ProxyRoute | None = explicit
+            https: ProxyRoute | None = explicit
         else:
-            self.policy.check_name(url.raw_host.decode("ascii"))
-        return await self._inner.handle_async_request(request)
+            every = variable("all_proxy", "ALL_PROXY")
+            cgi = "REQUEST_METHOD" in env  # httpoxy: a CGI request's Proxy: header arrives as HTTP_PROXY
+            http = variable("http_proxy", *(() if cgi else ("HTTP_PROXY",))) or every
+            https = variable("https_proxy", "HTTPS_PROXY") or every
+        listed = no_proxy if no_proxy is not None else (env.get("no_proxy") or env.get("NO_PROXY") or "")
+        entries = [e for e in listed.replace(" ", ",").split(",") if e.strip()]
+        bypass_all = any(e.strip() == "*" for e in entries)
+        rules = tuple(rule for rule in map(_Bypass.parse, entries) if rule is not None)
+        return cls(http, https, rules, bypass_all)
 
-    async def aclose(self) -> None:
-        """Close every pooled connection."""
-        await self._inner.aclose()
+    @property
+    def routes(self) -> tuple[ProxyRoute, ...]:
+        """The distinct proxies configured."""
+        found: list[ProxyRoute] = []
+        for route in (self.http, self.https):
+            if route is not None and route not in found:
+                found.append(route)
+        return tuple(found)
+
+    def route_for(self, scheme: str, host: str, port: int | None = None) -> ProxyRoute | None:
+        """The proxy a request for `scheme://host:port` goes through, or None to connect directly."""
+        scheme = scheme.lower()
+        route = self.https if scheme in ("https", "wss") else self.http
+        if route is None or self.bypass_all:
+            return None
+        try:
+            name = _normalise_name(host)
+        except EgressDenied:
+            return route
+        port = port or (443 if scheme in ("https", "wss") else 80)
+        if any(rule.matches(name, port) for rule in self.bypass):
+            return None
+        return route
+
+    def route_for_url(self, url: str) -> ProxyRoute | None:
+        """`route_for` of a URL string (for clients whose destination is fixed, such as an API base URL)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        return self.route_for(parts.scheme, parts.hostname or "", port)
+
+    def describe(self) -> str:
+        """One line for the start-up log, credentials hidden."""
+        if not self.routes:
+            return "direct (no proxy configured)"
+        said = [
+            f"{kind} via {route.shown} ({route.origin})"
+            for kind, route in (("http", self.http), ("https", self.https))
+            if route
+        ]
+        if self.bypass_all:
+            said.append("NO_PROXY=* (every host direct)")
+        elif self.bypass:
+            said.append(f"{len(self.bypass)} NO_PROXY entries")
+        return "; ".join(said)
+
+
+async def open_tunnel(
+    route: ProxyRoute, host: str, port: int, addresses: Sequence[IPAddress] = (), *, within: float = 10.0
+) -> tuple[Any, Any]:
+    """Open a byte stream to `host:port` through `route`; return asyncio's (reader, writer) pair.
+
+    For callers that relay bytes themselves (the browser server's own proxy). HTTP(S) proxies get
+    `CONNECT host:port` and resolve the name; `socks5` gets the first of `addresses` (what the egress guard
+    checked), `socks5h` the name. The caller has checked the destination already.
+
+    Raises:
+        OSError: the proxy cannot be reached or refused the tunnel (the message never holds credentials).
+    """
+    import asyncio
+
+    return await asyncio.wait_for(_open_tunnel(route, host, port, addresses), within)
+
+
+async def open_proxy_connection(route: ProxyRoute) -> tuple[Any, Any]:
+    """Connect to the proxy itself (TLS for an https:// proxy); asyncio's (reader, writer)."""
+    import asyncio
+
+    ssl_context: Any = None
+    if route.scheme == "https":
+        import ssl
+
+        ssl_context = ssl.create_default_context()
+    try:
+        return await asyncio.open_connection(
+            route.host, route.port, ssl=ssl_context, server_hostname=route.host if ssl_context else None
+        )
+    except OSError as exc:
+        raise OSError(f"cannot reach the proxy {route.shown}: {exc.strerror or exc}") from None
+
+
+async def _open_tunnel(
+    route: ProxyRoute, host: str, port: int, addresses: Sequence[IPAddress]
+) -> tuple[Any, Any]:
+    reader, writer = await open_proxy_connection(route)
+    try:
+        if route.scheme in ("http", "https"):
+            await _http_connect(reader, writer, route, host, port)
+        else:
+            target = str(addresses[0]) if route.scheme == "socks5" and addresses else host
+            await _socks5_connect(reader, writer, route, target, port)
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer
+
+
+async def _http_connect(reader: Any, writer: Any, route: ProxyRoute, host: str, port: int) -> None:
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+    auth = route.basic_auth()
+    if auth is not None:
+        lines.append(f"Proxy-Authorization: {auth}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or fields[1] != "200":
+        raise OSError(f"the proxy {route.shown} refused CONNECT {authority}: {status_line[:200]}")
+
+
+async def _socks5_connect(reader: Any, writer: Any, route: ProxyRoute, host: str, port: int) -> None:
+    import struct
+
+    method = b"\x02" if route.username is not None else b"\x00"
+    writer.write(b"\x05\x01" + method)
+    await writer.drain()
+    version, chosen = await reader.readexactly(2)
+    if version != 5 or bytes([chosen]) != method:
+        raise OSError(f"the SOCKS proxy {route.shown} refused the authentication method")
+    if route.username is not None:
+        user = route.username.encode()[:255]
+        password = (route.password or "").encode()[:255]
+        writer.write(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
+        await writer.drain()
+        _, status = await reader.readexactly(2)
+        if status != 0:
+            raise OSError(f"the SOCKS proxy {route.shown} refused the user name or password")
+    literal = _literal(host)
+    if isinstance(literal, ipaddress.IPv4Address):
+        address = b"\x01" + literal.packed
+    elif isinstance(literal, ipaddress.IPv6Address):
+        address = b"\x04" + literal.packed
+    else:
+        name = host.encode("idna")[:255]
+        address = b"\x03" + bytes([len(name)]) + name
+    writer.write(b"\x05\x01\x00" + address + struct.pack("!H", port))
+    await writer.drain()
+    _, reply, _, kind = await reader.readexactly(4)
+    if reply != 0:
+        raise OSError(f"the SOCKS proxy {route.shown} could not connect to {host}:{port} (reply {reply})")
+    skip = {1: 4, 4: 16}.get(kind)
+    if skip is None:
+        skip = (await reader.readexactly(1))[0]
+    await reader.readexactly(skip + 2)
 
 
 # --- flags --------------------------------------------------------------------------------------------
 
 
-class EgressSettings(BaseSettings):
+class ProxySettings(BaseSettings):
+    """Proxy flags, mixed into the settings of every server that makes outbound HTTP requests.
+
+    `proxy_config()` reads them together with the environment's proxy variables.
+    """
+
+    proxy_url: SecretStr | None = Field(
+        None,
+        description="Send outbound requests through this proxy: http://, https://, socks5:// (names "
+        "resolved here) or socks5h:// (by the proxy); user:password@ allowed, never shown. Default: "
+        "HTTPS_PROXY, HTTP_PROXY and ALL_PROXY from the environment.",
+        json_schema_extra={"metavar": "URL"},
+    )
+    no_proxy: str | None = Field(
+        None,
+        description="Hosts reached without the proxy, comma-separated: names (with their subdomains), "
+        ".domain, IP addresses, CIDR networks, host:port, or * for all. Default: NO_PROXY.",
+        json_schema_extra={"metavar": "HOSTS"},
+    )
+
+    def proxy_config(self, environ: Mapping[str, str] | None = None) -> ProxyConfig:
+        """The proxies these flags and the environment name (ValueError, credentials hidden, if malformed)."""
+        url = self.proxy_url.get_secret_value() if self.proxy_url is not None else None
+        return ProxyConfig.from_env(environ, proxy_url=url, no_proxy=self.no_proxy)
+
+
+class EgressSettings(ProxySettings):
     """Egress flags, mixed into a server's settings: `class Settings(EgressSettings, CommonSettings)`.
 
-    (In that order `--help` lists the common flags first.) `egress_policy()` gives the policy to enforce.
+    (In that order `--help` lists the common flags first.) `egress_policy()` gives the policy to enforce,
+    proxies included.
     """
 
     allow_private: bool = Field(

@@ -1,0 +1,194 @@
+"""The HTTP side of the egress guard: httpx2 transports that check, pin and route every connection.
+
+Kept apart from `patchbay_common.egress` so importing the policy (a server's settings do at start-up) does
+not import httpx2, httpcore2 and ssl: this module is imported when the first client is built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import httpcore2
+import httpx2
+
+from patchbay_common.egress import (
+    EgressDenied,
+    EgressPolicy,
+    HostUnresolvable,
+    IPAddress,
+    ProxyConfig,
+    ProxyRoute,
+)
+
+__all__ = ["GuardedTransport", "proxied_client"]
+
+
+class _GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """A network backend that resolves, checks, and dials the checked address, for every connection."""
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self._policy = policy
+        self._dial = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        with anyio.fail_after(timeout):
+            addresses = await self._policy.resolve(host, port)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream: httpcore2.AsyncNetworkStream = await self._dial.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+                return stream
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class GuardedTransport(httpx2.AsyncBaseTransport):
+    """An httpx2 transport that routes each request directly or through the operator's proxy.
+
+    With a `policy`, every request is checked: directly, each new connection resolves the host once, checks
+    every address and dials a checked one (no second lookup to rebind). Through a proxy the target is
+    resolved and checked here before the proxy hears of it; with `socks5://` the checked address is what
+    the proxy is asked to connect to (pinned, TLS still verifies the name), while with `http(s)://` and
+    `socks5h://` the proxy resolves the name again itself, so a name that changes its address between the
+    two lookups reaches whatever the proxy can reach (see the egress module's notes). The proxy itself is
+    never checked: it is the operator's choice, loopback included.
+
+    Without a policy (`policy=None`) nothing is checked: for clients whose destination is an operator-set
+    API URL, which only need the routing.
+    """
+
+    def __init__(
+        self,
+        policy: EgressPolicy | None,
+        *,
+        proxies: ProxyConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self.policy = policy
+        self.proxies = proxies if proxies is not None else ProxyConfig.direct()
+        self._options = options
+        self._direct = httpx2.AsyncHTTPTransport(trust_env=False, **options)
+        if policy is not None:
+            pool: Any = self._direct._pool
+            # httpx2 offers no constructor argument for the network backend; the pool it built has one slot.
+            pool._network_backend = _GuardedBackend(policy)
+        self._via: dict[ProxyRoute, httpx2.AsyncHTTPTransport] = {}
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy https requests go through, as it may be shown (credentials hidden), or None."""
+        route = self.proxies.https or self.proxies.http
+        return route.shown if route is not None else None
+
+    def _through(self, route: ProxyRoute) -> httpx2.AsyncHTTPTransport:
+        transport = self._via.get(route)
+        if transport is None:
+            transport = httpx2.AsyncHTTPTransport(proxy=route.url, trust_env=False, **self._options)
+            self._via[route] = transport
+        return transport
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Check the scheme and name (and, through a proxy, the addresses), then send by the chosen route."""
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        if self.policy is not None:
+            self.policy.check_scheme(url.scheme, str(url))
+        route = self.proxies.route_for(url.scheme, host, url.port)
+        if route is None:
+            if self.policy is not None:
+                self.policy.check_name(host)
+            return await self._direct.handle_async_request(request)
+        if self.policy is not None:
+            addresses = await self.policy.check_url(url)
+        elif route.scheme == "socks5":
+            addresses = await _lookup(host, url.port or (443 if url.scheme == "https" else 80))
+        else:
+            addresses = []
+        if route.scheme == "socks5" and addresses:
+            request = _to_address(request, addresses[0])
+        try:
+            return await self._through(route).handle_async_request(request)
+        except httpx2.ProxyError as exc:
+            raise httpx2.ProxyError(f"the proxy {route.shown} ({route.origin}) failed: {exc}") from None
+
+    async def aclose(self) -> None:
+        """Close every pooled connection, direct and proxied."""
+        await self._direct.aclose()
+        for transport in list(self._via.values()):
+            await transport.aclose()
+        self._via.clear()
+
+
+def _to_address(request: httpx2.Request, address: IPAddress) -> httpx2.Request:
+    """The same request sent to `address`: Host header and TLS name (SNI, certificate check) unchanged."""
+    name = request.url.raw_host.decode("ascii")
+    extensions = dict(request.extensions)
+    if request.url.scheme == "https":
+        extensions.setdefault("sni_hostname", name)
+    return httpx2.Request(
+        request.method,
+        request.url.copy_with(host=str(address)),
+        headers=request.headers,
+        stream=request.stream,
+        extensions=extensions,
+    )
+
+
+async def _lookup(host: str, port: int) -> list[IPAddress]:
+    literal: IPAddress | None
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return [literal]
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise HostUnresolvable(f"The host {host} could not be resolved ({exc}).") from None
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def proxied_client(proxies: ProxyConfig | None, **client_options: Any) -> httpx2.AsyncClient:
+    """An `httpx2.AsyncClient` that follows the operator's proxy settings and checks nothing else.
+
+    For fixed, operator-set destinations (an API base URL); model-chosen URLs go through
+    `EgressPolicy.client()` instead. `client_options` go to `AsyncClient`, except `transport_options`
+    (limits, verify, ...), which go to the connection pools.
+    """
+    transport_options = client_options.pop("transport_options", None) or {}
+    return httpx2.AsyncClient(
+        transport=GuardedTransport(None, proxies=proxies, **transport_options),
+        trust_env=False,
+        **client_options,
+    )
