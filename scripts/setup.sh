@@ -8,6 +8,7 @@
 #   postgresql-15           apt-get install postgresql-15        (only when `dpkg -s postgresql-15` fails)
 #   hypopg                  apt-get install postgresql-15-hypopg (the postgres server's index advice)
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
+#   prometheus              apt-get install prometheus           (the telemetry tests scrape a server with it)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
 # only when something is missing). When everything is present it only checks (well under 2 s) and prints one line per component.
@@ -142,6 +143,7 @@ check_node() {
   [ -n "$major" ] && [ "$major" -ge "$NODE_MIN_MAJOR" ] && echo "$(command -v node), $(node --version)"
 }
 check_npm() { command -v npm 2>/dev/null; }
+check_prometheus() { command -v prometheus 2>/dev/null; }
 
 # name | Debian package | check (prints where it is found)
 components=(
@@ -151,6 +153,7 @@ components=(
   "hypopg|postgresql-15-hypopg|check_hypopg"
   "node|nodejs|check_node"
   "npm|npm|check_npm"
+  "prometheus|prometheus|check_prometheus"
 )
 
 declare -A found=() problem=()

@@ -57,6 +57,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+import patchbay_common.telemetry as telemetry
 from patchbay_common import notify, sdk
 from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.completions import Completions
@@ -133,6 +134,8 @@ class PatchbayServer(MCPServer[Any]):
             )
         # MCPServer's constructor installs the SDK's own log handler; route everything through ours again.
         configure_logging(settings.log_level, settings.log_format)
+        if telemetry.wanted(settings):  # the OpenTelemetry SDK is imported only then
+            telemetry.setup(self, settings)
 
     @property
     def max_chars(self) -> int:
@@ -346,11 +349,13 @@ class PatchbayServer(MCPServer[Any]):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
         """Run one tool call with a request id, a deadline, the result pipeline and one log line."""
-        call_id = secrets.token_hex(6)
+        call_id = (telemetry.enabled and telemetry.trace_id()) or secrets.token_hex(6)
         started = time.perf_counter()
         self.calls_in_flight += 1
         outcome = "ok"
         chars = 0
+        cut = False
+        failure: BaseException | None = None
         tokens = structlog.contextvars.bind_contextvars(request_id=call_id, tool=name)
         seen = [False]
         replied_token = replied.set(seen)
@@ -360,6 +365,7 @@ class PatchbayServer(MCPServer[Any]):
                 result = await self._run_tool(name, arguments, context, call_id)
             except ToolError as exc:
                 outcome = "refused"
+                failure = exc
                 text = cap_error(str(exc))
                 await notify.log_to_client("warning", f"{name} refused: {text}")
                 raise ToolError(text) from exc
@@ -377,6 +383,8 @@ class PatchbayServer(MCPServer[Any]):
             replied.reset(replied_token)
             notify.current_call.reset(call_token)
             self.calls_in_flight -= 1
+            if telemetry.enabled:
+                telemetry.tool_call_done(name, outcome, failure, chars, cut, arguments)
             log_call(
                 "tool call",
                 request_id=call_id,
@@ -548,6 +556,8 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
+    if telemetry.enabled and not settings.metrics_public:
+        app = telemetry.with_metrics(app)  # /metrics behind the same auth as the rest
     token = settings.bearer_token()
     return _BearerAuth(app, token) if token else app
 
@@ -888,8 +898,11 @@ async def _serve_http(
     # tool call in flight. Streams are closed by `drain` below instead, once those calls have answered.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     drain_seconds = min(settings.tool_timeout, _HTTP_DRAIN_SECONDS)
+    app = http_app(server, settings)
+    if telemetry.enabled and settings.metrics_public:
+        app = telemetry.with_metrics(app)  # /metrics open to a scraper, before auth and Host checks
     config = uvicorn.Config(
-        http_app(server, settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import anyio
 
+from patchbay_common import telemetry
 from patchbay_common.errors import UserError
 
-__all__ = ["RetryableError", "parse_retry_after", "retry_async", "with_deadline"]
+__all__ = ["DeadlineExceeded", "RetryableError", "parse_retry_after", "retry_async", "with_deadline"]
 
 T = TypeVar("T")
 
@@ -90,6 +91,9 @@ async def retry_async(
 
         error = state.outcome.exception() if state.outcome else None
         waiting = state.next_action.sleep if state.next_action else 0.0
+        if telemetry.enabled:
+            limited = isinstance(error, RetryableError) and error.retry_after is not None
+            telemetry.record_retry_wait(waiting, "rate_limit" if limited else "retry")
         await log_to_client(
             "info",
             f"retrying after a transient failure ({error}); waiting {waiting:.1f} s",
@@ -112,12 +116,16 @@ async def retry_async(
     return await retrying(attempt)
 
 
+class DeadlineExceeded(UserError):
+    """An upstream call did not answer within its deadline (a timeout, told apart in metrics)."""
+
+
 async def with_deadline(operation: Awaitable[T], seconds: float, what: str) -> T:
     """Await `operation`, failing with a clear `UserError` after `seconds`."""
     with anyio.move_on_after(seconds) as scope:
         return await operation
     if scope.cancelled_caught:
-        raise UserError(
+        raise DeadlineExceeded(
             f"{what} did not answer within {seconds:g} s.",
             hint="Try again later, or ask for less (a narrower query, a smaller page).",
         )

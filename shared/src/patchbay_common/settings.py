@@ -118,6 +118,28 @@ class CommonSettings(BaseSettings):
         description="Refuse to start when a start-up check fails (missing token, unreachable database, no "
         "browser); without it the server starts and logs a warning with the fix.",
     )
+    otel: bool = Field(
+        False,
+        description="OpenTelemetry traces and metrics (needs the [otel] extra): spans to "
+        "OTEL_EXPORTER_OTLP_ENDPOINT when set, Prometheus text at /metrics. Also on when that variable is set; "
+        "OTEL_SDK_DISABLED=true turns it off.",
+    )
+    otel_content: bool = Field(
+        False,
+        description="Also put tool arguments, queries and error texts in spans, redacted and cut to 200 "
+        "characters (without it: names, sizes, outcomes and timings only).",
+    )
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without the bearer token (for a scraper inside the cluster); also allows "
+        "--metrics-port on a non-loopback --host.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve Prometheus /metrics on this port of --host (for stdio servers), with --otel.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
     )
