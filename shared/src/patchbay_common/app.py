@@ -14,7 +14,6 @@ and runs stdio, SSE or streamable HTTP with Host/Origin checks on every bind, op
 from __future__ import annotations
 
 import functools
-import hmac
 import inspect
 import json
 import logging
@@ -58,7 +57,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 import patchbay_common.telemetry as telemetry
-from patchbay_common import notify, sdk
+from patchbay_common import auth, notify, sdk
 from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
@@ -302,7 +301,12 @@ class PatchbayServer(MCPServer[Any]):
         return framed
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
-        """Read a resource through the pipeline: errors with their hint kept, text capped under the budget."""
+        """Read a resource through the pipeline: errors with their hint kept, text capped under the budget.
+
+        The read's context is the current call's (`notify.current_call`) meanwhile, so a static resource,
+        which the SDK gives no context, can still find whose state to read (`principals.principal_key`).
+        """
+        call_token = notify.current_call.set(context)
         try:
             contents = await super().read_resource(uri, context)
         except Exception as exc:
@@ -312,6 +316,8 @@ class PatchbayServer(MCPServer[Any]):
             log.info("resource read refused", uri=str(uri), error=cap_error(str(cause), 300))
             kind = ResourceNotFoundError if isinstance(cause, NotFound) else ResourceError
             raise kind(cap_error(str(cause))) from None
+        finally:
+            notify.current_call.reset(call_token)
         if isinstance(contents, InputRequiredResult):
             return contents
         capped = []
@@ -496,36 +502,6 @@ import errno  # noqa: E402
 import socket  # noqa: E402
 
 
-class _BearerAuth:
-    """ASGI middleware: every HTTP request but `/healthz` must carry `Authorization: Bearer <token>`."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/healthz":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                body = json.dumps(
-                    {"error": "unauthorized", "detail": "missing or wrong bearer token"}
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="patchbay"'),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
 def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
     """Host and Origin checks for any bind address: loopback names, the bound host, and the extras given."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -540,7 +516,7 @@ def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
 
 
 def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
-    """The ASGI app for the SSE or streamable HTTP transport, with auth when a token is set."""
+    """The ASGI app for the SSE or streamable HTTP transport, with OAuth or the static token when set."""
     security = transport_security(settings)
     app: ASGIApp
     if settings.transport == "sse":
@@ -558,8 +534,25 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
         )
     if telemetry.enabled and not settings.metrics_public:
         app = telemetry.with_metrics(app)  # /metrics behind the same auth as the rest
-    token = settings.bearer_token()
-    return _BearerAuth(app, token) if token else app
+    setup = auth.auth_setup(settings, server.name)
+    if setup is None:
+        return app
+    access = functools.partial(_tool_access, server)
+    if setup.oauth and not any(isinstance(m, auth.ScopeGate) for m in server.middleware):
+        server.middleware.append(auth.ScopeGate(setup.policy, access))
+    return auth.HttpAuth(app, setup, access)
+
+
+def _tool_access(server: MCPServer[Any], name: str) -> str | None:
+    """The access a tool needs (its declaration, else its read-only hint), or None for an unknown tool."""
+    spec = getattr(server, "tool_specs", {}).get(name)
+    if spec is not None:
+        return str(spec.access)
+    tool = sdk.registered_tool(server, name)
+    if tool is None:
+        return None
+    hints = tool.annotations
+    return READ if hints is not None and hints.read_only_hint else "write"
 
 
 # --- entry point ------------------------------------------------------------------------------------------
@@ -617,21 +610,22 @@ def _serve(
     configure_logging(settings.log_level, settings.log_format)
     try:
         token = settings.bearer_token()
+        register_secret(token)
+        authenticated = settings.transport != "stdio" and auth.auth_setup(settings) is not None
     except ValueError as exc:
         _exit(prog, str(exc))
-    register_secret(token)
     exposed = settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS
-    if exposed and not token and not settings.allow_insecure_bind:
+    if exposed and not authenticated and not settings.allow_insecure_bind:
         _exit(
             prog,
-            f"refusing to listen on {settings.host} without authentication: "
-            "set --auth-token (or --auth-token-file), or pass --allow-insecure-bind",
+            f"refusing to listen on {settings.host} without authentication: set --oauth-issuer, or "
+            "--auth-token (or --auth-token-file), or pass --allow-insecure-bind",
         )
     _run_preflight(prog, settings, preflight)
     listener = _bind(prog, settings) if settings.transport != "stdio" else None
     if per_user_state:  # after the bind: a busy port is the first thing to fix
         _refuse_shared_user_state(prog, settings)
-    if listener is not None and settings.workers > 1:
+    if settings.workers > 1:
         raise SystemExit(_serve_workers(build, prog, settings, listener, per_user_state))
     server = _build_server(build, prog, settings)
     try:
@@ -855,12 +849,16 @@ def _serve_workers(
     build: Callable[[S], MCPServer[Any]],
     prog: str,
     settings: S,
-    listener: socket.socket,
+    listener: socket.socket | None,
     per_user_state: bool,
 ) -> int:
     """`--workers N`: N forked processes, each building its own server, serving one port (`workers`)."""
-    from patchbay_common.workers import listeners, supervise
+    from patchbay_common.workers import check_workers, listeners, supervise
 
+    problem = check_workers(settings)  # HTTP was checked before the bind already; stdio is refused here
+    if problem or listener is None:
+        _exit(prog, problem or "--workers needs --transport streamable-http --stateless")
+    assert listener is not None
     if per_user_state:  # cookies and tabs would live in one worker each, and a user's requests reach any
         listener.close()
         _exit(prog, f"--workers {settings.workers}: this server keeps per-user state in memory; use one")
