@@ -80,6 +80,45 @@ class CommonSettings(BaseSettings):
         None, description="Bearer token HTTP clients must send (Authorization: Bearer ...)."
     )
     auth_token_file: Path | None = Field(None, description="Read the bearer token from this file.")
+    oauth_issuer: list[str] = Field(
+        default_factory=list,
+        description="Accept OAuth 2.1 access tokens from this authorization server (its issuer URL; "
+        "repeatable). Turns the server into an OAuth resource server (see deploy/README.md).",
+        json_schema_extra={"metavar": "URL"},
+    )
+    oauth_resource: str | None = Field(
+        None,
+        description="This server's canonical URL as clients reach it (RFC 8707 audience tokens must name), "
+        "e.g. https://mcp.example.com/mcp; default http://HOST:PORT/mcp (/sse for SSE).",
+        json_schema_extra={"metavar": "URL"},
+    )
+    oauth_jwks_url: str | None = Field(
+        None, description="The issuer's key set URL (default: jwks_uri from its discovery document)."
+    )
+    oauth_introspection_url: str | None = Field(
+        None,
+        description="RFC 7662 introspection endpoint for opaque tokens (default: the issuer's, once "
+        "--oauth-client-file is given).",
+    )
+    oauth_client_file: Path | None = Field(
+        None,
+        description="File with client_id:client_secret of the client that may introspect tokens (opaque "
+        "tokens are accepted only with it).",
+    )
+    oauth_read_scope: str = Field(
+        "mcp:read",
+        description="Scope that lets a token list and call read tools.",
+        json_schema_extra={"metavar": "SCOPE"},
+    )
+    oauth_write_scope: str = Field(
+        "mcp:write",
+        description="Scope a token needs to call tools that change data (a call without it gets 403 "
+        "insufficient_scope).",
+        json_schema_extra={"metavar": "SCOPE"},
+    )
+    oauth_leeway: float = Field(
+        30.0, ge=0, le=300, description="Seconds of clock skew allowed when checking exp, nbf and iat."
+    )
     allowed_host: list[str] = Field(
         default_factory=list,
         description="Extra Host header values to accept (repeatable; host:port or host:*).",
