@@ -301,7 +301,12 @@ class PatchbayServer(MCPServer[Any]):
         return framed
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
-        """Read a resource through the pipeline: errors with their hint kept, text capped under the budget."""
+        """Read a resource through the pipeline: errors with their hint kept, text capped under the budget.
+
+        The read's context is the current call's (`notify.current_call`) meanwhile, so a static resource,
+        which the SDK gives no context, can still find whose state to read (`principals.principal_key`).
+        """
+        call_token = notify.current_call.set(context)
         try:
             contents = await super().read_resource(uri, context)
         except Exception as exc:
@@ -311,6 +316,8 @@ class PatchbayServer(MCPServer[Any]):
             log.info("resource read refused", uri=str(uri), error=cap_error(str(cause), 300))
             kind = ResourceNotFoundError if isinstance(cause, NotFound) else ResourceError
             raise kind(cap_error(str(cause))) from None
+        finally:
+            notify.current_call.reset(call_token)
         if isinstance(contents, InputRequiredResult):
             return contents
         capped = []
@@ -618,7 +625,7 @@ def _serve(
     listener = _bind(prog, settings) if settings.transport != "stdio" else None
     if per_user_state:  # after the bind: a busy port is the first thing to fix
         _refuse_shared_user_state(prog, settings)
-    if listener is not None and settings.workers > 1:
+    if settings.workers > 1:
         raise SystemExit(_serve_workers(build, prog, settings, listener, per_user_state))
     server = _build_server(build, prog, settings)
     try:
@@ -842,12 +849,16 @@ def _serve_workers(
     build: Callable[[S], MCPServer[Any]],
     prog: str,
     settings: S,
-    listener: socket.socket,
+    listener: socket.socket | None,
     per_user_state: bool,
 ) -> int:
     """`--workers N`: N forked processes, each building its own server, serving one port (`workers`)."""
-    from patchbay_common.workers import listeners, supervise
+    from patchbay_common.workers import check_workers, listeners, supervise
 
+    problem = check_workers(settings)  # HTTP was checked before the bind already; stdio is refused here
+    if problem or listener is None:
+        _exit(prog, problem or "--workers needs --transport streamable-http --stateless")
+    assert listener is not None
     if per_user_state:  # cookies and tabs would live in one worker each, and a user's requests reach any
         listener.close()
         _exit(prog, f"--workers {settings.workers}: this server keeps per-user state in memory; use one")
