@@ -47,6 +47,41 @@ def test_every_server_imports_without_posix_only_names() -> None:
     assert result.stdout.startswith("refused: file access inside allowed directories needs")
 
 
+WINDOWS_PROBE = PROBE.split("import importlib")[0] + textwrap.dedent(
+    """
+    import ntpath
+    os.path = ntpath  # as on Windows: the module reads os.path only inside functions
+    sys.platform = "win32"  # after the imports that branch on it; roots' Windows branch runs from here on
+    import patchbay_common.roots as roots
+
+    assert roots.path_problem("C:\\data\\f.txt::$DATA", ntpath)
+    assert roots.unsupported_platform() == roots._windows_problem()
+    try:
+        roots.Roots(["C:\\data"])
+    except ValueError as exc:
+        print("refused:", exc)
+    """
+)
+
+
+def test_roots_windows_branch_imports_and_refuses_without_kernel32() -> None:
+    """With `sys.platform == "win32"` faked, the Windows code path imports and, lacking ctypes.WinDLL
+    (here ctypes has no WinDLL, as where kernel32 cannot be loaded), refuses in one line, never weaker."""
+    result = subprocess.run(
+        [sys.executable, "-c", WINDOWS_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == [
+        "refused: file access inside allowed directories on Windows needs kernel32's CreateFileW and "
+        "GetFinalPathNameByHandleW through ctypes, which cannot be loaded here (AttributeError); patchbay "
+        "refuses rather than check paths weakly. Run this server under WSL"
+    ]
+
+
 def test_filesystem_refuses_with_one_line_where_roots_cannot_be_enforced(tmp_path) -> None:
     probe = PROBE.split("import importlib")[0] + textwrap.dedent(
         """

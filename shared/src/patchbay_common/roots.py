@@ -16,21 +16,38 @@ and devices (refused before opening, never blocking). Names that differ only in 
 from __future__ import annotations
 
 import errno
+import ntpath
 import os
+import re
 import secrets
 import shutil
 import stat
+import sys
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import BinaryIO
+from types import ModuleType
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from patchbay_common.errors import AccessDenied, NotFound, UserError
 
-__all__ = ["Copied", "DirScan", "Entry", "Located", "Roots", "path_from_uri", "unsupported_platform"]
+__all__ = [
+    "Copied",
+    "DirScan",
+    "Entry",
+    "Located",
+    "Roots",
+    "final_path_within",
+    "path_from_uri",
+    "path_problem",
+    "same_path",
+    "unsupported_platform",
+    "windows_final_path",
+    "windows_resolve",
+]
 
 _MAX_SYMLINKS = 40
 _MAX_WALK_DEPTH = 256
@@ -140,6 +157,8 @@ def unsupported_platform() -> str | None:
     `O_NOFOLLOW`, `O_DIRECTORY`); Windows offers none of them through `os`, so a server that would serve
     files refuses to start there with this line instead of running with weaker checks.
     """
+    if sys.platform == "win32":
+        return _windows_problem()
     missing = [name for name in _POSIX_NAMES if not hasattr(os, name)]
     needs_dir_fd = (os.open, os.stat, os.mkdir, os.unlink, os.rename, os.readlink, os.rmdir, os.link)
     safe_rmtree = getattr(shutil.rmtree, "avoids_symlink_attacks", False)
@@ -149,6 +168,312 @@ def unsupported_platform() -> str | None:
         "file access inside allowed directories needs descriptor-relative, no-follow calls (openat with "
         "O_NOFOLLOW) that this platform does not offer; patchbay refuses rather than check paths weakly. "
         "Run this server under WSL (Windows), macOS or Linux"
+    )
+
+
+# --- Windows path policy ---------------------------------------------------------------------------------
+#
+# Win32 rewrites a path before the file system sees it: it strips trailing dots and spaces, maps device
+# names in any folder to the device, reads `name:stream` as an alternate data stream, accepts 8.3 short
+# aliases for long names, and passes `\\?\`, `\\.\` and UNC prefixes to other namespaces. A check of the
+# text then no longer describes what is opened. The functions below are pure (the path module is a
+# parameter, so they are tested on Linux with `ntpath`); at run time the opened handle's final path is
+# compared with the root again (`final_path_within`), which also resolves the aliases the text cannot.
+
+_WIN_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+    | {f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"}
+)
+_WIN_WILDCARDS = frozenset('<>"|?*')  # `?` `*` and the DOS wildcards `<` `>` `"`: a pattern, not a name
+_SHORT_ALIAS = re.compile(r"~[0-9]")
+_URI_DRIVE = re.compile(r"/[A-Za-z]:(?:[/\\]|\Z)")
+_MAX_NAME = 255
+
+
+def path_problem(
+    path: str, pathmod: ModuleType = os.path, *, short_names_verified: bool = False
+) -> str | None:
+    r"""Why `path` cannot be used as written on the platform of `pathmod` (one phrase), or None.
+
+    With `posixpath` only a NUL byte is refused: every other name (`CON`, `a:b`, `name.`) is an ordinary
+    file name on POSIX. With `ntpath` also refused: control characters and wildcards; `\\\\?\\`, `\\\\.\\`,
+    `\\??\\` and UNC (`\\\\server\\share`) paths; drive-relative (`C:foo`) and drive-less rooted (`\\foo`)
+    paths; alternate data streams (`file.txt:s`, `file.txt::$DATA`); device names in any component, with
+    any extension, trailing dots or spaces (`CON`, `nul.txt`, `COM1 .log`, `CONIN$`); names ending in a dot
+    or a space (Windows strips them, so `a.txt.` opens `a.txt`); names over 255 characters; and 8.3 short
+    aliases (`PROGRA~1`) unless `short_names_verified` (the caller compares the opened handle's final path).
+    """
+    if "\x00" in path:
+        return "the path contains a NUL byte, which no file name can hold"
+    if pathmod is not ntpath:
+        return None
+    if any(ord(char) < 32 for char in path):
+        return "the path contains a control character, which Windows file names cannot hold"
+    text = path.replace("/", "\\")
+    if text.startswith("\\\\"):
+        if text[2:4] in ("?\\", ".\\"):
+            return (
+                "\\\\?\\ and \\\\.\\ paths reach devices and other namespaces; give a plain path such as "
+                "C:\\data\\file.txt"
+            )
+        return "UNC (network) paths are refused; give a path on a local drive such as C:\\data\\file.txt"
+    if text.startswith("\\??\\"):
+        return "NT object paths (\\??\\) are refused; give a plain path such as C:\\data\\file.txt"
+    drive, rest = ntpath.splitdrive(text)
+    if drive and not rest.startswith("\\"):
+        return (
+            f"{drive}{rest} is relative to the current folder of drive {drive}; give a full path such as "
+            f"{drive}\\{rest}"
+        )
+    if not drive and text.startswith("\\"):
+        return "a path starting with \\ depends on the current drive; give the drive, such as C:\\"
+    for part in rest.split("\\"):
+        if part in ("", ".", ".."):
+            continue
+        problem = _name_problem(part, short_names_verified)
+        if problem:
+            return problem
+    return None
+
+
+def _name_problem(part: str, short_names_verified: bool) -> str | None:
+    """Why one Windows path component is refused, or None."""
+    if len(part) > _MAX_NAME:
+        return f"a name in the path is longer than {_MAX_NAME} characters"
+    if ":" in part:
+        return f"{part!r} names an alternate data stream (name:stream); only a file's main content is served"
+    if _WIN_WILDCARDS & set(part):
+        return (
+            f'{part!r} holds a wildcard character (one of < > " | ? *), which Windows file names cannot hold'
+        )
+    if part.endswith((".", " ")):
+        return f"{part!r} ends with a dot or a space, which Windows strips (it would open another name)"
+    if part.split(".", 1)[0].rstrip(" ").upper() in _WIN_DEVICES:
+        return (
+            f"{part!r} is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9, CONIN$, ...)"
+        )
+    if _SHORT_ALIAS.search(part) and not short_names_verified:
+        return (
+            f"{part!r} looks like an 8.3 short alias (~digit), which could name another entry; "
+            "use the long name"
+        )
+    return None
+
+
+def _fold(part: str, case_insensitive: bool, *, nfc: bool = True) -> str:
+    """A name as the volume compares it: NFC (unless `nfc` is False), upper-cased on case-insensitive volumes.
+
+    Upper case one character at a time (a character whose upper case is longer stays as it is), as
+    NTFS's upcase table does. Not `str.casefold`: it maps `ß` to `ss` and `ﬁ` to `fi`, which the volume
+    keeps apart, so a sibling (`straße` next to a root `strasse`) would pass for the root. A final path
+    from the volume is compared without NFC: NTFS does not normalise either, and the Kelvin sign's NFC is
+    `K`.
+    """
+    name = unicodedata.normalize("NFC", part) if nfc else part
+    if not case_insensitive:
+        return name
+    return "".join(upper if len(upper := char.upper()) == 1 else char for char in name)
+
+
+def _components(path: str, pathmod: ModuleType) -> list[str]:
+    if pathmod is ntpath:
+        drive, rest = ntpath.splitdrive(path.replace("/", "\\"))
+        return [drive, *(part for part in rest.split("\\") if part)]
+    return [part for part in path.split("/") if part]
+
+
+def same_path(a: str, b: str, pathmod: ModuleType = os.path, *, case_insensitive: bool | None = None) -> bool:
+    """Whether two absolute, normalised paths name the same entry (per component, NFC, case per volume)."""
+    return _below(a, b, pathmod, case_insensitive) == []
+
+
+def _below(
+    path: str, root: str, pathmod: ModuleType, case_insensitive: bool | None, *, nfc: bool = True
+) -> list[str] | None:
+    """The components of `path` below `root`, or None when `path` is not `root` or inside it."""
+    fold = pathmod is ntpath if case_insensitive is None else case_insensitive
+    have, want = _components(path, pathmod), _components(root, pathmod)
+    if len(want) > len(have):
+        return None
+    if any(_fold(a, fold, nfc=nfc) != _fold(b, fold, nfc=nfc) for a, b in zip(want, have, strict=False)):
+        return None
+    return have[len(want) :]
+
+
+def windows_final_path(raw: str) -> str:
+    r"""A path as `GetFinalPathNameByHandleW` gives it (`\\\\?\\C:\\x`, `\\\\?\\UNC\\s\\x`) in plain form."""
+    if raw.startswith("\\\\?\\UNC\\"):
+        return "\\\\" + raw[8:]
+    if raw.startswith("\\\\?\\"):
+        return raw[4:]
+    return raw
+
+
+def final_path_within(final: str, roots: Iterable[str], *, case_insensitive: bool = True) -> bool:
+    """Whether the final path of an opened handle lies in one of `roots` (their own final paths)."""
+    path = windows_final_path(final)
+    if path.startswith("\\\\") or path_problem(path, ntpath, short_names_verified=True):
+        return False  # still a device or network path after the prefix: never inside a local root
+    return any(
+        _below(path, windows_final_path(root), ntpath, case_insensitive, nfc=False) is not None
+        for root in roots
+    )
+
+
+def windows_resolve(
+    roots: Iterable[str],
+    path: str,
+    *,
+    case_insensitive: bool = True,
+    exists: Callable[[str], bool] | None = None,
+) -> tuple[str, list[str]]:
+    r"""The root holding a model-given Windows path, and the components below it (pure `ntpath` logic).
+
+    A relative path is taken inside the first root where `exists` finds it (else the first root);
+    a `file:///C:/...` path (as `path_from_uri` leaves it) is read as `C:\\...`. Roots are compared per
+    component and case-insensitively unless `case_insensitive` is False, so `C:\\Data-evil` is not inside
+    `C:\\Data`, and `..` cannot climb out.
+
+    Raises:
+        AccessDenied: the path is refused by `path_problem`, or lies outside every root.
+    """
+    roots = list(roots)
+    raw = path_from_uri(path)
+    if _URI_DRIVE.match(raw):
+        raw = raw[1:]
+    problem = path_problem(raw, ntpath)
+    if problem:
+        raise AccessDenied(f"Access denied: {path}: {problem}.")
+    drive, _ = ntpath.splitdrive(raw.replace("/", "\\"))
+    if drive:
+        candidates = [ntpath.normpath(raw)]
+    else:
+        candidates = [ntpath.normpath(ntpath.join(root, raw)) for root in roots]
+        found = [c for c in candidates if exists is not None and exists(c)]
+        candidates = found[:1] or candidates[:1]
+    best: tuple[str, list[str]] | None = None
+    for candidate in candidates:
+        for root in roots:
+            rest = _below(candidate, ntpath.normpath(root), ntpath, case_insensitive)
+            if rest is not None and (best is None or len(rest) < len(best[1])):
+                best = (root, rest)
+    if best is None:
+        raise AccessDenied(f"Access denied: {path} is outside the allowed directories.")
+    return best
+
+
+class _Win32:
+    """The kernel32 calls Windows enforcement needs, through ctypes (loaded on Windows only).
+
+    `open_no_follow` opens with `FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS` (a symbolic
+    link or junction is opened itself, never followed; directories open too) and without
+    `FILE_SHARE_DELETE` (nothing can rename or delete the entry while it is held); `final_path` is
+    `GetFinalPathNameByHandleW` (long names, the volume's spelling), `is_reparse_point` reads the handle's
+    attributes.
+    """
+
+    GENERIC_READ = 0x80000000
+    FILE_READ_ATTRIBUTES = 0x80
+    SHARE_READ_WRITE = 0x1 | 0x2
+    OPEN_EXISTING = 3
+    FLAGS = 0x02000000 | 0x00200000  # FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT
+    ATTRIBUTE_REPARSE_POINT = 0x400
+    INVALID_HANDLE = -1
+
+    def __init__(self) -> None:
+        import ctypes
+        from ctypes import wintypes
+
+        self._ctypes = ctypes
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        self._create = kernel32.CreateFileW
+        self._create.argtypes = [
+            wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p,
+            wintypes.DWORD, wintypes.DWORD, wintypes.HANDLE,
+        ]  # fmt: skip
+        self._create.restype = wintypes.HANDLE
+        self._final = kernel32.GetFinalPathNameByHandleW
+        self._final.argtypes = [wintypes.HANDLE, wintypes.LPWSTR, wintypes.DWORD, wintypes.DWORD]
+        self._final.restype = wintypes.DWORD
+        self._info = kernel32.GetFileInformationByHandle
+        self._info.argtypes = [wintypes.HANDLE, ctypes.c_void_p]
+        self._info.restype = wintypes.BOOL
+        self._close = kernel32.CloseHandle
+        self._close.argtypes = [wintypes.HANDLE]
+        self._close.restype = wintypes.BOOL
+
+    def _error(self, what: str, path: str) -> OSError:
+        code = self._ctypes.get_last_error()  # type: ignore[attr-defined,unused-ignore]
+        return OSError(errno.EACCES, f"{what} failed (Windows error {code})", path)
+
+    def open_no_follow(self, path: str) -> Any:
+        """A handle on `path` itself (a link or junction is not followed), held against rename and delete."""
+        handle = self._create(
+            path, self.FILE_READ_ATTRIBUTES, self.SHARE_READ_WRITE, None, self.OPEN_EXISTING, self.FLAGS, None
+        )
+        if handle in (None, self.INVALID_HANDLE, self._ctypes.c_void_p(-1).value):
+            raise self._error("CreateFileW", path)
+        return handle
+
+    def close(self, handle: Any) -> None:
+        """Close a handle from `open_no_follow`."""
+        self._close(handle)
+
+    def final_path(self, handle: Any) -> str:
+        """The handle's final path (`GetFinalPathNameByHandleW`, normalised, DOS volume name)."""
+        size = 512
+        while True:
+            buffer = self._ctypes.create_unicode_buffer(size)
+            length = self._final(handle, buffer, size, 0)
+            if length == 0:
+                raise self._error("GetFinalPathNameByHandleW", "")
+            if length < size:
+                return windows_final_path(buffer.value)
+            size = length + 1
+
+    def is_reparse_point(self, handle: Any) -> bool:
+        """Whether the opened entry is a reparse point (symbolic link, junction, mount point)."""
+        info = (self._ctypes.c_uint32 * 13)()  # BY_HANDLE_FILE_INFORMATION; attributes come first
+        if not self._info(handle, info):
+            raise self._error("GetFileInformationByHandle", "")
+        return bool(info[0] & self.ATTRIBUTE_REPARSE_POINT)
+
+    def verified(self, path: str, roots: Iterable[str]) -> str:
+        """The final path of `path`, checked: opened without following, no reparse point, inside `roots`.
+
+        `roots` are final paths too. The final path spells long names (never an 8.3 alias) as the volume
+        does. Raises `AccessDenied` otherwise.
+        """
+        handle = self.open_no_follow(path)
+        try:
+            if self.is_reparse_point(handle):
+                raise AccessDenied(f"{path} is a link or junction; links are not followed on Windows.")
+            final = self.final_path(handle)
+        finally:
+            self.close(handle)
+        if not final_path_within(final, roots):
+            raise AccessDenied(f"Access denied: {path} is outside the allowed directories.")
+        return final
+
+
+def _windows_problem() -> str:
+    """Why roots cannot be served on this Windows machine (one line).
+
+    Either the kernel32 calls are missing, or (for now) the file operations are not yet ported from
+    descriptors to handles (see the filesystem README).
+    """
+    try:
+        _Win32()
+    except (ImportError, AttributeError, OSError, ValueError) as exc:
+        return (
+            "file access inside allowed directories on Windows needs kernel32's CreateFileW and "
+            f"GetFinalPathNameByHandleW through ctypes, which cannot be loaded here ({type(exc).__name__}); "
+            "patchbay refuses rather than check paths weakly. Run this server under WSL"
+        )
+    return (
+        "on Windows, file operations through handles that never follow links are not ported yet (the path "
+        "policy is: no alternate data streams, device names, UNC or 8.3 aliases); patchbay refuses rather "
+        "than check paths weakly. Run this server under WSL"
     )
 
 
