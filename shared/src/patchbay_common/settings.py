@@ -192,8 +192,8 @@ class CommonSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     def authenticates(self) -> bool:
-        """Whether HTTP clients must authenticate, so per-user state can be keyed by who they are."""
-        return self.bearer_token() is not None
+        """Whether HTTP clients must authenticate (static token or OAuth): state is keyed by who they are."""
+        return bool(self.oauth_issuer) or self.bearer_token() is not None
 
     def bearer_token(self) -> str | None:
         """The bearer token from `--auth-token` or `--auth-token-file`, if any."""
