@@ -2,6 +2,8 @@
 //
 //   node transport_echo_official.mjs stdio
 //   node transport_echo_official.mjs http PORT          (stateful: one transport per session, SSE answers)
+//   node transport_echo_official.mjs stateless PORT     (stateless, JSON answers: a server and transport per
+//                                                        request, the SDK's documented stateless pattern)
 //
 // PATCHBAY_NPM points at .cache/npm/node_modules (ES modules ignore NODE_PATH, so imports are by path).
 import http from "node:http";
@@ -30,6 +32,27 @@ const [mode, port] = process.argv.slice(2);
 if (mode === "stdio") {
   const { StdioServerTransport } = await sdk("server/stdio.js");
   await build().connect(new StdioServerTransport());
+} else if (mode === "stateless") {
+  const { StreamableHTTPServerTransport } = await sdk("server/streamableHttp.js");
+  const httpServer = http.createServer(async (req, res) => {
+    if (req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      return;
+    }
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on("close", () => {
+      transport.close();
+      server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  httpServer.listen(Number(port), "127.0.0.1");
+  process.on("SIGTERM", () => httpServer.close(() => process.exit(0)));
 } else {
   const { StreamableHTTPServerTransport } = await sdk("server/streamableHttp.js");
   const sessions = new Map();

@@ -2,6 +2,7 @@
 
     python bench/transport_echo_server.py [--transport streamable-http --port N]   patchbay, via serve()
     python bench/transport_echo_server.py --plain stdio|PORT                        the SDK alone
+    python bench/transport_echo_server.py --plain-stateless PORT      the SDK alone, stateless JSON HTTP
 
 The patchbay one is built exactly like a real server (patchbay_common.app.serve), so the figures include
 everything every patchbay server pays per call: request id, one log line, deadline, the result pipeline.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 
 
-def plain(where: str) -> None:
+def plain(where: str, stateless: bool = False) -> None:
     from mcp.server import MCPServer
 
     mcp = MCPServer("sdk-echo")
@@ -25,7 +26,13 @@ def plain(where: str) -> None:
     if where == "stdio":
         mcp.run()
     else:
-        mcp.run("streamable-http", host="127.0.0.1", port=int(where))
+        mcp.run(
+            "streamable-http",
+            host="127.0.0.1",
+            port=int(where),
+            stateless_http=stateless,
+            json_response=stateless,
+        )
 
 
 def patchbay() -> None:
@@ -51,5 +58,7 @@ def patchbay() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--plain"]:
         plain(sys.argv[2])
+    elif sys.argv[1:2] == ["--plain-stateless"]:
+        plain(sys.argv[2], stateless=True)
     else:
         patchbay()
