@@ -365,6 +365,57 @@ def _probe_raw(options: ConnectionOptions) -> tuple[set[str], set[str]]:
         return _probe_steps(send, options)
 
 
+def login_problem(options: ConnectionOptions, timeout: float = 1.5) -> str | None:
+    """Why the server could not log in to Redis right now (one phrase, never the password), or None.
+
+    The start-up check: a connection within `timeout` seconds, AUTH when credentials are set, then PING,
+    over a plain socket (no redis-py import). `rediss://` is checked for reachability only (TLS needs
+    redis-py), a Sentinel setup not at all (the module probe resolves the primary).
+    """
+    import socket
+
+    if options.sentinels:
+        return None
+    parts = urlsplit(options.url)
+    where = describe(options)
+    username = options.username or (unquote(parts.username) if parts.username else None)
+    password = options.password or (unquote(parts.password) if parts.password else None)
+    try:
+        if parts.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(parts.path)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout)
+    except TimeoutError:
+        return f"Redis at {where} did not answer within {timeout:g} s"
+    except OSError as exc:
+        return f"Redis at {where} is not reachable ({exc.strerror or type(exc).__name__})"
+    if parts.scheme == "rediss":
+        sock.close()
+        return None
+    try:
+        with sock, sock.makefile("rb") as reader:
+            if password is not None:
+                sock.sendall(_encode(["AUTH", *([username] if username else []), password]))
+                reply = _read(reader)
+                if isinstance(reply, _RespError):
+                    if "without any password configured" in reply:
+                        return f"Redis at {where} has no password set but one was given; remove the password"
+                    return f"Redis at {where} refused the login of user {options.user!r} (wrong password?)"
+            sock.sendall(_encode(["PING"]))
+            reply = _read(reader)
+    except (OSError, _ProbeError) as exc:
+        return f"Redis at {where} did not answer PING ({exc})"
+    if isinstance(reply, _RespError) and reply.startswith("NOAUTH"):
+        return f"Redis at {where} needs a password and none was given"
+    return None
+
+
 class _RespError(str):
     pass
 

@@ -224,6 +224,34 @@ def closing_when_idle(deps: Deps) -> Callable[[Any], AbstractAsyncContextManager
     return lifespan
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Start-up check: the URL parses, Redis answers within 1.5 s and accepts the login (never the password).
+
+    Logged as one warning with its fix (the module probe in `build` still refuses a rejected login), or
+    with --strict a refusal to start.
+    """
+    from patchbay_redis.connection import login_problem
+
+    try:
+        options = settings.connection()
+    except ValueError as exc:
+        return [f"{exc}; e.g. redis://127.0.0.1:6379/0"]
+    except OSError:
+        return []  # an unreadable --password-file: build names it in its own line
+    problem = login_problem(options)
+    if problem is None:
+        return []
+    if "password" in problem or "login" in problem:
+        fix = "set the password with --password-file FILE or PATCHBAY_REDIS_PASSWORD (or in the URL)"
+        if "no password set" in problem:
+            fix = "drop --password/--password-file and the password in the URL"
+        elif "refused the login" in problem:
+            fix = "check --username and the password (--password-file, PATCHBAY_REDIS_PASSWORD or the URL)"
+    else:
+        fix = "start Redis there or fix --url (PATCHBAY_REDIS_URL=redis://host:6379/0)"
+    return [f"{problem}; {fix}"]
+
+
 def main() -> None:
     """Console entry point: `patchbay-redis`."""
-    serve(build, Settings)
+    serve(build, Settings, preflight=preflight)
