@@ -9,6 +9,8 @@
 #   hypopg                  apt-get install postgresql-15-hypopg (the postgres server's index advice)
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
 #   prometheus              apt-get install prometheus           (the telemetry tests scrape a server with it)
+#   tinyproxy, microsocks   apt-get install tinyproxy microsocks (a real HTTP proxy and SOCKS5 server for the proxy tests)
+#   openssl                 apt-get install openssl              (a test TLS origin's certificate, proxy tests)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
 # only when something is missing). When everything is present it only checks (well under 2 s) and prints one line per component.
@@ -144,6 +146,9 @@ check_node() {
 }
 check_npm() { command -v npm 2>/dev/null; }
 check_prometheus() { command -v prometheus 2>/dev/null; }
+check_tinyproxy() { command -v tinyproxy 2>/dev/null || { [ -x /usr/bin/tinyproxy ] && echo /usr/bin/tinyproxy; }; }
+check_microsocks() { command -v microsocks 2>/dev/null; }
+check_openssl() { command -v openssl 2>/dev/null; }
 
 # name | Debian package | check (prints where it is found)
 components=(
@@ -154,6 +159,9 @@ components=(
   "node|nodejs|check_node"
   "npm|npm|check_npm"
   "prometheus|prometheus|check_prometheus"
+  "tinyproxy|tinyproxy|check_tinyproxy"
+  "microsocks|microsocks|check_microsocks"
+  "openssl|openssl|check_openssl"
 )
 
 declare -A found=() problem=()

@@ -22,6 +22,7 @@ from patchbay_common.egress import (
     IPAddress,
     ProxyConfig,
     ProxyRoute,
+    socks5_handshake,
 )
 
 __all__ = ["GuardedTransport", "proxied_client"]
@@ -72,6 +73,90 @@ class _GuardedBackend(httpcore2.AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
 
+class _SocksBackend(httpcore2.AsyncNetworkBackend):
+    """A network backend whose every connection is a SOCKS5 tunnel through one proxy.
+
+    The pool above it sees an ordinary connection to the origin, so TLS verifies the origin's name. With
+    `socks5://` the name is resolved here (through the policy, which checks every address) and the proxy
+    is given the checked address; with `socks5h://` the proxy is given the name. A failed handshake closes
+    its socket.
+    """
+
+    def __init__(self, route: ProxyRoute, policy: EgressPolicy | None) -> None:
+        self._route = route
+        self._policy = policy
+        self._dial = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        targets: list[str] = [host]
+        if self._route.scheme == "socks5":  # DNS here: the proxy gets an address we checked
+            with anyio.fail_after(timeout):
+                found = await (self._policy.resolve(host, port) if self._policy else _lookup(host, port))
+            targets = [str(address) for address in found[:4]]
+        elif self._policy is not None:
+            self._policy.check_name(host)
+        last: Exception | None = None
+        for target in targets:
+            stream = await self._dial.connect_tcp(
+                self._route.host,
+                self._route.port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+            try:
+                with anyio.fail_after(timeout):
+                    await socks5_handshake(
+                        _sender(stream, timeout), _receiver(stream, timeout), self._route, target, port
+                    )
+            except BaseException as exc:
+                await stream.aclose()
+                if not isinstance(exc, OSError):
+                    raise
+                last = exc
+                continue
+            return stream
+        raise httpcore2.ProxyError(str(last))
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+def _sender(stream: httpcore2.AsyncNetworkStream, timeout: float | None) -> Any:
+    async def send(data: bytes) -> None:
+        await stream.write(data, timeout=timeout)
+
+    return send
+
+
+def _receiver(stream: httpcore2.AsyncNetworkStream, timeout: float | None) -> Any:
+    async def receive(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = await stream.read(count - len(data), timeout=timeout)
+            if not chunk:
+                raise OSError("the SOCKS proxy closed the connection")
+            data += chunk
+        return data
+
+    return receive
+
+
 class GuardedTransport(httpx2.AsyncBaseTransport):
     """An httpx2 transport that routes each request directly or through the operator's proxy.
 
@@ -113,7 +198,12 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
     def _through(self, route: ProxyRoute) -> httpx2.AsyncHTTPTransport:
         transport = self._via.get(route)
         if transport is None:
-            transport = httpx2.AsyncHTTPTransport(proxy=route.url, trust_env=False, **self._options)
+            if route.scheme in ("socks5", "socks5h"):
+                transport = httpx2.AsyncHTTPTransport(trust_env=False, **self._options)
+                pool: Any = transport._pool
+                pool._network_backend = _SocksBackend(route, self.policy)  # the same slot as the direct pool
+            else:
+                transport = httpx2.AsyncHTTPTransport(proxy=route.url, trust_env=False, **self._options)
             self._via[route] = transport
         return transport
 
@@ -129,13 +219,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
                 self.policy.check_name(host)
             return await self._direct.handle_async_request(request)
         if self.policy is not None:
-            addresses = await self.policy.check_url(url)
-        elif route.scheme == "socks5":
-            addresses = await _lookup(host, url.port or (443 if url.scheme == "https" else 80))
-        else:
-            addresses = []
-        if route.scheme == "socks5" and addresses:
-            request = _to_address(request, addresses[0])
+            await self.policy.check_url(url)  # refused here, before the proxy hears of it
         try:
             return await self._through(route).handle_async_request(request)
         except httpx2.ProxyError as exc:
@@ -147,21 +231,6 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         for transport in list(self._via.values()):
             await transport.aclose()
         self._via.clear()
-
-
-def _to_address(request: httpx2.Request, address: IPAddress) -> httpx2.Request:
-    """The same request sent to `address`: Host header and TLS name (SNI, certificate check) unchanged."""
-    name = request.url.raw_host.decode("ascii")
-    extensions = dict(request.extensions)
-    if request.url.scheme == "https":
-        extensions.setdefault("sni_hostname", name)
-    return httpx2.Request(
-        request.method,
-        request.url.copy_with(host=str(address)),
-        headers=request.headers,
-        stream=request.stream,
-        extensions=extensions,
-    )
 
 
 async def _lookup(host: str, port: int) -> list[IPAddress]:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -812,23 +812,47 @@ async def _http_connect(reader: Any, writer: Any, route: ProxyRoute, host: str, 
 
 
 async def _socks5_connect(reader: Any, writer: Any, route: ProxyRoute, host: str, port: int) -> None:
+    async def send(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    async def receive(count: int) -> bytes:
+        data: bytes = await reader.readexactly(count)
+        return data
+
+    await socks5_handshake(send, receive, route, host, port)
+
+
+async def socks5_handshake(
+    send: Callable[[bytes], Awaitable[None]],
+    receive: Callable[[int], Awaitable[bytes]],
+    route: ProxyRoute,
+    host: str,
+    port: int,
+) -> None:
+    """Ask a SOCKS5 proxy (RFC 1928, user/password auth of RFC 1929) to connect to `host:port`.
+
+    `host` is sent as an address when it is a literal (what socks5:// sends after the guard's lookup) and as
+    a name otherwise (socks5h://). `receive(n)` returns exactly n bytes.
+
+    Raises:
+        OSError: the proxy refused; the message names the proxy without its credentials.
+    """
     import struct
 
-    method = b"\x02" if route.username is not None else b"\x00"
-    writer.write(b"\x05\x01" + method)
-    await writer.drain()
-    version, chosen = await reader.readexactly(2)
-    if version != 5 or bytes([chosen]) != method:
+    method = 2 if route.username is not None else 0
+    await send(bytes([5, 1, method]))
+    version, chosen = await receive(2)
+    if version != 5 or chosen != method:
         raise OSError(f"the SOCKS proxy {route.shown} refused the authentication method")
     if route.username is not None:
         user = route.username.encode()[:255]
         password = (route.password or "").encode()[:255]
-        writer.write(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
-        await writer.drain()
-        _, status = await reader.readexactly(2)
+        await send(bytes([1, len(user)]) + user + bytes([len(password)]) + password)
+        _, status = await receive(2)
         if status != 0:
             raise OSError(f"the SOCKS proxy {route.shown} refused the user name or password")
-    literal = _literal(host)
+    literal = _literal(host.strip("[]"))
     if isinstance(literal, ipaddress.IPv4Address):
         address = b"\x01" + literal.packed
     elif isinstance(literal, ipaddress.IPv6Address):
@@ -836,15 +860,14 @@ async def _socks5_connect(reader: Any, writer: Any, route: ProxyRoute, host: str
     else:
         name = host.encode("idna")[:255]
         address = b"\x03" + bytes([len(name)]) + name
-    writer.write(b"\x05\x01\x00" + address + struct.pack("!H", port))
-    await writer.drain()
-    _, reply, _, kind = await reader.readexactly(4)
+    await send(b"\x05\x01\x00" + address + struct.pack("!H", port))
+    _, reply, _, kind = await receive(4)
     if reply != 0:
         raise OSError(f"the SOCKS proxy {route.shown} could not connect to {host}:{port} (reply {reply})")
     skip = {1: 4, 4: 16}.get(kind)
     if skip is None:
-        skip = (await reader.readexactly(1))[0]
-    await reader.readexactly(skip + 2)
+        skip = (await receive(1))[0]
+    await receive(skip + 2)
 
 
 # --- flags --------------------------------------------------------------------------------------------
