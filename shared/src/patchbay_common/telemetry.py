@@ -433,10 +433,8 @@ class _Middleware:
             state.in_flight.add(-1, {"mcp.method.name": method})
             state.requests.add(1, labels)
             state.duration.record(seconds, labels)
-            if current.is_recording():
+            if current.is_recording():  # error.type is the SDK's (tool_error, a JSON-RPC code)
                 current.set_attribute("patchbay.outcome", outcome)
-                if outcome != "ok":
-                    current.set_attribute("error.type", outcome)
 
 
 def _is_error_result(result: Any) -> bool:
