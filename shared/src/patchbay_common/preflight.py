@@ -8,14 +8,13 @@ first tool call explains again), or with `--strict` refuses to start. Every chec
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["find_browser", "missing_env", "playwright_browser", "reachable", "url_reachable"]
+__all__ = ["missing_env", "playwright_browser", "reachable", "url_reachable"]
 
 
 def missing_env(names: Iterable[str], what: str, fix: str) -> list[str]:
@@ -62,39 +61,6 @@ def url_reachable(url: str, default_port: int, what: str, fix: str, timeout: flo
         return []  # a Unix socket or libpq defaults: nothing cheap to check
     problem = reachable(host, port, timeout)
     return [f"{what} not reachable ({problem}); {fix}"] if problem else []
-
-
-_MAC_BROWSERS = (
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    "/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
-)
-_WINDOWS_BROWSERS = (
-    r"Google\Chrome\Application\chrome.exe",
-    r"Chromium\Application\chrome.exe",
-    r"Microsoft\Edge\Application\msedge.exe",
-)
-
-
-def find_browser() -> str | None:
-    """A Chromium-family browser on this machine (Linux PATH, macOS /Applications, Windows Program Files)."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "msedge"):
-        found = shutil.which(name)
-        if found:
-            return found
-    candidates: list[str] = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
-    if sys.platform == "darwin":
-        home = Path.home()
-        candidates += [*_MAC_BROWSERS, *(str(home / path.lstrip("/")) for path in _MAC_BROWSERS)]
-    if sys.platform == "win32":
-        for base in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA"):
-            root = os.environ.get(base)
-            if root:
-                candidates += [str(Path(root) / path) for path in _WINDOWS_BROWSERS]
-    for path in candidates:
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
 
 
 def playwright_browser() -> str | None:

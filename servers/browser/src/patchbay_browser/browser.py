@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import time
 import weakref
 from collections import OrderedDict, deque
@@ -137,15 +136,13 @@ def check_operator_args(args: tuple[str, ...] | list[str]) -> None:
 
 
 def find_chromium() -> str | None:
-    """A Chromium or Chrome binary on this machine, or None (then Playwright's own browser is tried)."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    for path in ("/usr/bin/chromium", "/usr/lib/chromium/chromium"):
-        if os.access(path, os.X_OK):
-            return path
-    return None
+    """An installed Chromium, Chrome or Edge (PATH, then the usual places on Linux, macOS, Windows), or None.
+
+    None means Playwright's own Chromium is tried (`playwright install chromium`); see `discovery`.
+    """
+    from patchbay_browser.discovery import find_installed
+
+    return find_installed()
 
 
 @dataclass(frozen=True)
@@ -638,6 +635,14 @@ class Browser:
                     f"The browser profile {options.user_data_dir} is in use by another browser.",
                     hint="Close that browser, or ask the operator to start this server with another "
                     "--user-data-dir (or none, for a fresh profile per session).",
+                ) from None
+            if executable is None and "xecutable doesn't exist" in str(exc):
+                from patchbay_browser.discovery import INSTALL_HINT
+
+                raise UserError(
+                    "No browser to launch: no Chrome, Chromium or Edge was found on this machine and "
+                    "Playwright's own Chromium is not installed.",
+                    hint=f"The operator should {INSTALL_HINT}.",
                 ) from None
             raise UserError(
                 f"The browser could not start: {first}",

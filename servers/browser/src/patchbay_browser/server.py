@@ -35,6 +35,7 @@ from pydantic import Field
 from patchbay_browser import __version__, acting, files, navigation, reading, scripting, tabs
 from patchbay_browser.browser import Browser, BrowserOptions
 from patchbay_browser.deps import DOWNLOAD, EVAL, INTERACT, UPLOAD, Deps, client_key
+from patchbay_browser.discovery import INSTALL_HINT, Search, find_installed
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.egress import EgressSettings
 from patchbay_common.errors import NotFound, UserError
@@ -181,12 +182,14 @@ def build(settings: Settings) -> PatchbayServer:
     return mcp
 
 
-def preflight(settings: Settings) -> list[str]:
-    """Start-up check: a browser to launch exists (a warning, or with --strict a refusal)."""
+def preflight(settings: Settings, search: Search | None = None) -> list[str]:
+    """Start-up check: a browser to launch exists (a warning, or with --strict a refusal).
+
+    `search` says where to look (tests point it at a directory tree); by default this machine.
+    """
     import os
 
-    from patchbay_browser.browser import find_chromium
-    from patchbay_common.preflight import find_browser, playwright_browser
+    from patchbay_common.preflight import playwright_browser
 
     if settings.executable_path:
         if os.path.isfile(settings.executable_path):
@@ -194,15 +197,9 @@ def preflight(settings: Settings) -> list[str]:
         return [
             f"--executable-path {settings.executable_path}: no such file; name the Chrome or Chromium binary"
         ]
-    if find_chromium() or playwright_browser():
+    if find_installed(search) or playwright_browser():
         return []
-    installed = find_browser()
-    if installed:
-        return [f"found {installed}, which is not picked by itself; pass --executable-path {installed!r}"]
-    return [
-        "no Chromium found: run `playwright install chromium` (uvx --from patchbay-browser playwright "
-        "install chromium), install Chromium or Chrome, or pass --executable-path"
-    ]
+    return [f"no Chrome, Chromium or Edge found, nor Playwright's own Chromium: {INSTALL_HINT}"]
 
 
 def main() -> None:
