@@ -58,8 +58,9 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_dockerfile_shape() -> None:
     """Multi-stage, slim, non-root, one server by build argument, healthcheck on /healthz, our entrypoint."""
     text = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^ARG BASE_IMAGE=python:\$\{PYTHON_VERSION\}-slim$", text, re.MULTILINE)
     stages = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
-    assert len(stages) >= 3 and stages[-1].endswith("-slim") and stages[-2].endswith("-slim")
+    assert len(stages) >= 3 and stages[-1] == stages[-2] == "${BASE_IMAGE}"
     final = text.rsplit("\nFROM ", 1)[1]
     user = re.search(r"^USER (\d+)(?::\d+)?$", final, re.MULTILINE)
     assert user and int(user.group(1)) >= 1000, "the final stage must run as a numeric non-root user"
@@ -69,7 +70,49 @@ def test_dockerfile_shape() -> None:
     assert "deploy/entrypoint.sh /usr/local/bin/patchbay-entrypoint" in final
     assert 'sh deploy/build-env.sh "${SERVER}" /opt/patchbay' in text
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
-    assert {"**/.venv", ".git", "tests"} <= set(ignored)
+    assert {"**/.venv", ".git", "tests", "**/.cache"} <= set(ignored)
+
+
+def _build_steps() -> list[tuple[str, str]]:
+    """The build stage's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    build = text.split(" AS build\n", 1)[1].split("\nFROM ", 1)[0]
+    lines = [line.strip() for line in build.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0], line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def test_dockerfile_installs_dependencies_before_copying_sources() -> None:
+    """A source change must not reinstall dependencies: the lockfile and every member's pyproject.toml are
+    copied first, the dependencies installed from them alone (--no-install-workspace), then the sources."""
+    steps = _build_steps()
+    copies = [(i, args) for i, (op, args) in enumerate(steps) if op == "COPY" and "--from=" not in args]
+    runs = [(i, args) for i, (op, args) in enumerate(steps) if op == "RUN"]
+    [(deps_at, deps)] = [(i, a) for i, a in runs if "--no-install-workspace" in a]
+    assert "uv sync --frozen" in deps and '--package "patchbay-${SERVER}"' in deps
+    before = [args.split()[:-1] for i, args in copies if i < deps_at]
+    after = [args.split()[:-1] for i, args in copies if i > deps_at]
+    copied_before = {source for sources in before for source in sources}
+    members = {"pyproject.toml", "shared/pyproject.toml"} | {
+        f"servers/{name}/pyproject.toml" for name in server_names()
+    }
+    assert copied_before == members | {"uv.lock"}, (
+        f"copy exactly uv.lock and every pyproject.toml before the dependencies: {sorted(copied_before)}"
+    )
+    assert {"shared/", "servers/"} <= {source for sources in after for source in sources}
+    [(install_at, _)] = [(i, a) for i, a in runs if "build-env.sh" in a]
+    assert install_at > max(i for i, _ in copies), "the sources are installed after every COPY"
+    # The dependency step runs the same sync as build-env.sh, minus the workspace packages.
+    flags = re.search(r"uv sync (.*?) --package", (DEPLOY / "build-env.sh").read_text().replace("\\\n", " "))
+    assert flags and all(flag in deps for flag in flags.group(1).split())
+
+
+def test_browser_image_installs_chromium_by_itself() -> None:
+    """SERVER=browser gets Debian's Chromium in the run stage (no hand edit), before the environment is
+    copied in, so a source change does not reinstall it; other servers skip the step."""
+    final = (DEPLOY / "Dockerfile").read_text().rsplit("\nFROM ", 1)[1].replace("\\\n", " ")
+    step = re.search(r'^RUN if \[ "\$\{SERVER\}" = browser \]; then (.*?) fi$', final, re.MULTILINE)
+    assert step and "apt-get install -y --no-install-recommends chromium" in step.group(1)
+    assert final.index(step.group(0)) < final.index("COPY --from=build /opt/patchbay")
 
 
 # --- the entry command, for real --------------------------------------------------------------------------
