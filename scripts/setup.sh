@@ -245,12 +245,14 @@ fi
 #   @modelcontextprotocol/conformance   tests/test_conformance.py (see tests/CONFORMANCE.md)
 #   @modelcontextprotocol/inspector     tests/test_independent_clients.py (its CLI mode)
 #   @modelcontextprotocol/sdk           tests/ts_client.mjs, bench/transport_vs_official.py
+#   oidc-provider                       tests/test_oauth.py (a certified OpenID provider as the authorization server)
 # Only what is missing is installed; when everything is present this is a few `test -e`.
 NODE22_VERSION=22
 NPM_TOOLS=(
   "@modelcontextprotocol/conformance@0.1.16|@modelcontextprotocol/conformance/dist/index.js"
   "@modelcontextprotocol/inspector@0.15.0|@modelcontextprotocol/inspector-cli/build/index.js"
   "@modelcontextprotocol/sdk@1.32.2|@modelcontextprotocol/sdk/dist/esm/client/index.js"
+  "oidc-provider@9.13.3|oidc-provider/lib/index.js"
 )
 node22=.cache/node22/node_modules/.bin/node
 npm_missing=()
@@ -271,5 +273,5 @@ else
     say npm-tools "installing ${npm_missing[*]} into .cache/npm"
     npm install --silent --no-audit --no-fund --prefix .cache/npm "${npm_missing[@]}" >/dev/null
   fi
-  say npm-tools "ok (conformance, inspector, sdk in .cache/npm)"
+  say npm-tools "ok (conformance, inspector, sdk, oidc-provider in .cache/npm)"
 fi

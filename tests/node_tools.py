@@ -1,4 +1,4 @@
-"""Where the official npm tools the cross-cutting checks use live: Node 22 and three packages in .cache.
+"""Where the official npm tools the cross-cutting checks use live: Node 22 and four packages in .cache.
 
 `scripts/setup.sh` installs them (its last section); a missing one fails the test with that command.
 """
@@ -16,6 +16,7 @@ NPM_MODULES = CACHE / "npm" / "node_modules"
 CONFORMANCE = NPM_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 INSPECTOR_CLI = NPM_MODULES / "@modelcontextprotocol" / "inspector-cli" / "build" / "index.js"
 SDK = NPM_MODULES / "@modelcontextprotocol" / "sdk"
+OIDC_PROVIDER = NPM_MODULES / "oidc-provider"
 TS_CLIENT = Path(__file__).resolve().parent / "ts_client.mjs"
 VENV_BIN = ROOT / ".venv" / "bin"
 
