@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from email.parser import Parser
@@ -92,6 +93,20 @@ def test_wheel_and_sdist_are_built(name: str) -> None:
         assert f"{distribution} = {module}.server:main" in scripts
     record_figure("wheel_bytes", distribution, whl.stat().st_size)
     record_figure("sdist_bytes", distribution, sdist.stat().st_size)
+
+
+@pytest.mark.parametrize("name", WORKSPACE)
+def test_license_ships_in_the_wheel_and_the_sdist(name: str) -> None:
+    """The MIT text is inside every built wheel (.dist-info/licenses/) and sdist, and named in METADATA."""
+    dist, text = built_dist(), (ROOT / "LICENSE").read_text()
+    distribution = _distribution(name)
+    module, version = distribution.replace("-", "_"), pyproject(name)["project"]["version"]
+    with zipfile.ZipFile(wheel(dist, distribution)) as archive:
+        assert archive.read(f"{module}-{version}.dist-info/licenses/LICENSE").decode() == text
+    with tarfile.open(dist / f"{module}-{version}.tar.gz") as archive:
+        member = archive.extractfile(f"{module}-{version}/LICENSE")
+        assert member is not None and member.read().decode() == text
+    assert _metadata(wheel(dist, distribution))[0].get("License-File") == ["LICENSE"]
 
 
 @pytest.mark.parametrize("name", WORKSPACE)

@@ -25,6 +25,18 @@ def test_license_is_mit() -> None:
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def test_every_package_and_the_template_carry_the_same_license() -> None:
+    """Each package folder holds a copy of LICENSE (a build only ships files inside the package folder;
+    `license-files = ["LICENSE"]` makes a missing copy a build error). The copies must not drift."""
+    text = (ROOT / "LICENSE").read_text()
+    folders = [ROOT / "shared", *(ROOT / "servers" / name for name in server_names())]
+    folders.append(ROOT / "templates" / "server" / "servers" / "{{ name }}")
+    for folder in folders:
+        assert (folder / "LICENSE").read_text() == text, f"{folder}/LICENSE differs from LICENSE"
+        pyproject = next(folder.glob("pyproject.toml*")).read_text()
+        assert 'license-files = ["LICENSE"]' in pyproject, f"{folder}: license-files missing"
+
+
 @pytest.mark.parametrize("name", sorted(release.packages()))
 def test_one_version_everywhere(name: str) -> None:
     version, problems = release.version_problems(name, release.packages()[name])
