@@ -45,9 +45,6 @@ class Settings(EgressSettings, CommonSettings):
 
     user_agent: str = Field(DEFAULT_USER_AGENT, description="User-Agent sent by the fetch tool.")
     ignore_robots_txt: bool = Field(False, description="Do not check robots.txt before tool fetches.")
-    proxy_url: str | None = Field(
-        None, description="Send every request through this HTTP proxy (http:// or https://)."
-    )
     max_response_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="Largest response body read, after decompression."
     )
@@ -66,9 +63,11 @@ class Settings(EgressSettings, CommonSettings):
 
 
 def fetcher_of(settings: Settings) -> Fetcher:
-    """The one guarded, pooled client every fetch goes through."""
-    if settings.proxy_url is not None and not settings.proxy_url.startswith(("http://", "https://")):
-        raise ValueError(f"--proxy-url must be an http:// or https:// URL, got {settings.proxy_url!r}")
+    """The one guarded, pooled client every fetch goes through.
+
+    It goes through the operator's proxy, if any: --proxy-url/--no-proxy or HTTPS_PROXY/HTTP_PROXY/ALL_PROXY
+    and NO_PROXY, read by `EgressSettings` into the policy.
+    """
     return Fetcher(
         settings.egress_policy(),
         FetchOptions(
@@ -76,7 +75,6 @@ def fetcher_of(settings: Settings) -> Fetcher:
             max_bytes=settings.max_response_bytes,
             deadline=settings.fetch_timeout,
             max_redirects=settings.max_redirects,
-            proxy=settings.proxy_url,
             cache_bytes=settings.cache_mb * 1024 * 1024,
             robots_ttl=settings.robots_ttl,
         ),
