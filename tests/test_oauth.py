@@ -327,3 +327,49 @@ def test_key_rotation_over_sse() -> None:
         newest = provider.token("alice", resource=server.url)
         assert works(newest)
         assert "unknown kid" in refused(old) and "unknown kid" in refused(new)
+
+
+# --- operator mistakes: one line each, before anything listens ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--oauth-resource", "https://mcp.example/mcp"], "--oauth-resource needs --oauth-issuer"),
+        (["--oauth-issuer", "https://a.example", "--auth-token", "t0123456789"], "exclude each other"),
+        (["--oauth-issuer", "http://auth.example"], "must be an https:// URL"),
+        (["--oauth-issuer", "https://a.example", "--host", "0.0.0.0"], "--oauth-resource is needed"),
+        (
+            ["--oauth-issuer", "https://a.example", "--oauth-resource", "mcp.example/mcp"],
+            "absolute http(s) URL",
+        ),
+        (
+            ["--oauth-issuer", "https://a.example", "--oauth-introspection-url", "https://a.example/i"],
+            "needs --oauth-client-file",
+        ),
+        (
+            ["--oauth-issuer", "https://a.example", "--oauth-read-scope", "x", "--oauth-write-scope", "x"],
+            "must differ",
+        ),
+    ],
+)
+def test_operator_mistakes(flags: list[str], expected: str) -> None:
+    from patchbay_common.auth import auth_setup
+    from patchbay_common.settings import CommonSettings
+
+    settings = CommonSettings(_cli_parse_args=["--transport", "streamable-http", *flags])  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        auth_setup(settings)
+
+
+def test_defaults_name_the_endpoint() -> None:
+    from patchbay_common.auth import auth_setup, metadata_url
+    from patchbay_common.settings import CommonSettings
+
+    args = ["--transport", "sse", "--port", "9001", "--oauth-issuer", "http://127.0.0.1:1"]
+    setup = auth_setup(CommonSettings(_cli_parse_args=args))  # type: ignore[call-arg]
+    assert setup is not None and setup.policy.resource == "http://127.0.0.1:9001/sse"
+    assert (
+        metadata_url("https://x.example/team/mcp")
+        == "https://x.example/.well-known/oauth-protected-resource/team/mcp"
+    )
