@@ -48,7 +48,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx2
-import jwt
 from mcp.server.auth.middleware.auth_context import auth_context_var, get_access_token
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -393,6 +392,8 @@ class OAuthVerifier:
     # -- JWT --
 
     async def _verify_jwt(self, token: str, now: float) -> _Cached:
+        import jwt  # deferred: PyJWT loads cryptography (~40 ms), paid only by servers that verify JWTs
+
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -502,6 +503,8 @@ class OAuthVerifier:
         return True
 
     async def _refresh(self, issuer: str, old: _KeySet | None, seen: float | None = None) -> _KeySet:
+        import jwt  # deferred, as in _verify_jwt
+
         lock = self._locks.setdefault(issuer, anyio.Lock())
         async with lock:
             current = self._keysets.get(issuer)
