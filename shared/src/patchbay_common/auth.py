@@ -197,7 +197,7 @@ def auth_setup(settings: Any, server_name: str = "") -> AuthSetup | None:
     """
     read_scope = settings.oauth_read_scope
     write_scope = settings.oauth_write_scope
-    issuers = tuple(dict.fromkeys(i.rstrip("/") if i.count("/") == 2 else i for i in settings.oauth_issuer))
+    issuers = tuple(dict.fromkeys(settings.oauth_issuer))  # exact strings: `iss` is compared as given
     token = settings.bearer_token()
     if not issuers:
         extra = [
@@ -780,8 +780,9 @@ class HttpAuth:
         if scope.get("method") == "OPTIONS":
             await _respond(send, 204, None, cors)
         elif scope.get("method") in ("GET", "HEAD"):
+            cache = (b"cache-control", b"public, max-age=3600")
             await _respond(
-                send, 200, self.policy.document(), [*cors, (b"cache-control", b"public, max-age=3600")]
+                send, 200, self.policy.document(), [*cors, cache], head=scope.get("method") == "HEAD"
             )
         else:
             await _respond(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET, OPTIONS")])
@@ -825,13 +826,15 @@ def _replay(messages: list[dict[str, Any]], receive: Any) -> Callable[[], Awaita
     return replay
 
 
-async def _respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
+async def _respond(
+    send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]], *, head: bool = False
+) -> None:
     data = b"" if body is None else json.dumps(body).encode()
-    head = [(b"content-length", str(len(data)).encode()), *headers]
+    fields = [(b"content-length", str(len(data)).encode()), *headers]
     if body is not None:
-        head.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": data})
+        fields.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": fields})
+    await send({"type": "http.response.body", "body": b"" if head else data})
 
 
 # --- inside the server: listing and calling by scope ----------------------------------------------------
