@@ -33,6 +33,8 @@ from patchbay_search.ratelimit import Quota, RateHeaders, RateLimiter, parse_rat
 if TYPE_CHECKING:
     import httpx2
 
+    from patchbay_common.egress import ProxyConfig
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "PATHS",
@@ -137,8 +139,10 @@ class BraveClient:
         cache_ttl: float = 300.0,
         attempts: int = 3,
         user_agent: str = "patchbay-search",
+        proxies: ProxyConfig | None = None,
     ) -> None:
         self.api_key = api_key or None
+        self.proxies = proxies
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.attempts = attempts
@@ -168,8 +172,11 @@ class BraveClient:
         if self._http is None:
             import httpx2  # the SDK brings it; imported on first search, not at start-up
 
+            from patchbay_common.egress import proxied_client
+
             assert self.api_key is not None
-            self._http = httpx2.AsyncClient(
+            self._http = proxied_client(  # the operator's proxy (if any) decides the route, as for fetch
+                self.proxies,
                 base_url=self.base_url,
                 headers={
                     "Accept": "application/json",
@@ -178,9 +185,8 @@ class BraveClient:
                     "X-Subscription-Token": self.api_key,
                 },
                 timeout=httpx2.Timeout(self.timeout),
-                limits=httpx2.Limits(max_connections=10, max_keepalive_connections=5),
+                transport_options={"limits": httpx2.Limits(max_connections=10, max_keepalive_connections=5)},
                 follow_redirects=False,
-                trust_env=False,
             )
         return self._http
 

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.egress import ProxySettings
 from patchbay_common.errors import register_secret
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_search import __version__
@@ -31,7 +32,7 @@ from patchbay_search.tools import Deps, tools
 KEY_VARIABLE = "BRAVE_API_KEY"
 
 
-class Settings(CommonSettings):
+class Settings(ProxySettings, CommonSettings):
     """Flags of patchbay-search (each also PATCHBAY_SEARCH_<FLAG>); the key comes from BRAVE_API_KEY."""
 
     model_config = settings_config("search")
@@ -92,6 +93,7 @@ def build(settings: Settings) -> PatchbayServer:
         cache_ttl=settings.cache_ttl,
         attempts=settings.retries + 1,
         user_agent=f"patchbay-search/{__version__}",
+        proxies=settings.proxy_config(),  # --proxy-url/--no-proxy, HTTPS_PROXY/ALL_PROXY/NO_PROXY
     )
 
     @asynccontextmanager
