@@ -210,6 +210,30 @@ async def test_uvx_from_wheel(spec: ServerSpec, server_envs: dict[str, TestEnv])
     await _initialize_and_list(via_uvx, spec)
 
 
+@pytest.mark.slow
+def test_pip_install_from_a_clone_names_both_folders(tmp_path: Path) -> None:
+    """The README's pip line from a clone, `pip install ./shared ./servers/X`, works as written; the
+    folder alone cannot: pip resolves `patchbay-common` from an index (PyPI), and the packages keep a plain
+    name dependency because PyPI refuses uploads whose dependencies are direct references (a
+    `patchbay-common @ file://...` would also pin a path of the build machine into the wheel)."""
+    house = wheelhouse()
+    venv = fresh_venv(tmp_path / "venv")
+    pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--no-compile", "--no-index", "--find-links"]
+    alone = subprocess.run(
+        [*pip, str(house), "./servers/sqlite"], cwd=ROOT, capture_output=True, text=True, env=clean_env()
+    )
+    assert alone.returncode != 0 and "patchbay-common" in alone.stderr
+    started = time.perf_counter()
+    run([*pip, str(house), "./shared", "./servers/sqlite"], cwd=ROOT, env=clean_env())
+    record_figure(
+        "pip_install_seconds",
+        "from a clone (shared + sqlite folders)",
+        round(time.perf_counter() - started, 1),
+    )
+    helped = run([str(venv / "bin" / "patchbay-sqlite"), "--version"], env=clean_env())
+    assert helped.stdout.startswith("patchbay-sqlite")
+
+
 # --- client config through the installed console script ----------------------------------------------------
 
 
