@@ -80,6 +80,7 @@ from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_setti
 from patchbay_common.subscriptions import Subscriptions
 from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
 from patchbay_common.untrusted import wrap_untrusted
+from patchbay_common.warmup import Warmup
 
 __all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "serve"]
 
@@ -111,6 +112,7 @@ class PatchbayServer(MCPServer[Any]):
         settings: CommonSettings | None = None,
         instructions: str | None = None,
         roots: Roots | None = None,
+        warm_imports: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         settings = settings or CommonSettings(_cli_parse_args=[])  # type: ignore[call-arg]
@@ -131,6 +133,10 @@ class PatchbayServer(MCPServer[Any]):
             sdk.add_notification_handler(
                 self, "notifications/roots/list_changed", NotificationParams, self._roots_changed
             )
+        # Heavy modules the first call would import: imported in the background once a client is there.
+        self.warmup = Warmup(warm_imports)
+        if warm_imports:
+            sdk.add_notification_handler(self, "notifications/initialized", NotificationParams, self._warm)
         # MCPServer's constructor installs the SDK's own log handler; route everything through ours again.
         configure_logging(settings.log_level, settings.log_format)
         if telemetry.wanted(settings):  # the OpenTelemetry SDK is imported only then
@@ -341,6 +347,14 @@ class PatchbayServer(MCPServer[Any]):
         if isinstance(result, GetPromptResult):
             result = cap_prompt(result, self.max_chars)
         return result
+
+    async def _warm(self, ctx: Any, params: NotificationParams | None) -> None:
+        self.warmup.start()
+
+    async def list_tools(self) -> Any:
+        """The tools, as the SDK lists them; the first listing also starts the warm-up imports."""
+        self.warmup.start()
+        return await super().list_tools()
 
     async def _roots_changed(self, ctx: Any, params: NotificationParams | None) -> None:
         log.info("client roots changed")

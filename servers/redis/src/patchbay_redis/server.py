@@ -80,6 +80,9 @@ TOOLSETS: dict[str, Toolset] = {
 
 KEY_TEMPLATE = "redis://key/{key}"
 CHANNEL_TEMPLATE = "redis://channel/{channel}"
+# redis-py is imported when the first call connects (80-100 ms); these are imported in the background as
+# soon as a client has connected instead (patchbay_common.warmup), so the first call does not wait for them.
+WARM_IMPORTS = ("redis.asyncio", "redis.asyncio.retry", "redis.backoff", "redis.exceptions")
 
 
 class Settings(CommonSettings):
@@ -164,7 +167,11 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
     )
 
     mcp = PatchbayServer(
-        "patchbay-redis", version=__version__, settings=settings, lifespan=closing_when_idle(deps)
+        "patchbay-redis",
+        version=__version__,
+        settings=settings,
+        lifespan=closing_when_idle(deps),
+        warm_imports=WARM_IMPORTS,
     )
     access = granted(settings.access)
     present = {"json": modules.json, "search": modules.search}
