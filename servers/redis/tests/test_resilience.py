@@ -39,7 +39,8 @@ async def test_password_is_redacted_when_given_as_a_flag(own_redis, capfd) -> No
     async with connect(server) as client:
         echoed = await client.call_tool("incr", {"key": own_redis.password})
         assert echoed.is_error is False
-        wrong = await client.call_tool("hash_set", {"key": own_redis.password, "fields": {"a": "b"}})
+        pairs = [{"name": "a", "value": "b"}]
+        wrong = await client.call_tool("hash_set", {"key": own_redis.password, "fields": pairs})
         assert (
             wrong.is_error
             and own_redis.password not in wrong.content[0].text

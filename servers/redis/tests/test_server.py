@@ -93,7 +93,7 @@ async def test_every_type_tool_end_to_end(db, era) -> None:  # type: ignore[no-u
 
         assert (await call("incr", key="n", by=3))["value"] == 3
         assert (await call("mget", keys=["n", "zz"]))["values"] == {"n": "3", "zz": None}
-        await call("hash_set", key="h", fields={"a": "1", "b": "2"})
+        await call("hash_set", key="h", fields=[{"name": "a", "value": "1"}, {"name": "b", "value": "2"}])
         assert (await call("hash_get", key="h"))["fields"] == {"a": "1", "b": "2"}
         assert (await call("hash_delete", key="h", fields=["a"]))["deleted"] == 1
         await call("list_push", key="l", values=["x", "y"])
@@ -102,10 +102,10 @@ async def test_every_type_tool_end_to_end(db, era) -> None:  # type: ignore[no-u
         await call("set_add", key="s", members=["m1", "m2"])
         assert sorted((await call("set_members", key="s"))["members"]) == ["m1", "m2"]
         assert (await call("set_remove", key="s", members=["m1"]))["removed"] == 1
-        await call("zset_add", key="z", members={"a": 2.5, "b": 1})
+        await call("zset_add", key="z", members=[{"member": "a", "score": 2.5}, {"member": "b", "score": 1}])
         assert (await call("zset_range", key="z"))["members"] == [["b", 1], ["a", 2.5]]
         assert (await call("zset_remove", key="z", members=["a"]))["removed"] == 1
-        entry = (await call("stream_add", key="st", fields={"f": "v"}))["id"]
+        entry = (await call("stream_add", key="st", fields=[{"name": "f", "value": "v"}]))["id"]
         assert (await call("stream_range", key="st"))["entries"] == [{"id": entry, "fields": {"f": "v"}}]
         db.r.xgroup_create("st", "g", id="0")
         assert (await call("stream_groups", key="st"))["groups"][0]["name"] == "g"
@@ -129,9 +129,24 @@ async def test_bad_inputs_give_next_steps_and_change_nothing(db) -> None:  # typ
         cases = [
             (
                 "hash_set",
-                {"key": "s", "fields": {"a": "b"}},
+                {"key": "s", "fields": [{"name": "a", "value": "b"}]},
                 '"s" holds a string, not a hash; nothing was changed.',
             ),
+            # Pairs, not a JSON object (strict converters empty a map-shaped object); a name given twice.
+            ("hash_set", {"key": "h", "fields": {"a": "b"}}, "Input should be a valid list"),
+            (
+                "hash_set",
+                {"key": "h", "fields": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]},
+                'Field "a" is given twice. Give each one once.',
+            ),
+            (
+                "zset_add",
+                {"key": "z", "members": [{"member": "m", "score": 1}, {"member": "m", "score": 2}]},
+                'Member "m" is given twice.',
+            ),
+            ("zset_add", {"key": "z", "members": [{"member": "m"}]}, "score"),
+            ("stream_add", {"key": "st", "fields": []}, "Give at least one field for the entry."),
+            ("stream_add", {"key": "st", "fields": [{"name": "f"}]}, "value"),
             ("list_push", {"key": "s", "values": ["x"]}, "holds a string, not a list"),
             ("set", {"key": "k", "value": "v", "expire_seconds": 0}, "greater than or equal to 1"),
             ("rename", {"key": "nope", "new_key": "x"}, "Key not found"),

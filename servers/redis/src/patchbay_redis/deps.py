@@ -14,19 +14,62 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from patchbay_common.errors import UserError
 from patchbay_common.limits import truncation_marker
 from patchbay_common.results import Reply, reply_result
 from patchbay_redis.connection import Store
 from patchbay_redis.live import Hub
 
-__all__ = ["Deps", "Key", "Keys", "Limit", "Page", "reply_of", "short"]
+__all__ = [
+    "Deps",
+    "FieldValue",
+    "Key",
+    "Keys",
+    "Limit",
+    "MemberScore",
+    "Page",
+    "by_name",
+    "reply_of",
+    "short",
+]
 
 Key = Annotated[str, Field(description="Key name (UTF-8 text; any characters, CR and LF included).")]
 Keys = Annotated[list[str], Field(description="Key names.")]
 Limit = Annotated[int, Field(ge=1, le=1000, description="Most items to return.")]
 Page = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+
+
+class FieldValue(BaseModel):
+    """A field and its value."""
+
+    name: str
+    value: str
+
+
+class MemberScore(BaseModel):
+    """A member and its score."""
+
+    member: str
+    score: float
+
+
+def by_name(pairs: list[FieldValue] | list[MemberScore], what: str) -> dict[str, Any]:
+    """Pairs as a dict in their order, refusing a name given twice (which one should win is unclear).
+
+    Tools take lists of typed pairs instead of JSON objects with free keys: OpenAI-strict converters
+    (LangChain, pydantic-ai) turn a map-shaped object into an empty closed one and openai-agents falls back
+    to non-strict, so a model could not send the fields at all.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, value = (pair.name, pair.value) if isinstance(pair, FieldValue) else (pair.member, pair.score)
+        if name in out:
+            raise UserError(f"{what} {json.dumps(name)} is given twice.", hint="Give each one once.")
+        out[name] = value
+    return out
+
 
 _CONTINUATIONS = {"next_cursor": "cursor", "next_start": "start", "next_offset": "offset"}
 _LISTS = ("keys", "fields", "items", "members", "entries", "documents", "groups", "clients", "channels")

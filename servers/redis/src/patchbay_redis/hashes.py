@@ -9,7 +9,7 @@ from pydantic import Field
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_redis import ops
-from patchbay_redis.deps import Deps, Key, Limit, Page, reply_of, short
+from patchbay_redis.deps import Deps, FieldValue, Key, Limit, Page, by_name, reply_of, short
 
 tools = Toolset("hashes", "Read and change the fields of hashes.")
 
@@ -37,10 +37,10 @@ async def hash_get(
 
 @tools.tool(access="write", destructive=True, idempotent=True)
 async def hash_set(
-    deps: Deps, key: Key, fields: Annotated[dict[str, str], Field(description="Field names and values.")]
+    deps: Deps, key: Key, fields: Annotated[list[FieldValue], Field(description="Fields to set.")]
 ) -> Reply:
     """Set fields of a hash (created if missing); returns how many fields were new."""
-    return reply_of(await ops.hash_set(deps.store, key, fields))
+    return reply_of(await ops.hash_set(deps.store, key, by_name(fields, "Field")))
 
 
 @tools.tool(access="write", destructive=True, idempotent=True)

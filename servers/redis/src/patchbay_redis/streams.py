@@ -9,7 +9,7 @@ from pydantic import Field
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_redis import ops
-from patchbay_redis.deps import Deps, Key, reply_of, short
+from patchbay_redis.deps import Deps, FieldValue, Key, by_name, reply_of, short
 
 tools = Toolset("streams", "Read and append to streams.")
 
@@ -47,11 +47,11 @@ async def stream_groups(deps: Deps, key: Key) -> Reply:
 async def stream_add(
     deps: Deps,
     key: Key,
-    fields: Annotated[dict[str, str], Field(description="The entry's fields and values.")],
+    fields: Annotated[list[FieldValue], Field(description="The entry's fields, in order.")],
     max_length: Annotated[int | None, Field(ge=1, description="Trim to about this many entries.")] = None,
 ) -> Reply:
     """Append an entry to a stream (created if missing); returns the new entry id."""
-    return reply_of(await ops.stream_add(deps.store, key, fields, max_length=max_length))
+    return reply_of(await ops.stream_add(deps.store, key, by_name(fields, "Field"), max_length=max_length))
 
 
 @tools.tool(access="write", destructive=False, idempotent=True)

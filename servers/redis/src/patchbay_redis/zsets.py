@@ -9,7 +9,7 @@ from pydantic import Field
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_redis import ops
-from patchbay_redis.deps import Deps, Key, Limit, reply_of, short
+from patchbay_redis.deps import Deps, Key, Limit, MemberScore, by_name, reply_of, short
 
 tools = Toolset("zsets", "Read and change sorted sets.")
 
@@ -49,10 +49,10 @@ async def zset_range(
 async def zset_add(
     deps: Deps,
     key: Key,
-    members: Annotated[dict[str, float], Field(description="Members and their scores.")],
+    members: Annotated[list[MemberScore], Field(description="Members and their scores.")],
 ) -> Reply:
     """Add members with scores to a sorted set (updating existing ones); returns the new count."""
-    return reply_of(await ops.zset_add(deps.store, key, members))
+    return reply_of(await ops.zset_add(deps.store, key, by_name(members, "Member")))
 
 
 @tools.tool(access="write", destructive=True, idempotent=True)
