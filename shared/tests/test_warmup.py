@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -20,10 +21,11 @@ def probe(tmp_path: Path, name: str, body: str = "LOADED = True\n") -> str:
     return name
 
 
-def wait_for(module: str, seconds: float = 10.0) -> bool:
+async def wait_for(module: str, seconds: float = 10.0) -> bool:
+    """Whether `module` gets imported within `seconds` (the event loop keeps running meanwhile)."""
     deadline = time.monotonic() + seconds
-    while module not in sys.modules and time.monotonic() < deadline:
-        time.sleep(0.01)
+    while module not in sys.modules and time.monotonic() < deadline:  # noqa: ASYNC110 - no event to wait on
+        await anyio.sleep(0.01)
     return module in sys.modules
 
 
@@ -55,7 +57,7 @@ async def test_declared_modules_are_imported_once_a_client_is_there(on_path: Pat
         async with Client(mcp, mode=mode) as client:  # legacy: initialized; 2026 era: the first listing
             if mode == "auto":
                 await client.list_tools()
-            assert wait_for(name), f"{name} was not imported after the client connected"
+            assert await wait_for(name), f"{name} was not imported after the client connected"
             result = await client.call_tool("echo", {"text": "hi"})
             assert not result.is_error
         assert mcp.warmup.thread is not None
