@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import anyio.to_thread
@@ -28,6 +28,9 @@ from patchbay_common.errors import AccessDenied, NotFound, UserError, register_s
 from patchbay_common.limits import decode_cursor, encode_cursor, human_size
 from patchbay_common.logs import get_logger
 from patchbay_common.retry import RetryableError, parse_retry_after, retry_async, with_deadline
+
+if TYPE_CHECKING:
+    from patchbay_common.egress import ProxyConfig
 
 __all__ = ["Api", "ApiOptions", "Page", "check_owner", "check_repo", "enc_path", "enc_ref"]
 
@@ -89,6 +92,7 @@ class ApiOptions:
     seconds_between_writes: float = 1.0
     max_rate_limit_wait: float = 20.0
     user_agent: str = "patchbay-github"
+    proxies: ProxyConfig | None = None  # the operator's proxies (--proxy-url, HTTPS_PROXY...), None: direct
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class Api:
                 seconds_between_requests=None,
                 seconds_between_writes=self.options.seconds_between_writes or None,
             )
+            if self.options.proxies is not None:
+                _route_through(self._github.requester, self.options.proxies)
         return self._github.requester
 
     # --- requests -----------------------------------------------------------------------------------------
@@ -271,6 +277,8 @@ class Api:
             raise UserError(f"GitHub gave no download location for {path}.", hint="Try again later.")
         import httpx2
 
+        from patchbay_common.egress import proxied_client
+
         tail = bytearray()
         total = 0
 
@@ -278,7 +286,7 @@ class Api:
             nonlocal total
             timeout = httpx2.Timeout(self.options.request_timeout)
             async with (
-                httpx2.AsyncClient(timeout=timeout, follow_redirects=True) as client,
+                proxied_client(self.options.proxies, timeout=timeout, follow_redirects=True) as client,
                 client.stream("GET", location) as response,  # a signed URL: no Authorization header
             ):
                 if response.status_code >= 400:
@@ -422,6 +430,42 @@ class Api:
             f"GitHub answered {status} for {where}{f': {message}' if message else ''}.",
             hint="Try again later.",
         )
+
+
+def _route_through(requester: Any, proxies: ProxyConfig) -> None:
+    """Send this requester's requests by the operator's proxy settings (`ProxyConfig`), per request URL.
+
+    PyGithub makes its own requests sessions and offers no proxy option; requests would read the proxy
+    variables itself (with its own NO_PROXY reading, and no --proxy-url). Each session it makes here is given
+    the route `proxies` chooses as the request's `proxies` argument, which wins over the environment
+    (requests keeps reading REQUESTS_CA_BUNDLE and the like). SOCKS needs PySocks (a dependency).
+    """
+
+    def proxied(base: type) -> type:
+        class Proxied(base):  # type: ignore[misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                send = self.session.request
+
+                def request(method: str, url: str, **options: Any) -> Any:
+                    route = proxies.route_for_url(url)
+                    chosen = route.url if route is not None else None  # None: direct, whatever the env says
+                    options.setdefault("proxies", {"http": chosen, "https": chosen})
+                    return send(method, url, **options)
+
+                self.session.request = request
+
+        return Proxied
+
+    # PyGithub keeps its connection classes in name-mangled attributes; these instance attributes shadow
+    # the class-wide ones for this requester only (Requester.injectConnectionClasses would change them for
+    # every requester and turn persistent connections off).
+    for name in (
+        "_Requester__connectionClass",
+        "_Requester__httpConnectionClass",
+        "_Requester__httpsConnectionClass",
+    ):
+        setattr(requester, name, proxied(getattr(requester, name)))
 
 
 def _parse_body(output: Any) -> tuple[Any, bool]:

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from patchbay_common import sdk
 from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.egress import ProxySettings
 from patchbay_common.logs import get_logger
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.toolsets import READ
@@ -32,7 +33,7 @@ from patchbay_github.toolsets import TOOLSETS, compact_schema, select
 log = get_logger("patchbay.github")
 
 
-class Settings(CommonSettings):
+class Settings(ProxySettings, CommonSettings):
     """Flags of patchbay-github (each also PATCHBAY_GITHUB_<FLAG>)."""
 
     model_config = settings_config("github")
@@ -95,6 +96,7 @@ def build(settings: Settings) -> PatchbayServer:
         seconds_between_writes=settings.seconds_between_writes,
         max_rate_limit_wait=settings.max_rate_limit_wait,
         user_agent=f"patchbay-github/{__version__}",
+        proxies=settings.proxy_config(),  # --proxy-url/--no-proxy, HTTPS_PROXY/ALL_PROXY/NO_PROXY
     )
     accounts = parse_accounts(
         settings.account, settings.route, settings.default_account, settings.token_env, options
