@@ -373,3 +373,32 @@ def test_defaults_name_the_endpoint() -> None:
         metadata_url("https://x.example/team/mcp")
         == "https://x.example/.well-known/oauth-protected-resource/team/mcp"
     )
+
+
+# --- the same rule inside the server, for anything that reaches it without the HTTP check ------------------
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_scope_gate_inside_the_server(era: Era) -> None:
+    import oauth_server
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+
+    from patchbay_common.app import _tool_access
+    from patchbay_common.auth import ResourcePolicy, ScopeGate
+
+    server = oauth_server.build(oauth_server.Settings(_cli_parse_args=[]))  # type: ignore[call-arg]
+    policy = ResourcePolicy("http://127.0.0.1:1/mcp", ("http://127.0.0.1:2",), "mcp:read", "mcp:write")
+    server.middleware.append(ScopeGate(policy, lambda name: _tool_access(server, name)))
+    reader = AccessToken(token="x", client_id="carol", subject="carol", scopes=["mcp:read"])
+    reset = auth_context_var.set(AuthenticatedUser(reader))
+    try:
+        async with connect(server, era=era) as client:
+            assert [t.name for t in (await client.list_tools()).tools] == ["whoami"]
+            with pytest.raises(Exception, match="remember needs the mcp:write scope"):
+                await client.call_tool("remember", {"text": "x"})
+    finally:
+        auth_context_var.reset(reset)
+    async with connect(server, era=era) as client:  # no token (stdio, no auth): nothing filtered
+        assert sorted(t.name for t in (await client.list_tools()).tools) == ["remember", "whoami"]
