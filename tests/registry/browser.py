@@ -7,7 +7,8 @@ from registry import ServerSpec, TestEnv
 
 
 def _launch(env: TestEnv) -> Launch:
-    return Launch("patchbay-browser", [])
+    # One user: over unauthenticated streamable HTTP the browser refuses to start without --single-user.
+    return Launch("patchbay-browser", ["--single-user"])
 
 
 SPEC = ServerSpec(name="browser", launch=_launch)

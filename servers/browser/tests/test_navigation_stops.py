@@ -91,7 +91,8 @@ async def test_a_cancelled_navigation_is_aborted(era: Era, server: Any, slow_sit
 
 
 async def test_over_stdio_and_streamable_http(chromium_path: str, slow_site: dict[str, Any]) -> None:
-    launch = Launch("patchbay-browser", ["--allow-host", "127.0.0.1", "--executable-path", chromium_path])
+    flags = ["--allow-host", "127.0.0.1", "--executable-path", chromium_path, "--single-user"]
+    launch = Launch("patchbay-browser", flags)  # --single-user: see test_transports.launch
     async with connect(launch, era="modern") as client:
         await cancel_a_navigation(client, slow_site)
     with http_server(launch) as running:

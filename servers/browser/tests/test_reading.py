@@ -18,6 +18,7 @@ from mcp import Client
 
 from patchbay_browser import snapshot as snap
 from patchbay_browser.browser import Tab
+from patchbay_common.principals import SINGLE_USER
 from patchbay_common.testing.clients import ERAS, Era, connect
 from patchbay_common.testing.modules import import_file
 from patchbay_common.testing.results import text
@@ -94,7 +95,7 @@ async def refused(client: Client, tool: str, **arguments: Any) -> str:
 
 def tab_showing(server: Any, url: str, era: Era = "legacy") -> Tab:
     """The tab showing `url`: in a connection's own session, or for stateless requests in the shared one."""
-    sessions = server.browser.sessions() if era == "legacy" else [server.browser.find("shared")]
+    sessions = server.browser.sessions() if era == "legacy" else [server.browser.find(SINGLE_USER)]
     tabs: list[Tab] = [t for s in sessions for t in s.tabs if t.page.url == url]
     assert len(tabs) == 1, [tab.page.url for s in server.browser.sessions() for tab in s.tabs]
     return tabs[0]

@@ -13,7 +13,11 @@ pytestmark = pytest.mark.anyio
 
 
 def launch(chromium_path: str) -> Launch:
-    return Launch("patchbay-browser", ["--allow-host", "127.0.0.1", "--executable-path", chromium_path])
+    # --single-user: unauthenticated streamable HTTP is refused otherwise (2026-era clients share one context)
+    return Launch(
+        "patchbay-browser",
+        ["--allow-host", "127.0.0.1", "--executable-path", chromium_path, "--single-user"],
+    )
 
 
 async def browse(client: Any, url: str) -> str:

@@ -18,7 +18,7 @@ import mimetypes
 import os
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,7 +336,9 @@ async def snapshot(session: Session, tab: Tab, mode: Mode, text_limit: int) -> S
     )
 
 
-async def held_snapshot(session: Session, tab: Tab, key: int, mode: Mode, version: str) -> Snapshot | None:
+async def held_snapshot(
+    session: Session, tab: Tab, key: Hashable, mode: Mode, version: str
+) -> Snapshot | None:
     """The snapshot this connection is paging through, when it is still what the page shows."""
     held: Snapshot | None = tab.snapshots.get(key)
     if held is None or held.mode != mode or held.version != version or held.generation != tab.generation:
@@ -347,7 +349,7 @@ async def held_snapshot(session: Session, tab: Tab, key: int, mode: Mode, versio
     return held
 
 
-def hold_snapshot(tab: Tab, key: int, held: Snapshot) -> None:
+def hold_snapshot(tab: Tab, key: Hashable, held: Snapshot) -> None:
     """Keep `held` for this connection's next windows (a few connections per tab, the latest)."""
     tab.snapshots.pop(key, None)
     if len(held.text) > HELD_CHARS or held.state is None:

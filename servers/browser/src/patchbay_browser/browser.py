@@ -2,9 +2,12 @@
 
 `Browser` owns one Playwright driver, one Chromium and one egress proxy (`proxy.EgressProxy`), all started
 lazily by the first call that needs a page, so a server answers `initialize` without touching them. Each
-client (`Browser.session(key)`) gets its own `BrowserContext` (own cookies, storage, tabs), unless the
-operator named a persistent profile, which every client then shares. A timer closes everything after
-`idle_timeout` seconds without a call; the next call starts it again.
+user (`Browser.session(key)`, keyed by `patchbay_common.principals.principal_key`) gets its own
+`BrowserContext` (own cookies, storage, tabs), unless the operator named a persistent profile, which every
+user then shares. A user's context is closed after `idle_timeout` seconds without a call of theirs, and the
+least recently used one when more than `max_contexts` are open (nothing else ends a context keyed by a user
+rather than a connection); a timer closes everything after `idle_timeout` seconds without any call, and the
+next call starts it again.
 
 Every connection Chromium opens goes through the proxy, loopback included; tools also check a URL before
 navigating so the model reads why it was refused. Nothing here imports MCP.
@@ -20,6 +23,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict, deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -161,6 +165,7 @@ class BrowserOptions:
     navigation_timeout: float = 15.0
     action_timeout: float = 5.0
     idle_timeout: float = 300.0
+    max_contexts: int = 16
 
 
 @dataclass
@@ -202,8 +207,8 @@ class Tab:
     """Names the tab in snapshot cursors (a cursor of another tab is refused)."""
     generation: int = 0
     """Counts what a tool did to the tab and every navigation of its main frame (a held snapshot is stale)."""
-    snapshots: OrderedDict[int, Any] = field(default_factory=OrderedDict)
-    """The snapshot each client connection is paging through (`actions.Snapshot`), latest connections last."""
+    snapshots: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    """The snapshot each user is paging through (`actions.Snapshot`), by principal key, latest last."""
     renders: int = 0
     """Snapshots rendered of this tab (each asks Chromium for the accessibility tree and the page's text)."""
 
@@ -214,7 +219,7 @@ class Tab:
 
 @dataclass
 class Session:
-    """One client's isolated browser context: its tabs, console, downloads and screenshots."""
+    """One user's isolated browser context: its tabs, console, downloads and screenshots."""
 
     context: BrowserContext
     browser: Browser
@@ -226,6 +231,9 @@ class Session:
     screenshots: OrderedDict[str, tuple[bytes, str]] = field(default_factory=OrderedDict)
     tab_opened: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    calls: int = 0
+    """Tool calls using this session now (it is not closed for idleness or count while one runs)."""
+    last_used: float = field(default_factory=time.monotonic)
 
     # --- tabs ---------------------------------------------------------------------------------------
 
@@ -550,6 +558,7 @@ class Browser:
         self._closing: asyncio.Future[None] | None = None  # a close started by a timer or a finaliser
         self.launches = 0
         self.idle_closes = 0
+        self.context_closes = 0  # user contexts closed for idleness or count (`_make_room`)
 
     @property
     def running(self) -> bool:
@@ -572,6 +581,17 @@ class Browser:
             self._holders -= 1
             if self._holders == 0:
                 await self.close()
+
+    @contextlib.asynccontextmanager
+    async def using(self, key: Any, owner: Any = None) -> Any:
+        """The session for `key` during a call: neither idleness nor the count closes it meanwhile."""
+        session = await self.session(key, owner)
+        session.calls += 1
+        try:
+            yield session
+        finally:
+            session.calls -= 1
+            session.last_used = time.monotonic()
 
     @contextlib.asynccontextmanager
     async def use(self) -> Any:
@@ -666,14 +686,17 @@ class Browser:
         """The session for `key`, starting the browser and creating the context if needed.
 
         When `owner` is given (an object living as long as the client's connection), the session closes
-        once it is garbage-collected.
+        once it is garbage-collected. Other sessions idle for `idle_timeout`, and the least recently used
+        beyond `max_contexts`, are closed first.
         """
         async with self._lock:
             if self._browser is not None and not self._browser.is_connected():
                 await self._discard_dead_browser()
             found = self._sessions.get(key)
             if found is not None and not found.closed:
+                found.last_used = time.monotonic()
                 return found
+            await self._make_room()
             if not self.running:
                 await self._launch()
             if self._persistent is not None:
@@ -692,6 +715,25 @@ class Browser:
             if owner is not None:
                 weakref.finalize(owner, self._forget, key)
             return session
+
+    async def _make_room(self) -> None:
+        """Close the sessions idle for `idle_timeout`, then the least recently used beyond `max_contexts - 1`.
+
+        A session with a call running is never closed here. Called under the lock, before a new session.
+        """
+        limit = time.monotonic() - self.options.idle_timeout
+        idle = [(key, s) for key, s in self._sessions.items() if s.calls == 0 and s.last_used < limit]
+        spare = sorted(
+            ((key, s) for key, s in self._sessions.items() if s.calls == 0 and s.last_used >= limit),
+            key=lambda item: item[1].last_used,
+        )
+        over = len(self._sessions) - len(idle) - (self.options.max_contexts - 1)
+        for key, session in [*idle, *spare[: max(0, over)]]:
+            self._sessions.pop(key, None)
+            self.context_closes += 1
+            await session.close()
+        if idle or over > 0:
+            log.info("closed idle or least recently used browser contexts", open=len(self._sessions))
 
     async def _discard_dead_browser(self) -> None:
         """Forget a Chromium whose process ended (killed, crashed), so the next call starts a new one."""

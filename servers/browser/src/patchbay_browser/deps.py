@@ -1,7 +1,9 @@
 """What the browser tools need (`Deps`, built once in server.py), the access tiers, and shared argument types.
 
-Each client connection gets its own browser session, keyed on `patchbay_common.sdk.connection_of(ctx)`;
-stateless 2026-era requests carry no connection and share one session.
+Each user gets its own browser session, keyed by `patchbay_common.principals.principal_key(ctx)`: the
+authenticated identity when HTTP clients authenticate, else the client's connection in the handshake era;
+unauthenticated 2026-era requests carry nothing that tells clients apart and share one session (which is why
+the server refuses unauthenticated streamable HTTP unless the operator passes --single-user).
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from patchbay_browser.browser import Browser, Session
 from patchbay_common.errors import UserError
-from patchbay_common.sdk import connection_of
+from patchbay_common.principals import principal_key, principal_owner
 from patchbay_common.untrusted import wrap_untrusted
 
 __all__ = ["DOWNLOAD", "EVAL", "INTERACT", "UPLOAD", "Deps", "OptionalRef", "Ref", "client_key"]
@@ -56,11 +57,12 @@ class Deps:
 
     @asynccontextmanager
     async def session(self, ctx: Context[Any, Any]) -> AsyncIterator[Session]:
-        """This client's session for the duration of a call (the idle timer waits for the call)."""
+        """This user's session for the duration of a call (the idle timers wait for the call)."""
         async with self.browser.use():
             key, owner = client_key(ctx)
             try:
-                yield await self.browser.session(key, owner)
+                async with self.browser.using(key, owner) as session:
+                    yield session
             # Playwright is imported lazily, so its closed-target error is recognised by name.
             except Exception as exc:
                 if type(exc).__name__ == "TargetClosedError" or "has been closed" in str(exc):
@@ -72,8 +74,5 @@ class Deps:
 
 
 def client_key(ctx: Context[Any, Any]) -> tuple[Any, Any]:
-    """The key of this client's session, and the object whose lifetime bounds it (None when shared)."""
-    if ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
-        connection = connection_of(ctx)
-        return id(connection), connection
-    return "shared", None
+    """The key of this user's session, and the connection that bounds it (None: bounded by idle time)."""
+    return principal_key(ctx), principal_owner(ctx)

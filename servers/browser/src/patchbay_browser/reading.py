@@ -22,7 +22,6 @@ from patchbay_browser.deps import Deps, client_key
 from patchbay_common.errors import UserError
 from patchbay_common.limits import decode_cursor, encode_cursor, truncation_marker
 from patchbay_common.results import Reply
-from patchbay_common.sdk import connection_of
 from patchbay_common.toolsets import Toolset
 from patchbay_common.untrusted import wrap_untrusted
 
@@ -98,9 +97,8 @@ async def snapshot(
         if state is None
         else (state["r"], state["c"], state["f"], state["l"])
     )
-    # Held per client connection. Stateless (2026-era) requests have none (connection_of gives a new object
-    # each time) and share one session and its tabs: theirs is held under one key, 0, for those tabs.
-    key = id(connection_of(ctx)) if client_key(ctx)[1] is not None else 0
+    # Held per user (the session's own key): a session and its tabs belong to one user.
+    key = client_key(ctx)[0]
     changed = False
     async with deps.session(ctx) as session:
         tab = await session.ensure_tab()

@@ -1,8 +1,12 @@
 """patchbay-browser: a headless Chromium for a model, driven with Playwright, over MCP.
 
 The browser starts on the first tool call (never at start-up, so `initialize` is answered at SDK speed) and
-closes after `--idle-timeout` seconds without a call. Each client connection gets its own browser context
-(cookies, storage, tabs); stateless 2026-era requests, which carry no connection, share one. Every
+closes after `--idle-timeout` seconds without a call. Each user gets its own browser context (cookies,
+storage, tabs), keyed by `patchbay_common.principals.principal_key`: the authenticated identity when clients
+authenticate, else the handshake-era connection; unauthenticated 2026-era requests cannot be told apart and
+share one, so over streamable HTTP the server refuses to start without authentication unless the operator
+passes --single-user. A user's context closes after --idle-timeout seconds without a call of theirs, and the
+least recently used one beyond --max-contexts. Every
 connection Chromium opens goes through a local forward proxy that applies the shared egress guard
 (`patchbay_common.egress`): the host is resolved once, each address checked, and the checked address
 dialled, so private, loopback and cloud-metadata addresses stay unreachable (no DNS-rebinding gap) unless the
@@ -72,7 +76,18 @@ class Settings(CommonSettings, EgressSettings):
     user_agent: str | None = Field(None, description="User-Agent header (default: Chromium's own).")
     navigation_timeout: float = Field(15.0, gt=0, description="Seconds a navigation may take.")
     action_timeout: float = Field(5.0, gt=0, description="Seconds an action waits for its element.")
-    idle_timeout: float = Field(300.0, gt=0, description="Close the browser after this many idle seconds.")
+    idle_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Close a user's browser context after this many seconds without a call of theirs, and "
+        "the browser after this many without any call.",
+    )
+    max_contexts: int = Field(
+        16,
+        ge=1,
+        description="Most browser contexts (one per user: cookies, storage, tabs) open at once; beyond it "
+        "the least recently used is closed.",
+    )
     max_screenshot_kb: int = Field(
         800, ge=16, description="Largest screenshot returned, in KB (PNG falls back to JPEG above it)."
     )
@@ -98,6 +113,7 @@ def _browser_options(settings: Settings) -> BrowserOptions:
         navigation_timeout=settings.navigation_timeout,
         action_timeout=settings.action_timeout,
         idle_timeout=settings.idle_timeout,
+        max_contexts=settings.max_contexts,
     )
 
 
@@ -204,4 +220,4 @@ def preflight(settings: Settings, search: Search | None = None) -> list[str]:
 
 def main() -> None:
     """Console entry point: `patchbay-browser [flags]`."""
-    serve(build, Settings, preflight=preflight)
+    serve(build, Settings, preflight=preflight, per_user_state=True)
