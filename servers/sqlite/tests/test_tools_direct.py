@@ -8,7 +8,7 @@ import pytest
 
 from patchbay_sqlite.deps import Deps, granted, open_catalog
 from patchbay_sqlite.insights import append_insight
-from patchbay_sqlite.memo import MEMO_URI, Memo
+from patchbay_sqlite.memo import MEMO_URI, Memos
 from patchbay_sqlite.policy import Access
 from patchbay_sqlite.queries import read_more_rows, read_query
 from patchbay_sqlite.schema import describe_table
@@ -23,7 +23,7 @@ async def test_tools_take_their_deps_as_first_argument(big: Path) -> None:
     async def publish(uri: str) -> None:
         published.append(uri)
 
-    deps = Deps(catalog=catalog, memo=Memo(), publish=publish, max_rows=20, max_chars=4_000)
+    deps = Deps(catalog=catalog, memo=Memos(), publish=publish, max_rows=20, max_chars=4_000)
     try:
         first = await read_query(deps, "SELECT i, label FROM big ORDER BY i")
         assert first.structured is not None and first.structured["truncated"] is True

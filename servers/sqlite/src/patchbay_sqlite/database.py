@@ -26,7 +26,8 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ import anyio
 from patchbay_common.errors import NotFound, UserError
 from patchbay_common.logs import get_logger
 from patchbay_common.notify import Progress, current_call
+from patchbay_common.principals import SINGLE_USER
 from patchbay_sqlite.policy import DROP_ACTIONS, Access, Authorizer, Purpose
 from patchbay_sqlite.render import cell
 from patchbay_sqlite.thread import ConnectionThread
@@ -229,6 +231,8 @@ class Result:
     cursor_closed: bool = False
     closed_reason: str | None = None
     last_used: float = field(default_factory=time.monotonic)
+    owner: Hashable = SINGLE_USER
+    """Who may page it (`principals.principal_key` of the call that opened it): nobody else finds it."""
 
     @property
     def fetched(self) -> int:
@@ -766,6 +770,7 @@ def _dropped(action: str, target: str | None) -> str:
 
 MAX_OPEN_RESULTS = 8
 _GONE_REMEMBERED = 64
+_NOT_YOURS = "another user or connection opened it, and results are kept for the one who opened them"
 
 
 class Catalog:
@@ -789,22 +794,33 @@ class Catalog:
             )
         return db
 
-    async def keep(self, result: Result) -> None:
-        """Keep `result` open for paging; the least recently used one beyond the limit is closed."""
+    async def keep(self, result: Result, owner: Hashable = SINGLE_USER) -> None:
+        """Keep `result` open for paging by `owner` alone; beyond the limit one is closed.
+
+        The one closed is the least recently used result of whoever holds the most, so one user opening
+        many results closes their own before anyone else's.
+        """
         for closed in [r for r in self._results.values() if r.closed_reason]:
             self._gone[closed.id] = self._results.pop(closed.id).closed_reason or ""
+        result.owner = owner
         self._results[result.id] = result
         while len(self._results) > MAX_OPEN_RESULTS:
-            oldest = min(self._results.values(), key=lambda r: r.last_used)
+            held = Counter(r.owner for r in self._results.values())
+            most = max(held.values())
+            oldest = min(
+                (r for r in self._results.values() if held[r.owner] == most), key=lambda r: r.last_used
+            )
             self._results.pop(oldest.id)
             await self.databases[oldest.database].drop_result(oldest, "too many results were open")
             self._gone[oldest.id] = "too many results were open"
         while len(self._gone) > _GONE_REMEMBERED:
             self._gone.pop(next(iter(self._gone)))
 
-    def lookup(self, result_id: str) -> tuple[Result | None, str]:
-        """The open result `result_id`, or None and why it is not open (for the note of a re-run)."""
+    def lookup(self, result_id: str, owner: Hashable = SINGLE_USER) -> tuple[Result | None, str]:
+        """The open result `result_id` of `owner`, or None and why it is not open (for a re-run's note)."""
         found = self._results.get(result_id)
+        if found is not None and found.owner != owner:
+            return None, _NOT_YOURS
         if found is not None and not found.closed_reason:
             return found, ""
         if found is not None:
@@ -814,9 +830,11 @@ class Catalog:
             "this server process did not make it (the server was restarted, or the client started a new one)",
         )
 
-    def result(self, result_id: str) -> Result:
-        """An open result by id."""
+    def result(self, result_id: str, owner: Hashable = SINGLE_USER) -> Result:
+        """An open result of `owner` by id."""
         found = self._results.get(result_id)
+        if found is not None and found.owner != owner:
+            raise NotFound(f"Result {result_id} is not available: {_NOT_YOURS}.", hint="Run the query again.")
         if found is None or found.closed_reason:
             reason = found.closed_reason if found else "it was closed or never existed"
             raise NotFound(f"Result {result_id} is not available: {reason}.", hint="Run the query again.")

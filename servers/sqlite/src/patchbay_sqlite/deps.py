@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from patchbay_common.principals import PerPrincipal
 from patchbay_sqlite.database import Catalog, Database
 from patchbay_sqlite.memo import Memo
 from patchbay_sqlite.policy import Access
@@ -44,14 +45,14 @@ class Deps:
 
     Attributes:
         catalog: the databases by name, and the large results still open for paging.
-        memo: the insights memo (`memo://insights`).
+        memo: the insights memos (`memo://insights`), one per user (`memo.Memos`).
         publish: tells the subscribers of a resource URI that it changed (both eras).
         max_rows: rows one page may hold (`--max-rows`).
         max_chars: characters one answer may hold, text and structured form together (`--max-output-chars`).
     """
 
     catalog: Catalog
-    memo: Memo
+    memo: PerPrincipal[Memo]
     publish: Callable[[str], Awaitable[None]]
     max_rows: int
     max_chars: int

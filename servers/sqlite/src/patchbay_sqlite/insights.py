@@ -3,14 +3,16 @@
 The memo lives in server memory, not in a database, so the tool is granted in every tier (access "memo"):
 it is a write (not read-only, not idempotent) that destroys nothing.
 
-Known limitation: one memo per server process, so every client of one HTTP server shares it (and is
-notified of the others' insights). Per-client memos keyed on the connection are a later issue.
+One memo per user (`memo.Memos`): the authenticated identity, else the handshake-era connection; without
+authentication, 2026-era clients cannot be told apart and share one. Subscribers are told of a change to
+memo://insights whoever made it (the notification carries no content: each reader reads their own memo).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from patchbay_common.toolsets import Toolset
@@ -24,8 +26,9 @@ tools = Toolset("insights", "Record findings in the insights memo.")
 async def append_insight(
     deps: Deps,
     insight: Annotated[str, Field(description="One finding from the data, in a sentence or two.")],
+    ctx: Context[Any, Any] | None = None,
 ) -> str:
     """Add an insight to the memo resource memo://insights (kept in memory only); return its number."""
-    count = deps.memo.add(insight)
+    count = deps.memo.get(ctx).add(insight)
     await deps.publish(MEMO_URI)
     return f"Insight {count} added to {MEMO_URI}."

@@ -11,12 +11,15 @@ and skips to its row.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Annotated, Any, TypedDict
 
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from patchbay_common.errors import NotFound
 from patchbay_common.limits import truncation_marker
+from patchbay_common.principals import SINGLE_USER, principal_key
 from patchbay_common.results import Reply, reply_result
 from patchbay_common.toolsets import Toolset
 from patchbay_common.untrusted import sanitize_structured
@@ -57,9 +60,16 @@ def answer_chars(reply: Reply, label: str) -> int:
 
 
 async def page_reply(
-    deps: Deps, db: Database, result: Result, offset: int, max_rows: int | None, fmt: Format, note: str = ""
+    deps: Deps,
+    db: Database,
+    result: Result,
+    offset: int,
+    max_rows: int | None,
+    fmt: Format,
+    note: str = "",
+    owner: Hashable = SINGLE_USER,
 ) -> Reply:
-    """Rows `offset...` of `result` that fit one answer, and a cursor for the rest (the result stays open)."""
+    """Rows `offset...` of `result` that fit one answer, and a cursor for the rest (kept open for `owner`)."""
     limit = deps.page_rows(max_rows)
     max_chars = deps.max_chars
     page = await db.page(result, offset, limit, budget_chars=max_chars * 20)
@@ -104,7 +114,7 @@ async def page_reply(
     if kept == len(page.rows):
         reason = f"row limit {limit}"
     if truncated:
-        await deps.catalog.keep(result)
+        await deps.catalog.keep(result, owner)
     else:
         await db.drop_result(result, "all its rows were read")
     return reply(kept, truncated, reason)
@@ -120,13 +130,14 @@ async def read_query(
     database: DatabaseName = None,
     max_rows: MaxRows = None,
     format: FormatArg = "table",
+    ctx: Context[Any, Any] | None = None,
 ) -> Annotated[Reply, Rows]:
     """Run one read-only SQL statement and return its first page of rows with a cursor for the rest."""
     db = deps.catalog.get(database)
     limit = deps.page_rows(max_rows)
     async with watching(f"running the query on database {db.name}"):
         result = await db.read(query, params, first=limit + 1)
-        return await page_reply(deps, db, result, 0, limit, format)
+        return await page_reply(deps, db, result, 0, limit, format, owner=principal_key(ctx))
 
 
 @tools.tool(untrusted="query result", continuation=_SMALLER_PAGE)
@@ -135,6 +146,7 @@ async def read_more_rows(
     cursor: Annotated[str, Field(description="The cursor a previous result gave.")],
     max_rows: MaxRows = None,
     format: FormatArg = "table",
+    ctx: Context[Any, Any] | None = None,
 ) -> Annotated[Reply, Rows]:
     """Return the next page of a large query result from its cursor.
 
@@ -143,12 +155,14 @@ async def read_more_rows(
     """
     where = read_cursor(cursor)
     async with watching("reading more rows"):
-        return await _more_rows(deps, where, max_rows, format)
+        return await _more_rows(deps, where, max_rows, format, principal_key(ctx))
 
 
-async def _more_rows(deps: Deps, where: Continuation, max_rows: int | None, format: Format) -> Reply:
+async def _more_rows(
+    deps: Deps, where: Continuation, max_rows: int | None, format: Format, owner: Hashable
+) -> Reply:
     catalog = deps.catalog
-    result, gone = catalog.lookup(where.result_id)
+    result, gone = catalog.lookup(where.result_id, owner)
     if (
         result is not None
         and where.sql is not None
@@ -163,7 +177,8 @@ async def _more_rows(deps: Deps, where: Continuation, max_rows: int | None, form
         gone = f"rows before {result.base + 1} of it were released to save memory"
         result = None
     if result is not None:
-        return await page_reply(deps, catalog.get(result.database), result, where.offset, max_rows, format)
+        db = catalog.get(result.database)
+        return await page_reply(deps, db, result, where.offset, max_rows, format, owner=owner)
     if where.sql is None:
         raise NotFound(
             f"Result {where.result_id} is not available: {gone}.",
@@ -176,7 +191,7 @@ async def _more_rows(deps: Deps, where: Continuation, max_rows: int | None, form
         f"Note: the query ran again and skipped to row {where.offset + 1}, because the result of the "
         f"first page is no longer open: {gone}. The data may have changed since the first page."
     )
-    return await page_reply(deps, db, rerun, where.offset, limit, format, note)
+    return await page_reply(deps, db, rerun, where.offset, limit, format, note, owner)
 
 
 @tools.tool(untrusted="query plan", continuation="plan a smaller part of the statement")

@@ -8,8 +8,10 @@ sanitized here instead, as the layer does for a tool's structured content.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 
 from patchbay_common.limits import truncation_marker
+from patchbay_common.principals import SINGLE_USER
 from patchbay_common.untrusted import sanitize_structured
 from patchbay_sqlite.deps import Deps
 from patchbay_sqlite.render import render
@@ -44,14 +46,14 @@ def _rows_that_fit(columns: list[str], rows: list[list[object]], budget: int) ->
     return low
 
 
-async def result_page(deps: Deps, result_id: str, offset: str) -> str:
+async def result_page(deps: Deps, result_id: str, offset: str, owner: Hashable = SINGLE_USER) -> str:
     """A page of an open large query result as CSV from row `offset`, and the URI of the next page.
 
     The whole text is framed by the layer (a resource has no note after its frame), so the next page's URI
     is the last line inside the frame; the page is sized so that the frame and that line fit the budget.
     """
     catalog = deps.catalog
-    result = catalog.result(result_id)
+    result = catalog.result(result_id, owner)
     db = catalog.get(result.database)
     start = int(offset) if offset.isdigit() else 0
     page = await db.page(result, start, deps.max_rows, budget_chars=deps.max_chars * 20)

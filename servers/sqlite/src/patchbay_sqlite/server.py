@@ -18,15 +18,18 @@ import shutil
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from patchbay_common.app import PatchbayServer, close_after_last_connection, serve
 from patchbay_common.errors import UserError
+from patchbay_common.notify import current_call
+from patchbay_common.principals import principal_key
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_sqlite import __version__, completions, insights, queries, resources, schema, writes
 from patchbay_sqlite.database import set_memory_limit
 from patchbay_sqlite.deps import Deps, granted, open_catalog
-from patchbay_sqlite.memo import MEMO_URI, Memo
+from patchbay_sqlite.memo import MEMO_URI, Memo, Memos
 from patchbay_sqlite.policy import Access
 
 
@@ -98,11 +101,11 @@ def build(settings: Settings) -> PatchbayServer:
         instructions="SQL access to SQLite databases. Start with list_databases and list_tables.",
         lifespan=close_after_last_connection(catalog.close),
     )
-    # One memo per process: every client of an HTTP server shares it (per-client memos are a later issue).
+    # One memo per user (memo.Memos); without authentication, 2026-era clients share one.
     subs = mcp.subscriptions(check=memo_only)
     deps = Deps(
         catalog=catalog,
-        memo=Memo(),
+        memo=Memos(),
         publish=subs.publish,
         max_rows=settings.max_rows,
         max_chars=settings.max_output_chars,
@@ -115,8 +118,9 @@ def build(settings: Settings) -> PatchbayServer:
         MEMO_URI, name="insights", title="Insights memo", mime_type="text/plain", untrusted="insights memo"
     )
     async def insights_memo() -> str:
-        """Insights recorded with append_insight during this server's life."""
-        return deps.memo.render()
+        """Insights this user recorded with append_insight (each user has their own memo)."""
+        memo = deps.memo.peek(current_call.get())  # a static resource is given no context
+        return (memo or Memo()).render()
 
     for name, db in catalog.databases.items():
         mcp.resource(
@@ -134,9 +138,9 @@ def build(settings: Settings) -> PatchbayServer:
         return await resources.table_json(deps, database, table)
 
     @mcp.resource("sqlite://result/{result_id}{?offset}", mime_type="text/plain", untrusted="query result")
-    async def result_resource(result_id: str, offset: str = "0") -> str:
+    async def result_resource(result_id: str, ctx: Context[Any, Any], offset: str = "0") -> str:
         """A page of an open large query result as CSV framed as untrusted data, from row `offset`."""
-        return await resources.result_page(deps, result_id, offset)
+        return await resources.result_page(deps, result_id, offset, principal_key(ctx))
 
     @mcp.complete(TABLE_TEMPLATE, "database")
     def complete_database(value: str, chosen: dict[str, str], ctx: Any) -> list[str]:
