@@ -128,8 +128,7 @@ def test_no_usable_directory(base: Path) -> None:
         make(str(base / "missing"))
     with pytest.raises(ValueError, match="not a directory"):
         make(str(base / "outside" / "secret.txt"))
-    with pytest.raises(ValueError, match="no usable directory"):
-        make()
+    assert make().client_roots_cache.client_only  # no directory: the client's roots (test_client_only.py)
 
 
 # --- reading ----------------------------------------------------------------------------------------------

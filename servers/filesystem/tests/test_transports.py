@@ -60,8 +60,14 @@ def test_no_usable_directory_exits_2_with_one_line(base: Path) -> None:
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("patchbay-filesystem: error: no usable directory")
     assert f"{base}/missing does not exist" in last
-    none = subprocess.run(["patchbay-filesystem"], capture_output=True, text=True, timeout=30, check=False)
-    assert none.returncode == 2 and "pass at least one existing directory" in none.stderr
+    some = subprocess.run(
+        ["patchbay-filesystem", str(base / "missing"), str(base / "gone")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert some.returncode == 2 and "pass at least one existing directory" in some.stderr
 
 
 def test_a_missing_directory_is_reported_and_the_rest_served(allowed: Path, base: Path) -> None:

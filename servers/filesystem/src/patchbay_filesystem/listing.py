@@ -138,6 +138,8 @@ async def list_allowed_directories(deps: Deps, roots: AllowedRoots) -> str:
     lines = ["Allowed directories:", *roots.directories]
     if not roots.directories:
         lines.append("(none: the client's roots do not overlap the directories this server was given)")
+    elif not deps.roots.directories:
+        lines.append("(the client's roots: this server was started without a directory)")
     lines.append(f"Writing: {'on' if deps.allow_write else 'off (read-only server)'}")
     lines.extend(deps.policy.describe())
     return "\n".join(lines)

@@ -52,6 +52,11 @@ class Policy:
         self.read_only = [_canonical_dir(p) for p in read_only]
         self._compiled: dict[str, Any] = {}
 
+    def add_directories(self, directories: Iterable[str]) -> None:
+        """Make globs relative to these directories too (client roots, when they are the outer bound)."""
+        added = {d.rstrip("/") or "/" for d in directories}
+        self._dirs = sorted(set(self._dirs) | added, key=len, reverse=True)
+
     @property
     def _deny(self) -> Any:
         return self._spec("deny", self.deny)

@@ -36,6 +36,8 @@ class FileResources:
     def __init__(self, mcp: PatchbayServer, deps: Deps) -> None:
         self.mcp = mcp
         self.deps = deps
+        self._checked: dict[str, str] = {}
+        """The path each URI named when it was last checked: client-only servers have no operator roots."""
         self.watcher = FileWatcher(self._changed)
         self.subscriptions: Subscriptions = mcp.subscriptions(
             check=self.check, acquire=self.acquire, release=self.release
@@ -54,7 +56,7 @@ class FileResources:
                     listing = None
                 if listing is not None:
                     cache.remember(ctx, listing)
-        return self.deps.roots if listing is None else cache.narrowed(self.deps.roots, listing)
+        return cache.allowed(self.deps.roots, listing)
 
     async def read(self, path: str, ctx: Context) -> str | bytes:
         """The file at `/path` as UTF-8 text, or its bytes when it is not text."""
@@ -88,7 +90,7 @@ class FileResources:
         """Refuse a URI this client may not read (outside its roots, or hidden by a rule)."""
         allowed = await self.roots_for(ctx)
         try:
-            await in_thread(self._path, allowed, uri)
+            self._checked[uri] = await in_thread(self._path, allowed, uri)
         except UserError as exc:
             # Its text may name a path the disk chose (a link's target); the subscription service passes
             # refusals on as they are, unlike the tool and resource pipelines, which sanitize them.
@@ -96,12 +98,13 @@ class FileResources:
 
     async def acquire(self, uri: str) -> None:
         """Start watching the file a URI names (its first watcher arrived; `check` passed for it)."""
-        path = await in_thread(self._path, self.deps.roots, uri)
+        path = self._checked.get(uri) or await in_thread(self._path, self.deps.roots, uri)
         self.watcher.add(uri, uri, path)
 
     async def release(self, uri: str) -> None:
         """Stop watching the file a URI names (its last watcher left)."""
         self.watcher.remove(uri, uri)
+        self._checked.pop(uri, None)
 
     def complete(self, roots: Roots, value: str) -> list[str]:
         """Paths for `file:///{+path}` starting with `value`: the entries of the directory typed so far.

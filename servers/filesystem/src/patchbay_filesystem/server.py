@@ -1,16 +1,18 @@
 """patchbay-filesystem: read, search, edit and watch local files inside the directories the operator allows.
 
-The directories given on the command line are the outer bound; a client's roots narrow them per call and
-never widen them. Every path a model sends goes through `patchbay_common.roots` (links resolved by the
-server itself, no `..`/prefix-sibling/NUL/FIFO escapes, descriptor-relative operations) and then through
-the operator's per-path rules in `policy.py` (hidden globs, write-protected globs, read-only subtrees).
+The directories given on the command line are the outer bound; a client's roots narrow them per call and never
+widen them. Started with no directory, the server serves the client's roots instead (their union, re-read when
+the client says they changed) and refuses every call until the client lists one. Every path a model sends goes
+through `patchbay_common.roots` (links resolved by the server itself, no `..`/prefix-sibling/NUL/FIFO escapes,
+descriptor-relative operations) and then through the operator's per-path rules in `policy.py` (hidden globs,
+write-protected globs, read-only subtrees).
 
-The tools live in toolset modules (reading.py, listing.py, searching.py, writing.py), each taking the
-`Deps` built here (deps.py); this file reads the settings, builds the dependencies and registers the
-toolsets, the `file:///{+path}` resource template and its subscriptions (resources.py). The server is
-read-only unless started with `--allow-write`: the write tools are not registered otherwise, and `delete`
-needs `--allow-delete` too and asks the user first when the client can. Both protocol eras, over stdio,
-SSE and streamable HTTP.
+The tools live in toolset modules (reading.py, listing.py, searching.py, writing.py), each taking the `Deps`
+built here (deps.py); this file reads the settings, builds the dependencies and registers the toolsets, the
+`file:///{+path}` resource template and its subscriptions (resources.py). The server is read-only unless
+started with `--allow-write`: the write tools are not registered otherwise, and `delete` needs `--allow-
+delete` too and asks the user first when the client can. Both protocol eras, over stdio, SSE and streamable
+HTTP.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class Settings(CommonSettings):
 
     directories: CliPositionalArg[list[str]] = Field(
         default_factory=list,
-        description="Directories the server may use (env: a list separated by ':').",
+        description="Directories the server may use (env: a list separated by ':'); none: the client's "
+        "roots.",
     )
     allow_write: bool = Field(
         False, description="List and allow the tools that change files (write, edit, create, move, copy)."
@@ -83,7 +86,13 @@ class Settings(CommonSettings):
 
 
 def usable_directories(given: list[str]) -> list[str]:
-    """The given directories that exist; log each one that does not, and fail when none is left."""
+    """The given directories that exist; log each one that does not, and fail when none is left.
+
+    No directory at all is not a mistake: the server then serves the client's roots. Directories given but
+    none usable is one: the operator meant a bound, and silently serving whatever a client lists is not it.
+    """
+    if not given:
+        return []
     usable, problems = [], []
     for directory in given:
         path = os.path.abspath(os.path.expanduser(directory))
@@ -124,6 +133,12 @@ def build(settings: Settings) -> PatchbayServer:
     roots = Roots(usable_directories(settings.directories))
     if settings.allow_delete and not settings.allow_write:
         raise ValueError("--allow-delete needs --allow-write as well")
+    client_only = not roots.directories
+    if client_only:
+        log.warning(
+            "no directory given: serving the client's roots; every call is refused until the client lists "
+            "one (add a root in the client, or start the server with a directory: patchbay-filesystem DIR)"
+        )
     mcp = PatchbayServer(
         "patchbay-filesystem",
         version=__version__,
@@ -131,6 +146,7 @@ def build(settings: Settings) -> PatchbayServer:
         roots=roots,
         instructions="Files inside the allowed directories (see list_allowed_directories).",
     )
+    mcp.client_roots_cache.client_only = client_only
     deps = Deps(
         roots=roots,
         policy=Policy(
@@ -145,6 +161,7 @@ def build(settings: Settings) -> PatchbayServer:
         max_search_file_bytes=settings.max_search_file_bytes,
         allow_write=settings.allow_write,
     )
+    mcp.client_roots_cache.on_client_roots = deps.policy.add_directories
     access = granted(settings)
     mcp.add_toolset(reading.tools, deps, access=access)
     mcp.add_toolset(listing.tools, deps, access=access)
