@@ -25,6 +25,7 @@ from typing import Any
 from patchbay_browser import snapshot as snap
 from patchbay_browser.browser import STALE_REF_HINT, Session, Tab, new_name
 from patchbay_browser.proxy import DENIED_HEADER
+from patchbay_common import telemetry
 from patchbay_common.errors import UserError
 from patchbay_common.limits import cap_text, human_size, truncation_marker
 from patchbay_common.results import Reply
@@ -161,7 +162,8 @@ async def navigate(session: Session, tab: Tab, url: str, wait_until: str) -> Rep
     since = time.monotonic()
 
     async def go() -> Any:
-        return await tab.page.goto(url, wait_until=wait_until)  # type: ignore[arg-type]
+        with telemetry.span("browser.navigate", **{"url.scheme": url.partition(":")[0][:16]}):  # when --otel
+            return await tab.page.goto(url, wait_until=wait_until)  # type: ignore[arg-type]
 
     response: Any = None
     try:
