@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from patchbay_common import notify
+from patchbay_common import notify, telemetry
 from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, register_secret
 from patchbay_common.logs import get_logger, structlog
 from patchbay_common.retry import retry_async
@@ -336,6 +336,10 @@ class Database:
             timeout=self.connect_timeout,
             reset=reset,
             server_settings={"application_name": "patchbay-postgres"},
+        )
+        # With --otel, patchbay_pool_connections{pool="postgres:<name>"} in use and idle; else a no-op.
+        telemetry.observe_pool(
+            f"postgres:{self.name}", lambda: (pool.get_size() - pool.get_idle_size(), pool.get_size())
         )
         return pool
 
