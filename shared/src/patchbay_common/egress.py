@@ -529,8 +529,12 @@ class ProxyRoute:
         password = unquote(parts.password) if parts.password is not None else None
         from patchbay_common.errors import register_secret
 
+        route = cls(scheme, host, port, username or None, password, origin)
         register_secret(password if password else username)  # a lone user name is a token
-        return cls(scheme, host, port, username or None, password, origin)
+        basic = route.basic_auth()
+        if basic is not None:
+            register_secret(basic.removeprefix("Basic "))  # as a Proxy-Authorization header would show it
+        return route
 
     @property
     def remote_dns(self) -> bool:

@@ -16,12 +16,15 @@ import random
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from patchbay_common.errors import AccessDenied, NotFound, UserError, register_secret
 from patchbay_common.logs import get_logger
+
+if TYPE_CHECKING:
+    from patchbay_common.egress import ProxyConfig
 
 __all__ = ["DEFAULT_BASE_URL", "MAX_ANSWER_BYTES", "AnswerTooLarge", "NoToken", "SlackApi", "slack_error"]
 
@@ -52,6 +55,7 @@ class SlackApi:
         base_url: the Web API base URL (`https://slack.com/api/` or a stand-in).
         timeout: seconds one HTTP request may take.
         max_wait: the longest `Retry-After` waited for before failing with "retry after N s".
+        proxies: the operator's proxies (--proxy-url, HTTPS_PROXY...); None connects directly.
     """
 
     workspace: str
@@ -60,6 +64,7 @@ class SlackApi:
     base_url: str = DEFAULT_BASE_URL
     timeout: float = 15.0
     max_wait: float = 20.0
+    proxies: ProxyConfig | None = field(default=None, repr=False)
     _reader: Any = field(default=None, init=False, repr=False)
     _writer: Any = field(default=None, init=False, repr=False)
 
@@ -104,6 +109,8 @@ class SlackApi:
             retry_handlers=handlers,
             user_agent_prefix="patchbay-slack",
         )
+        client.proxy = None  # slack-sdk read HTTPS_PROXY itself; the route is chosen per request instead
+        client.patchbay_proxies = self.proxies
         if write:
             self._writer = client
         else:
@@ -228,12 +235,48 @@ def _bounded_client_class() -> Any:
             return await super().read()
 
     class BoundedWebClient(AsyncWebClient):
-        async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
-            timeout = aiohttp.ClientTimeout(total=self.timeout)
-            async with aiohttp.ClientSession(timeout=timeout, response_class=BoundedResponse) as session:
+        patchbay_proxies: Any = None  # a ProxyConfig, set per client by SlackApi
+
+        def _routed(self, url: str, req_args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+            """The connector (SOCKS) or proxy arguments (HTTP) the operator's proxies choose for `url`."""
+            route = self.patchbay_proxies.route_for_url(url) if self.patchbay_proxies is not None else None
+            req_args = {**req_args, "proxy": None}
+            if route is None:
+                return None, req_args
+            if route.scheme in ("socks5", "socks5h"):
+                from aiohttp_socks import ProxyConnector
+
+                connector = ProxyConnector(
+                    host=route.host,
+                    port=route.port,
+                    username=route.username,
+                    password=route.password,
+                    rdns=route.remote_dns,  # socks5h: the proxy resolves; socks5: resolved here
+                )
+                return connector, req_args
+            req_args["proxy"] = route.url_without_credentials  # slack-sdk logs this one at DEBUG
+            auth = route.basic_auth()
+            if (
+                auth is not None
+            ):  # for the proxy only: the CONNECT request, or the plain-HTTP request it forwards
+                if url.startswith("https:"):
+                    req_args["proxy_headers"] = {"Proxy-Authorization": auth}
+                else:
+                    req_args["headers"] = {**(req_args.get("headers") or {}), "Proxy-Authorization": auth}
+            return None, req_args
+
+        async def _routed_request(
+            self, http_verb: str, api_url: str, req_args: dict[str, Any], seconds: float
+        ) -> dict[str, Any]:
+            connector, req_args = self._routed(api_url, req_args)
+            async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=seconds),
+                response_class=BoundedResponse,
+                connector=connector,
+            ) as session:
                 result: dict[str, Any] = await _request_with_session(
                     current_session=session,
-                    timeout=self.timeout,
+                    timeout=int(seconds),
                     logger=self._logger,
                     http_verb=http_verb,
                     api_url=api_url,
@@ -241,6 +284,25 @@ def _bounded_client_class() -> Any:
                     retry_handlers=self.retry_handlers,
                 )
                 return result
+
+        async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
+            return await self._routed_request(http_verb, api_url, req_args, self.timeout)
+
+        async def _upload_file(
+            self,
+            *,
+            url: str,
+            data: bytes,
+            logger: Any,
+            timeout: int,  # noqa: ASYNC109 - the signature slack-sdk calls
+            proxy: str | None,
+            ssl: Any,
+        ) -> Any:
+            """The file bytes go to the upload URL Slack issued by the same route as every API call."""
+            from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
+
+            result = await self._routed_request("POST", url, {"data": data, "ssl": ssl}, timeout)
+            return FileUploadV2Result(status=result.get("status_code"), body=result.get("data"))  # type: ignore[arg-type]
 
     _client_class = BoundedWebClient
     return _client_class

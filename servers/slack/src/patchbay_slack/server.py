@@ -23,6 +23,7 @@ import anyio
 from pydantic import Field, field_validator
 
 from patchbay_common.app import PatchbayServer, serve
+from patchbay_common.egress import ProxySettings
 from patchbay_common.roots import Roots
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.toolsets import READ
@@ -34,7 +35,7 @@ from patchbay_slack.posts import Poster
 from patchbay_slack.workspaces import Workspaces
 
 
-class Settings(CommonSettings):
+class Settings(ProxySettings, CommonSettings):
     """Flags of patchbay-slack (each also PATCHBAY_SLACK_<FLAG>); tokens come from the environment."""
 
     model_config = settings_config("slack")
@@ -98,6 +99,7 @@ def build(settings: Settings) -> PatchbayServer:
         timeout=settings.request_timeout,
         max_wait=min(settings.max_retry_wait, settings.tool_timeout / 2),
         cache_ttl=settings.cache_ttl,
+        proxies=settings.proxy_config(),  # --proxy-url/--no-proxy, HTTPS_PROXY/ALL_PROXY/NO_PROXY
     )
     policy = PostPolicy.parse(settings.allow_post) if settings.allow_post else None
     if settings.upload_dir and policy is None:

@@ -12,10 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from patchbay_common.errors import UserError
 from patchbay_slack.api import SlackApi
 from patchbay_slack.directory import Directory
+
+if TYPE_CHECKING:
+    from patchbay_common.egress import ProxyConfig
 
 __all__ = ["BOT_TOKEN_VAR", "USER_TOKEN_VAR", "Workspace", "Workspaces"]
 
@@ -52,6 +56,7 @@ class Workspaces:
         timeout: float,
         max_wait: float,
         cache_ttl: float,
+        proxies: ProxyConfig | None = None,
     ) -> Workspaces:
         """Build from `--workspace` values (or the default workspace); raise `ValueError` on a bad spec."""
         env = os.environ if environ is None else environ
@@ -78,7 +83,9 @@ class Workspaces:
 
             def api(var: str, ws: str = name) -> SlackApi:
                 token = env.get(var, "").strip() or None
-                return SlackApi(ws, token, var, base_url=base_url, timeout=timeout, max_wait=max_wait)
+                return SlackApi(
+                    ws, token, var, base_url=base_url, timeout=timeout, max_wait=max_wait, proxies=proxies
+                )
 
             main = api(main_var)
             items.append(
