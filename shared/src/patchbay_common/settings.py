@@ -7,6 +7,7 @@ turns a bad value into one clear line and exit status 2.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,13 +17,14 @@ import typing
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -80,7 +82,7 @@ class CommonSettings(BaseSettings):
         None, description="Bearer token HTTP clients must send (Authorization: Bearer ...)."
     )
     auth_token_file: Path | None = Field(None, description="Read the bearer token from this file.")
-    oauth_issuer: list[str] = Field(
+    oauth_issuer: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Accept OAuth 2.1 access tokens from this authorization server (its issuer URL; "
         "repeatable). Turns the server into an OAuth resource server (see deploy/README.md).",
@@ -185,6 +187,16 @@ class CommonSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="Log lines as JSON, console text, or auto (JSON unless stderr is a terminal)."
     )
+
+    @field_validator("oauth_issuer", mode="before")
+    @classmethod
+    def _issuers(cls, value: object) -> object:
+        """Issuer URLs from a variable: one, several separated by spaces or commas, or a JSON list."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part for part in re.split(r"[\s,]+", value) if part]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
