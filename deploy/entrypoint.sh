@@ -2,7 +2,8 @@
 # deploy/entrypoint.sh: the container's entry command. Serves one patchbay server over streamable HTTP.
 #
 #   PATCHBAY_SERVER      which server (set by the image from its SERVER build argument), e.g. search
-#   PATCHBAY_AUTH_TOKEN  bearer token clients must send (or PATCHBAY_AUTH_TOKEN_FILE); required
+#   PATCHBAY_AUTH_TOKEN  bearer token clients must send (or PATCHBAY_AUTH_TOKEN_FILE); required unless
+#                        PATCHBAY_OAUTH_ISSUER makes the server an OAuth resource server (deploy/README.md)
 #   PORT                 port to listen on (default 8000); PATCHBAY_HOST overrides 0.0.0.0
 #
 # The generic variables below are passed on as the server's own PATCHBAY_<SERVER>_<FLAG> (unless that is
@@ -19,7 +20,8 @@ esac
 prefix="PATCHBAY_$(printf '%s' "$server" | tr 'a-z-' 'A-Z_')_"
 
 for flag in AUTH_TOKEN AUTH_TOKEN_FILE ALLOWED_HOST ALLOWED_ORIGIN STATELESS JSON_RESPONSE LOG_LEVEL \
-  LOG_FORMAT TOOL_TIMEOUT MAX_OUTPUT_CHARS; do
+  LOG_FORMAT TOOL_TIMEOUT MAX_OUTPUT_CHARS OAUTH_ISSUER OAUTH_RESOURCE OAUTH_JWKS_URL \
+  OAUTH_INTROSPECTION_URL OAUTH_CLIENT_FILE OAUTH_READ_SCOPE OAUTH_WRITE_SCOPE OAUTH_LEEWAY; do
   eval "generic=\${PATCHBAY_${flag}:-}"
   eval "specific=\${${prefix}${flag}:-}"
   if [ -n "$generic" ] && [ -z "$specific" ]; then
@@ -27,10 +29,10 @@ for flag in AUTH_TOKEN AUTH_TOKEN_FILE ALLOWED_HOST ALLOWED_ORIGIN STATELESS JSO
   fi
 done
 
-eval "token=\${${prefix}AUTH_TOKEN:-}\${${prefix}AUTH_TOKEN_FILE:-}"
+eval "token=\${${prefix}AUTH_TOKEN:-}\${${prefix}AUTH_TOKEN_FILE:-}\${${prefix}OAUTH_ISSUER:-}"
 if [ -z "$token" ]; then
-  echo "patchbay-entrypoint: error: set PATCHBAY_AUTH_TOKEN (or PATCHBAY_AUTH_TOKEN_FILE):" \
-    "the server listens on all interfaces and refuses to run without a bearer token" >&2
+  echo "patchbay-entrypoint: error: set PATCHBAY_AUTH_TOKEN (or PATCHBAY_AUTH_TOKEN_FILE, or" \
+    "PATCHBAY_OAUTH_ISSUER): the server listens on all interfaces and refuses to run without authentication" >&2
   exit 2
 fi
 
