@@ -62,7 +62,7 @@ Params = Sequence[Any]
 T = TypeVar("T")
 
 _PROGRESS_STEPS = 1000  # VM instructions between two deadline checks
-_IDLE_READERS = 2
+_IDLE_READERS = 8  # kept open between calls: 8 concurrent HTTP clients reuse them instead of a thread each
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,63}")
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema")
 
