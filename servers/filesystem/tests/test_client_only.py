@@ -17,7 +17,8 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp_types import ListRootsResult, Root
+from mcp.shared.exceptions import MCPError
+from mcp_types import ListRootsResult, Root, TextResourceContents
 
 from patchbay_common.testing.clients import Launch, connect
 from patchbay_common.testing.results import text
@@ -114,6 +115,22 @@ async def test_unusable_client_roots_are_ignored_with_a_note(base: Path) -> None
     async with connect(client_only(), list_roots=roots_of([*unusable, f"file://{allowed}"])) as client:
         assert (await read(client, allowed / "hello.txt"))[0] is False
         assert (await read(client, "/etc/hostname"))[0] is True
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_file_resources_follow_the_client_roots(base: Path, era: str) -> None:
+    """Resources have no resolvers: a 2026-era read asks for the roots with an InputRequiredResult."""
+    allowed = base / "allowed"
+    async with connect(client_only(), era=era, list_roots=roots_of([f"file://{allowed}/docs"])) as client:
+        contents = (await client.read_resource(f"file://{allowed}/docs/guide.md")).contents[0]
+        assert isinstance(contents, TextResourceContents) and contents.text.startswith("# Guide")
+        for outside in (f"file://{allowed}/hello.txt", f"file://{base}/outside/secret.txt"):
+            with pytest.raises(MCPError) as refused:
+                await client.read_resource(outside)
+            assert "outside the allowed directories" in str(refused.value)
+    async with connect(client_only(), era=era) as client:
+        with pytest.raises(MCPError, match="started without a directory"):
+            await client.read_resource(f"file://{allowed}/docs/guide.md")
 
 
 async def test_list_changed_narrows_and_widens(base: Path) -> None:

@@ -15,9 +15,10 @@ import stat
 from typing import Any
 
 from mcp.server.mcpserver import Context
+from mcp_types import InputRequiredResult, ListRootsRequest, ListRootsResult
 
 from patchbay_common.app import PatchbayServer
-from patchbay_common.errors import UserError
+from patchbay_common.errors import AccessDenied, UserError
 from patchbay_common.limits import human_size
 from patchbay_common.roots import Roots
 from patchbay_common.subscriptions import Subscriptions
@@ -27,6 +28,7 @@ from patchbay_filesystem.watch import FileWatcher
 
 __all__ = ["FileResources", "register_resources"]
 
+_ROOTS_INPUT = "client_roots"  # the key of our roots/list request in a 2026-era InputRequiredResult
 _COMPLETE_MAX = 100  # values offered at once (the layer caps there too, and says there are more)
 
 
@@ -56,11 +58,40 @@ class FileResources:
                     listing = None
                 if listing is not None:
                     cache.remember(ctx, listing)
+        caps = ctx.session.client_capabilities
+        if listing is None and cache.client_only and caps is not None and caps.roots is not None:
+            raise AccessDenied(  # 2026 era: no back-channel to ask on, outside tool calls and reads
+                "This server was started without a directory and serves your client's roots; a 2026-07-28 "
+                "client sends them only with tool calls and resource reads, so this request cannot see them.",
+                hint="Use the tools (read_text_file, list_directory), or start the server with a directory.",
+            )
         return cache.allowed(self.deps.roots, listing)
 
-    async def read(self, path: str, ctx: Context) -> str | bytes:
+    def _asked_roots(self, ctx: Any) -> ListRootsResult | InputRequiredResult | None:
+        """A 2026-era read on a client-only server: the roots the client answered, or the request for them.
+
+        Tools get the client's roots through the SDK's resolvers in both eras; resources have no resolvers,
+        so a resource read asks for them itself with an `InputRequiredResult` (the client answers and
+        retries the read). None: not needed (handshake era, operator directories, or no roots capability).
+        """
+        cache = self.mcp.client_roots_cache
+        caps = ctx.client_capabilities
+        stateless = cache.connection_key(ctx) is None
+        if not cache.client_only or not stateless or caps is None or caps.roots is None:
+            return None
+        answer = (ctx.input_responses or {}).get(_ROOTS_INPUT)
+        if answer is None:
+            return InputRequiredResult(input_requests={_ROOTS_INPUT: ListRootsRequest()})
+        wire = answer.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return ListRootsResult.model_validate(wire)
+
+    async def read(self, path: str, ctx: Context) -> str | bytes | InputRequiredResult:
         """The file at `/path` as UTF-8 text, or its bytes when it is not text."""
-        allowed = await self.roots_for(ctx)
+        asked = self._asked_roots(ctx)
+        if isinstance(asked, InputRequiredResult):
+            return asked
+        cache = self.mcp.client_roots_cache
+        allowed = cache.allowed(self.deps.roots, asked) if asked is not None else await self.roots_for(ctx)
         max_bytes = self.deps.max_media_bytes
 
         def work() -> str | bytes:
@@ -98,7 +129,9 @@ class FileResources:
 
     async def acquire(self, uri: str) -> None:
         """Start watching the file a URI names (its first watcher arrived; `check` passed for it)."""
-        path = self._checked.get(uri) or await in_thread(self._path, self.deps.roots, uri)
+        path = self._checked.get(uri)
+        if path is None:
+            path = await in_thread(self._path, self.deps.roots, uri)
         self.watcher.add(uri, uri, path)
 
     async def release(self, uri: str) -> None:
@@ -149,7 +182,7 @@ def register_resources(mcp: PatchbayServer, deps: Deps) -> FileResources:
         description="A file inside the allowed directories: UTF-8 text, or base64 bytes for other files.",
         mime_type="application/octet-stream",
     )
-    async def file_resource(path: str, ctx: Context) -> str | bytes:
+    async def file_resource(path: str, ctx: Context) -> str | bytes | InputRequiredResult:
         return await resources.read(path, ctx)
 
     @mcp.complete("file:///{+path}", "path")
