@@ -11,6 +11,12 @@ Plain HTTP requests are forwarded one per connection (`Connection: close` both w
 slip a second request for another host onto a connection opened for the first. CONNECT tunnels are checked
 once and then piped as bytes (TLS inside is the browser's business). A refusal answers 403 with the
 reason in the body and an `X-Patchbay-Egress: denied` header, and is remembered for the tools to report.
+
+Behind the operator's own proxy (`--proxy-url`, HTTPS_PROXY/HTTP_PROXY/ALL_PROXY with NO_PROXY, carried by
+the policy), a checked destination is reached through it: CONNECT tunnels through an HTTP(S) proxy's
+CONNECT or a SOCKS5 tunnel (socks5 sends the address checked here, socks5h the name), and plain HTTP
+requests are handed to an HTTP(S) proxy in absolute form (many proxies refuse CONNECT to port 80).
+Chromium itself only ever talks to this proxy.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from patchbay_common.egress import EgressDenied, EgressPolicy
+from patchbay_common.egress import EgressDenied, EgressPolicy, ProxyRoute, open_proxy_connection, open_tunnel
 from patchbay_common.errors import UserError
 from patchbay_common.logs import get_logger
 
@@ -127,10 +133,19 @@ class EgressProxy:
         else:
             await self._forward(method, target, version, rest, reader, writer)
 
+    def _route(self, scheme: str, host: str, port: int) -> ProxyRoute | None:
+        """The operator's proxy for this destination, if any (never chosen by a page or a model)."""
+        proxies = self.policy.proxies
+        return proxies.route_for(scheme, host, port) if proxies is not None else None
+
     async def _dial(
-        self, host: str, port: int, shown: str, writer: asyncio.StreamWriter
+        self, host: str, port: int, shown: str, writer: asyncio.StreamWriter, *, scheme: str = "https"
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """Resolve and check `host`, then connect to a checked address; answer 403/502 and return None."""
+        """Resolve and check `host`, then connect to a checked address; answer 403/502 and return None.
+
+        Through the operator's proxy the connection is a tunnel to `host:port` (for `scheme` "http" with an
+        HTTP(S) proxy, `_forward` talks to the proxy itself instead).
+        """
         try:
             addresses = await self.policy.resolve(host, port)
         except EgressDenied as exc:
@@ -145,6 +160,18 @@ class EgressProxy:
             log.debug("proxy target unresolvable", target=shown)
             await _answer(writer, 502, "Bad Gateway", str(exc))
             return None
+        route = self._route(scheme, host, port)
+        if route is not None:
+            try:
+                if scheme == "http" and route.scheme in ("http", "https"):
+                    return await asyncio.wait_for(open_proxy_connection(route), _CONNECT_TIMEOUT)
+                return await open_tunnel(route, host, port, addresses, within=_CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                reason = str(exc) or type(exc).__name__
+                await _answer(
+                    writer, 502, "Bad Gateway", f"could not connect to {shown} through the proxy: {reason}"
+                )
+                return None
         last: OSError | None = None
         for address in addresses:
             try:
@@ -182,14 +209,21 @@ class EgressProxy:
         headers, length, chunked = _request_headers(rest)
         if chunked:
             raise _BadRequest("chunked request bodies are not supported by this proxy")
-        upstream = await self._dial(parts.hostname, port, f"{parts.hostname}:{port}", writer)
+        upstream = await self._dial(parts.hostname, port, f"{parts.hostname}:{port}", writer, scheme="http")
         if upstream is None:
             return
         up_reader, up_writer = upstream
+        route = self._route("http", parts.hostname, port)
         try:
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
+            if route is not None and route.scheme in ("http", "https"):  # the operator's forward proxy
+                host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+                path = f"http://{host}:{port}{path}"
+                auth = route.basic_auth()
+                if auth is not None:
+                    headers += f"Proxy-Authorization: {auth}\r\n".encode("latin-1")
             up_writer.write(f"{method} {path} {version}\r\n".encode("latin-1"))
             up_writer.write(headers + b"Connection: close\r\n\r\n")
             remaining = length
