@@ -4,7 +4,8 @@
    (both over stdio, raw JSON-RPC on the pipes, no client library in between): cold start (spawn ->
    initialize answered, p50), warm request latency (`tools/list`, p50 and p99), idle RSS after the
    handshake, and the size of the `tools/list` answer (what every conversation pays in context).
-2. Every bench/*_compare.py, *_vs_official.py and *_quality.py script and bench/cold_start.py, one after the
+2. Every bench/*_compare.py, *_vs_official.py (http_vs_official.py: wrk against stateless HTTP) and
+   *_quality.py script, then bench/overhead.py, first_call.py and cold_start.py, one after the
    other (each runs its two servers side by side in one process); their tables, with each server's own
    workload figures, are copied into the report.
 3. bench/REPORT.md, bench/report.png (ratios patchbay / official), and the headline as Markdown on stdout.
@@ -232,7 +233,8 @@ def measure_headline(pairs: list[Pair], runs: int, calls: int) -> list[dict[str,
 
 def scripts(only: set[str] | None) -> list[Path]:
     paired = {*BENCH.glob("*_compare.py"), *BENCH.glob("*_vs_official.py"), *BENCH.glob("*_quality.py")}
-    found = [*sorted(paired), BENCH / "cold_start.py"]
+    # The issue 22 figures: per-call overhead, the first call after start-up, cold start of clean installs.
+    found = [*sorted(paired), BENCH / "overhead.py", BENCH / "first_call.py", BENCH / "cold_start.py"]
     if only:
         found = [p for p in found if p.stem.split("_")[0] in only]
     return found

@@ -10,6 +10,7 @@
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
 #   prometheus              apt-get install prometheus           (the telemetry tests scrape a server with it)
 #   tinyproxy, microsocks   apt-get install tinyproxy microsocks (a real HTTP proxy and SOCKS5 server for the proxy tests)
+#   wrk                     apt-get install wrk                  (the HTTP load generator of bench/http_vs_official.py)
 #   openssl                 apt-get install openssl              (a test TLS origin's certificate, proxy tests)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
@@ -145,6 +146,7 @@ check_node() {
   [ -n "$major" ] && [ "$major" -ge "$NODE_MIN_MAJOR" ] && echo "$(command -v node), $(node --version)"
 }
 check_npm() { command -v npm 2>/dev/null; }
+check_wrk() { command -v wrk 2>/dev/null; }
 check_prometheus() { command -v prometheus 2>/dev/null; }
 check_tinyproxy() { command -v tinyproxy 2>/dev/null || { [ -x /usr/bin/tinyproxy ] && echo /usr/bin/tinyproxy; }; }
 check_microsocks() { command -v microsocks 2>/dev/null; }
@@ -162,6 +164,7 @@ components=(
   "tinyproxy|tinyproxy|check_tinyproxy"
   "microsocks|microsocks|check_microsocks"
   "openssl|openssl|check_openssl"
+  "wrk|wrk|check_wrk"
 )
 
 declare -A found=() problem=()
