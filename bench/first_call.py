@@ -76,7 +76,7 @@ def first_call(code: str, url: str, pause: float) -> float:
         return elapsed
     finally:
         process.stdin.close()
-        process.wait(10)
+        process.wait(60)
 
 
 def main() -> None:

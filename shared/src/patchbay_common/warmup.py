@@ -2,7 +2,7 @@
 
 A server that imports its client library lazily (redis-py, Playwright's Python side) starts as fast as the
 SDK allows, but then its first tool call pays the import (redis-py: 80-100 ms). `Warmup` imports the modules
-a server declares (`PatchbayServer(warm_imports=[...])`) in a daemon thread as soon as the client says the
+a server declares (`PatchbayServer(warm_imports=[...])`) in a background thread as soon as the client says the
 handshake is done (`notifications/initialized`) or first lists the tools (the 2026 era has no handshake),
 so the import overlaps the client's own work between the handshake and its first call. Once, per process.
 A module that cannot be imported is left for the call that needs it to report.
@@ -38,7 +38,9 @@ class Warmup:
             if self._started:
                 return
             self._started = True
-            self.thread = threading.Thread(target=self._run, name="patchbay-warmup", daemon=True)
+            # Not a daemon: a process that exits mid-import waits for it rather than finalizing while the
+            # thread holds an import lock the exiting thread may need.
+            self.thread = threading.Thread(target=self._run, name="patchbay-warmup", daemon=False)
             self.thread.start()
 
     def _run(self) -> None:
