@@ -155,3 +155,19 @@ async def test_another_users_cursor_is_a_clear_error_through_a_client(era: Era) 
             assert "page at 10" in await call(client, "page", cursor=cursor)
     assert result.is_error
     assert "That cursor was given to another user" in text(result) and "page at" not in text(result)
+
+
+def test_a_connection_made_for_one_request_is_one_user() -> None:
+    """Handshake-era requests to a `--stateless` server each get a connection of their own, without a
+    standalone channel (the SDK's `Connection.from_envelope`): state keyed by it would never be found again.
+    """
+    from types import SimpleNamespace
+
+    from mcp.server.connection import Connection
+
+    per_request = Connection.from_envelope("2025-11-25", None, None)
+    ctx = SimpleNamespace(protocol_version="2025-11-25", session=SimpleNamespace(_connection=per_request))
+    assert per_request.has_standalone_channel is False
+    assert principal_key(ctx) == SINGLE_USER
+    with signed_in("alice"):
+        assert principal_key(ctx) == ("principal", "app", "https://idp", "alice")
