@@ -234,7 +234,13 @@ def measure_headline(pairs: list[Pair], runs: int, calls: int) -> list[dict[str,
 def scripts(only: set[str] | None) -> list[Path]:
     paired = {*BENCH.glob("*_compare.py"), *BENCH.glob("*_vs_official.py"), *BENCH.glob("*_quality.py")}
     # The issue 22 figures: per-call overhead, the first call after start-up, cold start of clean installs.
-    found = [*sorted(paired), BENCH / "overhead.py", BENCH / "first_call.py", BENCH / "cold_start.py"]
+    found = [
+        *sorted(paired),
+        BENCH / "overhead.py",
+        BENCH / "overhead_inprocess.py",
+        BENCH / "first_call.py",
+        BENCH / "cold_start.py",
+    ]
     if only:
         found = [p for p in found if p.stem.split("_")[0] in only]
     return found
