@@ -190,7 +190,8 @@ _BAD = re.compile(
 def wrk(target: Target, script: Path, connections: int, seconds: float) -> tuple[float, float]:
     """(requests/s, p50 ms) of one wrk run; any non-2xx answer or socket error ends the benchmark."""
     argv = [
-        "taskset", "-c", target.load_cpus, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        "taskset", "-c", target.load_cpus, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s",
+        "--timeout", "30s", "--latency",
         "-s", str(script), target.url,
     ]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
@@ -284,7 +285,10 @@ def main() -> None:
         ["conns", "sqlite w2 / TS", "goal 1.0x", "sqlite w1 / SDK", "goal 0.8x", "patchbay echo / SDK"],
         goals,
     )
-    print(f"\nwrk: taskset -c CPUS wrk -t1 -cN -d{args.seconds:g}s --latency -s call.lua URL; servers:")
+    print(
+        f"\nwrk: taskset -c CPUS wrk -t1 -cN -d{args.seconds:g}s --timeout 30s --latency -s call.lua URL;"
+        " servers:"
+    )
     for target in servers:
         shown = " ".join(a for a in target.argv).replace(str(ROOT) + "/", "")
         print(f"  {target.placement}: {target.name}: taskset -c {target.server_cpus} {shown}")
