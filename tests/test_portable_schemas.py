@@ -58,11 +58,25 @@ def build_widest(name: str, tmp: Path) -> Any:
     return server.build(settings)
 
 
-@pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRAVE_API_KEY", "test-key")
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    monkeypatch.setenv("GITHUB_PERSONAL_ACCESS_TOKEN", "ghp_" + "a" * 36)
+@pytest.fixture(scope="module")
+def widest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Any]]:
+    """Each server built once at its widest settings, for both tests below (building costs seconds)."""
+    secrets = {
+        "BRAVE_API_KEY": "test-key",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_" + "a" * 36,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in secrets.items():
+            patch.setenv(name, value)
+        built: dict[str, Any] = {}
+
+        def get(name: str) -> Any:
+            if name not in built:
+                built[name] = build_widest(name, tmp_path_factory.mktemp(name))
+            return built[name]
+
+        yield get
 
 
 def walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
@@ -100,8 +114,8 @@ def test_portable_inlines_references_and_makes_bounds_inclusive() -> None:
 
 
 @pytest.mark.parametrize("name", SERVERS)
-def test_every_input_schema_is_portable(name: str, tmp_path: Path, secrets: None) -> None:
-    mcp = build_widest(name, tmp_path)
+def test_every_input_schema_is_portable(name: str, widest_server: Callable[[str], Any]) -> None:
+    mcp = widest_server(name)
     problems = []
     for tool in sdk.registered_tools(mcp):
         for path, node in walk(tool.parameters):
@@ -253,20 +267,15 @@ def conversion_problems(tool: mt.Tool, converter: str, bounds: bool = False) -> 
     return problems + losses(tool.input_schema, converted, bounds)
 
 
-async def listed_tools(name: str, tmp: Path) -> list[mt.Tool]:
-    """`name`'s tools/list at its widest settings, as a client receives it."""
-    return list(await build_widest(name, tmp).list_tools())
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", SERVERS)
 async def test_real_converters_carry_every_schema_without_loss(
-    name: str, tmp_path: Path, secrets: None
+    name: str, widest_server: Callable[[str], Any]
 ) -> None:
     logging.getLogger("openai.agents").setLevel(logging.WARNING)
     problems = {
         f"{converter} {tool.name}": found
-        for tool in await listed_tools(name, tmp_path)
+        for tool in await widest_server(name).list_tools()
         for converter in CONVERTERS
         if (found := conversion_problems(tool, converter))
     }

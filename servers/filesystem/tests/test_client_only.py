@@ -90,7 +90,7 @@ async def test_no_roots_refuses_every_call_saying_what_to_do(base: Path, era: st
             said = text(result)
             assert "started without a directory" in said and "does not offer roots" in said, said
             assert WHAT_TO_DO in said, said
-    async with connect(launch, era=era, list_roots=roots_of([])) as client:  # roots, but none listed
+    async with connect(client_only(), era=era, list_roots=roots_of([])) as client:  # roots, none listed
         refused, said = await read(client, base / "allowed" / "hello.txt")
         assert refused and "the client lists no roots" in said and WHAT_TO_DO in said, said
 
