@@ -88,15 +88,16 @@ async def _exchange(port: int, request: bytes) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
-async def test_the_guard_proxy_chains_to_a_socks_proxy_from_the_environment(
-    site: Any, socks: SocksProxy, scheme: str
+@pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h"])
+async def test_the_guard_proxy_chains_to_the_operators_proxy_from_the_environment(
+    site: Any, socks: SocksProxy, forward: ForwardProxy, scheme: str
 ) -> None:
-    """The egress proxy Chromium talks to, spoken to as Chromium does, with ALL_PROXY set to microsocks."""
-    proxies = ProxyConfig.from_env({"ALL_PROXY": socks.url(scheme)})
+    """The egress proxy Chromium talks to, spoken to as Chromium does, with ALL_PROXY set to a real proxy."""
+    upstream = forward.url if scheme == "http" else socks.url(scheme)
+    proxies = ProxyConfig.from_env({"ALL_PROXY": upstream})
     guard = EgressProxy(EgressPolicy(allow_hosts=("localhost",), proxies=proxies))
     await guard.start()
-    before = len(socks.targets())
+    before, before_http = len(socks.targets()), len(forward.requests())
     authority = f"localhost:{site.port}"
     try:
         page = await _exchange(
@@ -117,5 +118,8 @@ async def test_the_guard_proxy_chains_to_a_socks_proxy_from_the_environment(
         tunnel.startswith(b"HTTP/1.1 200 Connection Established") and b"<title>Second page</title>" in tunnel
     ), tunnel[:300]
     assert refused.startswith(b"HTTP/1.1 403") and b"metadata" in refused
+    if scheme == "http":  # plain HTTP handed over in absolute form, HTTPS tunnelled with CONNECT
+        assert forward.requests()[before_http:] == [f"GET http://{authority}/two", f"CONNECT {authority}"]
+        return
     sent = f"127.0.0.1:{site.port}" if scheme == "socks5" else authority  # socks5: the checked address
     assert socks.targets()[before:] == [sent, sent]
