@@ -75,6 +75,7 @@ class AuthorizationServer:
     clients: dict[str, dict[str, Any]]
     process: subprocess.Popen[bytes] | None = None
     config_dir: str = ""
+    keys: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def issuer(self) -> str:
@@ -100,6 +101,7 @@ class AuthorizationServer:
         """Start (or start again) the provider on the same port with `keys` as its signing keys."""
         module = node_tools.require(node_tools.OIDC_PROVIDER)
         self.stop()
+        self.keys = list(keys)
         config = Path(self.config_dir) / "config.json"
         config.write_text(
             json.dumps(

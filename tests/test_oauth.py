@@ -75,7 +75,8 @@ def provider() -> Iterator[AuthorizationServer]:
 
 @pytest.fixture(scope="module")
 def other_provider() -> Iterator[AuthorizationServer]:
-    with authorization_server([signing_key("EC", "other-1")], [OAuthClient("alice")]) as server:
+    clients = [OAuthClient("alice"), OAuthClient("bob")]
+    with authorization_server([signing_key("EC", "other-1")], clients) as server:
         yield server
 
 
@@ -302,12 +303,12 @@ def test_static_token_is_one_principal(tmp_path: Path) -> None:
 # --- key rotation, over SSE ---------------------------------------------------------------------------------
 
 
-def test_key_rotation_over_sse() -> None:
-    first, second, third = (signing_key("EC", f"rot-{n}") for n in (1, 2, 3))
-    with (
-        authorization_server([first], [OAuthClient("alice"), OAuthClient("bob")]) as provider,
-        http_server(SERVER, "sse", "--oauth-issuer", provider.issuer) as server,
-    ):
+def test_key_rotation_over_sse(other_provider: AuthorizationServer) -> None:
+    """Another issuer's keys change while a server that trusts it runs (the other tests only mint there)."""
+    provider = other_provider
+    first = provider.keys[0]
+    second, third = (signing_key("EC", f"rot-{n}") for n in (2, 3))
+    with http_server(SERVER, "sse", "--oauth-issuer", provider.issuer) as server:
 
         def works(bearer: str) -> bool:
             return "principal=" in anyio.run(whoami, server, bearer, "legacy")
@@ -321,7 +322,7 @@ def test_key_rotation_over_sse() -> None:
         assert works(old)
         provider.start([second, first])  # a new signing key, the old one still published
         new = provider.token("bob", resource=server.url)
-        assert jwt.get_unverified_header(new)["kid"] == "rot-2"
+        assert jwt.get_unverified_header(new)["kid"] == "rot-2" != jwt.get_unverified_header(old)["kid"]
         assert works(new) and works(old)  # the new kid made the server fetch the key set again
         provider.start([third])  # the old keys withdrawn
         newest = provider.token("alice", resource=server.url)
