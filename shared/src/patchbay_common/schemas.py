@@ -5,6 +5,11 @@ Some providers reject JSON Schema features pydantic uses freely: Gemini's functi
 inlines references and turns exclusive bounds into inclusive ones (an integer `> 0` becomes `>= 1`; a
 number keeps its bound as `minimum` and says "more than" in its description). The server still validates
 arguments with the original model, so nothing the tool refuses today gets through.
+
+A tool without arguments keeps `{"type": "object", "properties": {}}`. openai-agents runs it non-strict
+unless it says `"additionalProperties": false`, but google-genai's MCP translation raises on that keyword
+(it treats every `additionalProperties` as a schema), failing every tool of the session; a non-strict
+schema for a tool that takes nothing loses nothing. tests/test_portable_schemas.py pins both behaviours.
 """
 
 from __future__ import annotations
