@@ -83,23 +83,26 @@ def in_process(issuer: str, resource: str, tokens: dict[str, str]) -> dict[str, 
             for _ in range(loops):
                 await verifier.verify_token(warm)
 
-        started = timeit.default_timer()
-        await many()
-        figures["warm (token seen before)"] = (timeit.default_timer() - started) / loops * 1e6
+        batches = []
+        for _ in range(5):  # the best of 5 batches: what the check costs, not what the neighbours took
+            started = timeit.default_timer()
+            await many()
+            batches.append((timeit.default_timer() - started) / loops * 1e6)
+        figures["warm (token seen before)"] = min(batches)
         for alg, token in tokens.items():
             samples = []
             for _ in range(200):
                 started = timeit.default_timer()
                 await verifier._verify_jwt(token, __import__("time").time())
                 samples.append(timeit.default_timer() - started)
-            figures[f"first sight, {alg} (signature + claims)"] = statistics.median(samples) * 1e6
+            figures[f"first sight, {alg} (signature + claims)"] = min(samples) * 1e6
         # The whole HTTP check of one request (header, cache, principal, context) around an empty app.
         static = StaticTokenVerifier(STATIC, ("mcp:read", "mcp:write"))
         for name, setup, bearer in (
             ("HTTP check, JWT seen before", AuthSetup(verifier, policy, oauth=True), warm),
             ("HTTP check, static token", AuthSetup(static, policy, oauth=False), STATIC),
         ):
-            figures[name] = await _through_middleware(setup, bearer, loops)
+            figures[name] = min([await _through_middleware(setup, bearer, loops // 4) for _ in range(5)])
         await verifier.aclose()
 
     anyio.run(run)
@@ -133,6 +136,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-wrk", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -149,7 +153,7 @@ def main() -> None:
     ):
         jwt_token = provider.token("bench", resource=oauth.url)
         rates: dict[str, list[float]] = {"oauth (JWT, ES256)": [], "static token": []}
-        for _ in range(args.rounds):
+        for _ in range(0 if args.no_wrk else args.rounds):
             rates["oauth (JWT, ES256)"].append(
                 wrk(oauth.url, jwt_token, args.seconds, args.connections, Path(workdir))
             )
@@ -162,8 +166,8 @@ def main() -> None:
             "EdDSA": provider.token("ed", resource=oauth.url),
         }
         micro = in_process(provider.issuer, oauth.url, tokens)
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    ratio = medians["oauth (JWT, ES256)"] / medians["static token"]
+    medians = {name: statistics.median(values) if values else 0.0 for name, values in rates.items()}
+    ratio = medians["oauth (JWT, ES256)"] / medians["static token"] if medians["static token"] else 0.0
     print(
         f"tools/call over streamable HTTP (--stateless --json-response), wrk -t2 -c{args.connections}, "
         f"{args.rounds} interleaved rounds of {args.seconds} s:"
@@ -171,7 +175,7 @@ def main() -> None:
     for name, values in rates.items():
         print(f"  {name:22} {medians[name]:8.0f} req/s (rounds: {', '.join(f'{v:.0f}' for v in values)})")
     print(f"  ratio oauth/static     {ratio:8.3f}")
-    print("token validation in process (microseconds per request):")
+    print("token validation in process (microseconds per request, best of several batches):")
     for name, value in micro.items():
         print(f"  {name:42} {value:8.2f} us")
     print(json.dumps({"req_per_s": medians, "ratio": ratio, "validation_us": micro}))
