@@ -1,6 +1,10 @@
 """Per-call overhead of PatchbayServer over the bare SDK: the same echo tool over stdio, interleaved.
 
-    uv run python bench/overhead.py [--rounds 8 --calls 300]
+    uv run python bench/overhead.py [--rounds 8 --calls 300] [--otel]
+
+With --otel a third server runs with OpenTelemetry on (`--otel`, spans exported over OTLP/HTTP to a sink in
+this process, metrics kept for /metrics), interleaved with the other two: the figure is what tracing and
+metrics add to a call over the same server with them off.
 
 Both servers run as subprocesses with stderr going to a file (so patchbay writes its JSON log line per call
 at INFO, as in production). Rounds alternate between them so machine noise hits both alike; the figure is
@@ -10,9 +14,12 @@ the difference of the p50s (and their ratio), which is what PatchbayServer adds 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
@@ -24,23 +31,49 @@ from _harness import percentile, table, time_async
 ECHO = str(Path(__file__).parent / "transport_echo_server.py")
 
 
-async def measure(rounds: int, calls: int) -> dict[str, list[float]]:
+def otlp_sink() -> str:
+    """A local OTLP/HTTP endpoint that accepts and drops every export (the collector's cost is not ours)."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+async def measure(rounds: int, calls: int, otel: bool = False) -> dict[str, list[float]]:
     log = Path(tempfile.mkdtemp(prefix="patchbay-overhead-")) / "stderr.log"
     samples: dict[str, list[float]] = {"sdk": [], "patchbay": []}
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     servers = {
         "sdk": StdioServerParameters(command=sys.executable, args=[ECHO, "--plain", "stdio"]),
         "patchbay": StdioServerParameters(
             command=sys.executable,
             args=[ECHO, "--log-level", "INFO"],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**quiet, "PYTHONUNBUFFERED": "1"},
         ),
     }
+    if otel:
+        samples["patchbay+otel"] = []
+        servers["patchbay+otel"] = StdioServerParameters(
+            command=sys.executable,
+            args=[ECHO, "--log-level", "INFO", "--otel"],
+            env={**quiet, "PYTHONUNBUFFERED": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_sink()},
+        )
     with log.open("w") as errlog:
-        async with (
-            Client(servers["sdk"], mode="legacy") as sdk,
-            Client(servers["patchbay"], mode="legacy") as ours,
-        ):
-            clients = {"sdk": sdk, "patchbay": ours}
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                name: await stack.enter_async_context(Client(params, mode="legacy"))
+                for name, params in servers.items()
+            }
             for _ in range(rounds):
                 for name, client in clients.items():
 
@@ -56,8 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--otel", action="store_true", help="also a server with OpenTelemetry on")
     args = parser.parse_args()
-    samples = anyio.run(measure, args.rounds, args.calls)
+    samples = anyio.run(measure, args.rounds, args.calls, args.otel)
     sdk, ours = percentile(samples["sdk"], 50), percentile(samples["patchbay"], 50)
     table(
         "Per-call overhead over stdio (echo, p50 ms)",
@@ -68,6 +102,9 @@ def main() -> None:
         ],
     )
     print(f"patchbay adds {ours - sdk:+.3f} ms per call (p50), {ours / sdk:.2f}x the bare SDK")
+    if "patchbay+otel" in samples:
+        on = percentile(samples["patchbay+otel"], 50)
+        print(f"OpenTelemetry on adds {on - ours:+.3f} ms per call (p50) over off, {on / ours:.2f}x")
 
 
 if __name__ == "__main__":

@@ -130,9 +130,11 @@ class _State:
     def __init__(self, content: bool) -> None:
         self.content = content
         self.tracer: Any = None
-        self.requests: Any = None
         self.duration: Any = None
-        self.in_flight: Any = None
+        # Counted in plain dicts and read by observable instruments at collection: a dict increment per
+        # request instead of an SDK measurement (each costs a lock and an attribute-set lookup).
+        self.counts: dict[tuple[tuple[str, str], ...], int] = {}
+        self.in_flight: dict[str, int] = {}
         self.result_size: Any = None
         self.truncations: Any = None
         self.upstream: Any = None
@@ -218,8 +220,22 @@ def _install(server: Any, settings: Any) -> _State:
 
     state.tracer = trace.get_tracer("patchbay")
     meter = metrics.get_meter("patchbay")
-    state.requests = meter.create_counter(
+
+    def counts(options: Any) -> Iterator[Any]:
+        from opentelemetry.metrics import Observation
+
+        for key, value in list(state.counts.items()):
+            yield Observation(value, dict(key))
+
+    def in_flight(options: Any) -> Iterator[Any]:
+        from opentelemetry.metrics import Observation
+
+        for method, value in list(state.in_flight.items()):
+            yield Observation(value, {"mcp.method.name": method})
+
+    meter.create_observable_counter(
         "patchbay.requests",
+        callbacks=[counts],
         unit="{request}",
         description="MCP requests answered, by method, tool and outcome",
     )
@@ -229,8 +245,11 @@ def _install(server: Any, settings: Any) -> _State:
         description="Time to answer one MCP request",
         explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
     )
-    state.in_flight = meter.create_up_down_counter(
-        "patchbay.requests.in_flight", unit="{request}", description="MCP requests being answered now"
+    meter.create_observable_up_down_counter(
+        "patchbay.requests.in_flight",
+        callbacks=[in_flight],
+        unit="{request}",
+        description="MCP requests being answered now",
     )
     state.result_size = meter.create_histogram(
         "patchbay.result.size",
@@ -275,7 +294,7 @@ def _install(server: Any, settings: Any) -> _State:
     state.content_type = CONTENT_TYPE_LATEST
 
     _instrument_httpx2(state)
-    _instrument_libraries(tracer_provider)
+    _instrument_libraries(tracer_provider, _clients_of(server, settings))
     port = getattr(settings, "metrics_port", None)
     if port:
         _serve_metrics_port(settings, port)
@@ -313,15 +332,28 @@ def _install_middleware(server: Any) -> None:
         lowlevel.middleware.append(_Middleware(server))
 
 
-def _instrument_libraries(tracer_provider: Any) -> None:
-    """The official instrumentations for the upstream clients that are installed (each server's extra)."""
+# The upstream client each server uses (its [otel] extra brings the instrumentation). Only those are
+# instrumented: instrumenting imports the library, which another server need not pay for at start-up.
+_CLIENTS = {"postgres": "asyncpg", "redis": "redis", "github": "requests", "slack": "aiohttp"}
+
+
+def _clients_of(server: Any, settings: Any) -> set[str]:
+    name = str(server.name).removeprefix("patchbay-")
+    wanted = {library for key, library in _CLIENTS.items() if name == key}
+    if str(getattr(settings, "event_store", "")).startswith(("redis://", "rediss://")):
+        wanted.add("redis")
+    return wanted
+
+
+def _instrument_libraries(tracer_provider: Any, wanted: set[str]) -> None:
+    """The official instrumentations for the upstream clients in `wanted` that are installed."""
     for library, module, name in (
         ("asyncpg", "opentelemetry.instrumentation.asyncpg", "AsyncPGInstrumentor"),
         ("redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"),
         ("requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
         ("aiohttp", "opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"),
     ):
-        if importlib.util.find_spec(library) is None:
+        if library not in wanted or importlib.util.find_spec(library) is None:
             continue
         try:
             instrumentor = getattr(importlib.import_module(module), name)()
@@ -413,7 +445,7 @@ class _Middleware:
                 current.set_attribute("patchbay.principal", principal)
         call = _Call(labels.get("gen_ai.tool.name", "other"))
         token = _current.set(call)
-        state.in_flight.add(1, {"mcp.method.name": method})
+        state.in_flight[method] = state.in_flight.get(method, 0) + 1
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -430,8 +462,9 @@ class _Middleware:
             _current.reset(token)
             seconds = time.perf_counter() - started
             labels["outcome"] = outcome
-            state.in_flight.add(-1, {"mcp.method.name": method})
-            state.requests.add(1, labels)
+            state.in_flight[method] -= 1
+            key = tuple(labels.items())
+            state.counts[key] = state.counts.get(key, 0) + 1
             state.duration.record(seconds, labels)
             if current.is_recording():  # error.type is the SDK's (tool_error, a JSON-RPC code)
                 current.set_attribute("patchbay.outcome", outcome)
