@@ -93,7 +93,7 @@ async def call_many(server: HttpServer, clients: int) -> tuple[list[str], dict[i
 
 
 def test_two_workers_answer_on_one_port_and_a_dead_one_is_replaced() -> None:
-    with http_server(SQLITE, "streamable-http", *FLAGS) as server:
+    with http_server(SQLITE, "streamable-http", *FLAGS, startup_timeout=120) as server:
         first = workers_of(server, 2)
         assert len(first) == 2, f"expected 2 worker processes, found {first}"
 
