@@ -8,6 +8,9 @@
 #   postgresql-15           apt-get install postgresql-15        (only when `dpkg -s postgresql-15` fails)
 #   hypopg                  apt-get install postgresql-15-hypopg (the postgres server's index advice)
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
+#   nginx                   apt-get install nginx                (tests/test_replicas.py: TLS, rate limit, replicas)
+#   buildah podman runc     apt-get install buildah podman runc debootstrap  (the image: make stress builds
+#     debootstrap                                                  and runs deploy/Dockerfile, tests/test_image.py)
 #   prometheus              apt-get install prometheus           (the telemetry tests scrape a server with it)
 #   tinyproxy, microsocks   apt-get install tinyproxy microsocks (a real HTTP proxy and SOCKS5 server for the proxy tests)
 #   wrk                     apt-get install wrk                  (the HTTP load generator of bench/http_vs_official.py)
@@ -146,6 +149,14 @@ check_node() {
   [ -n "$major" ] && [ "$major" -ge "$NODE_MIN_MAJOR" ] && echo "$(command -v node), $(node --version)"
 }
 check_npm() { command -v npm 2>/dev/null; }
+check_nginx() { command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
+check_image_tools() {
+  local t
+  for t in buildah podman runc debootstrap; do
+    command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || return 1
+  done
+  echo "buildah, podman, runc, debootstrap"
+}
 check_wrk() { command -v wrk 2>/dev/null; }
 check_prometheus() { command -v prometheus 2>/dev/null; }
 check_tinyproxy() { command -v tinyproxy 2>/dev/null || { [ -x /usr/bin/tinyproxy ] && echo /usr/bin/tinyproxy; }; }
@@ -165,6 +176,8 @@ components=(
   "microsocks|microsocks|check_microsocks"
   "openssl|openssl|check_openssl"
   "wrk|wrk|check_wrk"
+  "nginx|nginx|check_nginx"
+  "image-tools|buildah podman runc debootstrap|check_image_tools"
 )
 
 declare -A found=() problem=()
