@@ -150,13 +150,11 @@ check_node() {
 }
 check_npm() { command -v npm 2>/dev/null; }
 check_nginx() { command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
-check_image_tools() {
-  local t
-  for t in buildah podman runc debootstrap; do
-    command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || return 1
-  done
-  echo "buildah, podman, runc, debootstrap"
-}
+check_tool() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; }; }
+check_buildah() { check_tool buildah; }
+check_podman() { check_tool podman; }
+check_runc() { check_tool runc; }
+check_debootstrap() { check_tool debootstrap; }
 check_wrk() { command -v wrk 2>/dev/null; }
 check_prometheus() { command -v prometheus 2>/dev/null; }
 check_tinyproxy() { command -v tinyproxy 2>/dev/null || { [ -x /usr/bin/tinyproxy ] && echo /usr/bin/tinyproxy; }; }
@@ -177,7 +175,10 @@ components=(
   "openssl|openssl|check_openssl"
   "wrk|wrk|check_wrk"
   "nginx|nginx|check_nginx"
-  "image-tools|buildah podman runc debootstrap|check_image_tools"
+  "buildah|buildah|check_buildah"
+  "podman|podman|check_podman"
+  "runc|runc|check_runc"
+  "debootstrap|debootstrap|check_debootstrap"
 )
 
 declare -A found=() problem=()
