@@ -66,6 +66,7 @@ def test_make_new_server_creates_a_server_whose_tests_pass(tmp_path: Path) -> No
     run(["make", "--no-print-directory", "new-server", f"NAME={NAME}", f"NEW_SERVER_DEST={dest}"], cwd=ROOT)
     server = dest / "servers" / NAME
     expected = [
+        "LICENSE",
         "README.md",
         "pyproject.toml",
         f"src/patchbay_{MODULE}/__init__.py",
