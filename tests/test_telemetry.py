@@ -566,16 +566,27 @@ async def main():
     async with connect(server, era="modern") as client:
         for n in (10, 5000, 9000):
             await client.call_tool("long", {"n": n})
-    print(telemetry.with_metrics.__module__ and telemetry._state.metrics_text().decode())
+    port = sys.argv[sys.argv.index("--metrics-port") + 1]
+    import urllib.request  # the stdio server's metrics, on their own port
+    print(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode())
 
 anyio.run(main)
 """
 
 
-def test_results_cut_to_the_budget_are_counted_with_their_sizes() -> None:
+def test_results_cut_to_the_budget_are_counted_with_their_sizes_on_the_metrics_port() -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     out = subprocess.run(
-        [sys.executable, "-c", CUT_SCRIPT, "--otel", "--max-output-chars", "1000"],
+        [
+            sys.executable,
+            "-c",
+            CUT_SCRIPT,
+            "--otel",
+            "--max-output-chars",
+            "1000",
+            "--metrics-port",
+            str(free_port()),
+        ],
         env=base,
         capture_output=True,
         text=True,
