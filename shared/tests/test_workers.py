@@ -99,9 +99,9 @@ def test_two_workers_answer_on_one_port_and_a_dead_one_is_replaced() -> None:
 
         texts, held = anyio.run(call_many, server, 16)
         assert all("42" in text for text in texts), texts[:2]
-        # SO_REUSEPORT spreads connections by their address hash: both workers hold some of the 16.
+        # SO_REUSEPORT spreads connections by their address hash: both workers hold some of the 16 (those
+        # still open: uvicorn closes a keep-alive connection idle for 5 s, which a loaded machine reaches).
         assert set(held) == first and all(held.values()), held
-        assert sum(held.values()) >= 16, held
 
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
