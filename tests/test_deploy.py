@@ -352,7 +352,8 @@ def _manifests() -> dict[str, dict[str, Any]]:
 
 
 def test_kubernetes_manifests_validate() -> None:
-    files = sorted(str(p) for p in (DEPLOY / "k8s").glob("*.yaml"))
+    files = sorted(str(p) for p in (DEPLOY / "k8s").rglob("*.yaml"))
+    assert any("/browser/" in f for f in files), "the browser variant is validated too"
     done = subprocess.run(
         [str(BIN / "kubernetes-validate"), "--strict", *files], capture_output=True, text=True
     )
@@ -374,7 +375,9 @@ def test_kubernetes_manifests_fit_together() -> None:
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert env["PATCHBAY_STATELESS"]["value"] == "true", "several replicas need the stateless mode"
     assert env["PATCHBAY_SERVER"]["value"] in server_names()
-    refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
+    refs = [
+        e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})
+    ]
     assert {"name": secret["metadata"]["name"], "key": "auth-token"} in refs
     assert all(ref["key"] in secret["stringData"] for ref in refs)
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -392,6 +395,61 @@ def test_kubernetes_manifests_fit_together() -> None:
         "name": deployment["metadata"]["name"],
     }
     assert hpa["spec"]["minReplicas"] >= 2
+
+
+def _pod_env(deployment: dict[str, Any], namespace: str) -> dict[str, str]:
+    """The container's environment as the kubelet makes it in `namespace`: the downward API's namespace,
+    and `$(VAR)` references to variables defined before them expanded (secrets left out)."""
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"]
+            )
+        elif item["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[item["name"]] = namespace
+    return env
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DEPLOY / "k8s" / "deployment.yaml", DEPLOY / "k8s" / "browser" / "deployment.yaml"],
+    ids=lambda p: p.parent.name,
+)
+def test_kubernetes_manifests_name_no_namespace(path: Path) -> None:
+    """Applied with `kubectl apply -n <any>`: no manifest names a namespace, and the allowed Host names come
+    from the pod's own namespace (downward API), never a hard-coded `default`."""
+    text = path.read_text()
+    assert "namespace:" not in text.replace("metadata.namespace", "") and ".default." not in text
+    for namespace in ("team-a", "default"):
+        hosts = json.loads(_pod_env(yaml.safe_load(text), namespace)["PATCHBAY_ALLOWED_HOST"])
+        assert (
+            f"patchbay-{path.parent.name if path.parent.name == 'browser' else 'search'}.{namespace}.svc:*"
+            in hosts
+        )
+
+
+async def test_another_namespace_is_not_refused_with_421() -> None:
+    """The search Deployment's environment, expanded for namespace team-a, served by the entry command: the
+    Service's names in team-a pass the Host check, another namespace's do not."""
+    deployment = yaml.safe_load((DEPLOY / "k8s" / "deployment.yaml").read_text())
+    env = _pod_env(deployment, "team-a")
+    token = secrets.token_hex(16)
+    env.update({"PATCHBAY_AUTH_TOKEN": token, "BRAVE_API_KEY": ""})
+    env.pop("PORT")
+    env.pop("PATCHBAY_SERVER")
+    with entry_command("search", [], env, BIN) as server:
+        port = server.port
+        for host, expected in [
+            ("patchbay-search", 200),
+            (f"patchbay-search:{port}", 200),
+            ("patchbay-search.team-a.svc", 200),
+            ("patchbay-search.team-a.svc.cluster.local:80", 200),
+            ("patchbay-search.default.svc:80", 421),
+            ("patchbay-search.team-b.svc.cluster.local", 421),
+        ]:
+            assert _initialize(server.base_url, token, host=host).status_code == expected, host
 
 
 # --- server.json ------------------------------------------------------------------------------------------
