@@ -215,11 +215,11 @@ def main() -> None:
         for name in names:
             python = venvs[name] / "bin" / "python"
             env = commands[name][0][1]
-            sdk = imported(python, "from mcp.server import MCPServer", env)
-            ours = imported(python, f"import patchbay_{name}.server", env)
+            sdk_modules = imported(python, "from mcp.server import MCPServer", env)
+            our_modules = imported(python, f"import patchbay_{name}.server", env)
             by_package: Counter[str] = Counter()
-            for module, own in ours.items():
-                if module not in sdk:
+            for module, own in our_modules.items():
+                if module not in sdk_modules:
                     by_package[module.split(".")[0]] += own
             added = sum(by_package.values()) / 1000
             top = ", ".join(f"{pkg} {us / 1000:.0f}" for pkg, us in by_package.most_common(6))

@@ -51,8 +51,8 @@ PY_ECHO = str(HERE / "transport_echo_server.py")
 TS_ECHO = str(HERE / "transport_echo_official.mjs")
 SQLITE = str(ROOT / ".venv" / "bin" / "patchbay-sqlite")
 HTTP_FLAGS = ["--transport", "streamable-http", "--stateless", "--json-response"]
-ECHO_CALL = {"name": "echo", "arguments": {"text": "hello"}}
-SQL_CALL = {"name": "read_query", "arguments": {"query": "SELECT 6 * 7 AS answer"}}
+ECHO_CALL: dict[str, object] = {"name": "echo", "arguments": {"text": "hello"}}
+SQL_CALL: dict[str, object] = {"name": "read_query", "arguments": {"query": "SELECT 6 * 7 AS answer"}}
 
 TS = "TypeScript SDK echo"
 SDK = "Python SDK echo"

@@ -73,7 +73,7 @@ async def _plain_run_tool(self: PatchbayServer, name: str, arguments: Any, conte
 WITHOUT: dict[str, tuple[str, Callable[[], Any], Callable[[Any], None]]] = {
     "the log line": (
         "log_call",
-        lambda: app.log_call,
+        lambda: app.log_call,  # type: ignore[attr-defined]
         lambda value: setattr(app, "log_call", value),
     ),
     "the deadline": (
@@ -83,7 +83,7 @@ WITHOUT: dict[str, tuple[str, Callable[[], Any], Callable[[Any], None]]] = {
     ),
     "the argument summary": (
         "summarize_arguments",
-        lambda: app.summarize_arguments,
+        lambda: app.summarize_arguments,  # type: ignore[attr-defined]
         lambda value: setattr(app, "summarize_arguments", value),
     ),
 }
