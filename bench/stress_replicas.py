@@ -1,202 +1,123 @@
-"""Two stateless replicas behind nginx: requests of one session move between replicas; one replica leaves.
+"""Two replicas behind the deploy nginx template, one killed (SIGKILL) and restarted, again and again.
 
-Starts two replicas of a registered server (`--stateless --json-response`, its zero-configuration test
-launch) and Debian's nginx in front of them, round robin, with one connection pool per upstream. Then:
+The soak version of tests/test_replicas.py, with the same pieces (deploy/nginx/patchbay.conf.template
+rendered with a self-signed certificate, two patchbay-sqlite replicas writing one SQLite file). For each
+setup (stateless round robin; handshake-era sessions routed by nginx's session tag, Redis event store):
 
-1. spread: `--clients` MCP clients (the Python SDK, through nginx) make smoke calls and `tools/list`
-   for `--seconds`; nginx's access log shows which replica answered each request (round robin, so one
-   client's consecutive requests alternate between replicas), and every call succeeds;
-2. drain: during the same kind of load one replica gets SIGTERM (it finishes what it holds and exits 0);
-   nginx sends everything to the other, and no call fails;
-3. rejoin: the replica starts again on its port and takes requests again.
+- `--clients` MCP clients (half handshake era, half 2026-07-28) write keys through nginx for `--seconds`,
+  each key once with `INSERT OR IGNORE`, retrying on clean errors (nginx's 503/429 JSON-RPC errors) and
+  starting a new session when theirs is gone (404);
+- every `--kill-every` seconds one replica (in turn) gets SIGKILL and is started again on its port;
+- at the end every key written must be in the table exactly once, and no client may have seen anything
+  but those clean errors (a hang, a garbled stream, an unexpected error fail the run).
 
-nginx is installed on demand (`apt-get install nginx-light`) when missing, as root.
-
-    uv run python bench/stress_replicas.py [--server sqlite] [--clients 8] [--seconds 10]
+    uv run python bench/stress_replicas.py [--clients 8] [--seconds 30] [--kill-every 6]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from _harness import table
-from _stress import SPECS, ServerSpec, environments, http_server, smoke_call
+from _harness import ROOT, table
 
-from patchbay_common.testing.clients import HttpServer, connect
-from patchbay_common.testing.components import free_port
+sys.path.insert(0, str(ROOT / "tests"))
 
-NGINX_CONF = """
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    log_format upstream '$request_method $status $upstream_addr';
-    access_log {tmp}/access.log upstream;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    upstream replicas {{
-        server 127.0.0.1:{a} max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:{b} max_fails=1 fail_timeout=2s;
-        keepalive 16;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://replicas;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_next_upstream error timeout http_502;
-            proxy_read_timeout 120s;
-        }}
-    }}
-}}
-"""
+from test_replicas import (
+    MODES,
+    Outcome,
+    keys_in,
+    make_table,
+    nginx_front,
+    replica,
+    sqlite_launch,
+    writer,
+)
+
+from patchbay_common.testing import components
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
-        return found
-    print("nginx missing: apt-get install -y --no-install-recommends nginx-light", file=sys.stderr)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx-light"], check=True)
-    return shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-@contextlib.contextmanager
-def start_nginx(nginx: str, tmp: str, a: int, b: int) -> Iterator[HttpServer]:
-    """nginx on a free port in front of replicas on ports `a` and `b`; stopped afterwards."""
-    port = free_port()
-    conf = Path(tmp, "nginx.conf")
-    conf.write_text(NGINX_CONF.format(tmp=tmp, a=a, b=b, port=port))
-    process = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(tmp, "nginx.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield HttpServer(process, port, "streamable-http")
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-async def clients(front: HttpServer, spec: ServerSpec, count: int, seconds: float) -> tuple[int, list[str]]:
-    tool, arguments = smoke_call(spec)
-    errors: list[str] = []
-    done = 0
-
-    stop = time.monotonic() + seconds
-
-    async def one() -> None:
-        nonlocal done
-        try:
-            async with connect(front, era="legacy") as client:
-                expected = None
-                while time.monotonic() < stop:
-                    result = await client.call_tool(tool, arguments)
-                    expected = result.is_error if expected is None else expected
-                    if result.is_error != expected:
-                        errors.append(f"{tool} isError changed: {result.content[:1]}")
-                    await client.list_tools()
-                    done += 2
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-
-    await asyncio.gather(*(one() for _ in range(count)))
-    return done, errors
-
-
-def upstream_counts(log: Path, start: int) -> tuple[collections.Counter[str], int]:
-    lines = log.read_text().splitlines()[start:]
-    counts = collections.Counter(
-        line.split()[-1].split(",")[-1].strip() for line in lines if line.startswith("POST")
-    )
-    return counts, len(lines) + start
+async def soak(mode: str, clients: int, seconds: float, kill_every: float, redis_url: str) -> list[object]:
+    with tempfile.TemporaryDirectory(prefix="patchbay-stress-replicas-") as tmp:
+        db = make_table(Path(tmp))
+        launch = sqlite_launch(db, redis_url if mode == "sessions" else None)
+        with contextlib.ExitStack() as stack:
+            pair = [
+                stack.enter_context(replica(launch, MODES[mode], Path(tmp), name)) for name in ("r1", "r2")
+            ]
+            ports = (pair[0].port, pair[1].port)
+            front = stack.enter_context(nginx_front(ports))
+            outcome = Outcome()
+            began = time.monotonic()
+            stop_at = began + seconds
+            keys = [[f"{mode}-{c}-{i:05d}" for i in range(100_000)] for c in range(clients)]
+            writers = [
+                asyncio.create_task(writer(front, ("legacy", "modern")[c % 2], k, outcome, stop_at=stop_at))
+                for c, k in enumerate(keys)
+            ]
+            kills, turn = 0, 0
+            while time.monotonic() + kill_every < stop_at:
+                await asyncio.sleep(kill_every)
+                victim = pair[turn]
+                victim.kill()
+                kills += 1
+                await asyncio.sleep(kill_every / 3)
+                # Back on its port (nginx's fail_timeout lets it in again within 5 s).
+                pair[turn] = stack.enter_context(
+                    replica(launch, MODES[mode], Path(tmp), f"r{turn + 1}", port=ports[turn])
+                )
+                turn = 1 - turn
+            await asyncio.gather(*writers)
+            took = time.monotonic() - began
+            stored = keys_in(db)
+        lost = sorted(outcome.written - set(stored))
+        twice = len(stored) - len(set(stored))
+        print(
+            f"  {mode}: {len(outcome.written)} keys, {kills} kills, {len(outcome.retried)} clean retries, "
+            f"{outcome.new_sessions} new sessions, {len(outcome.unclean)} unclean, {len(lost)} lost",
+            file=sys.stderr,
+        )
+        problems = [*outcome.unclean[:5], *(f"lost {k}" for k in lost[:5])]
+        if twice:
+            problems.append(f"{twice} keys stored twice")
+        return [
+            mode, len(outcome.written), len(outcome.written) / took, kills, len(outcome.retried),
+            outcome.new_sessions, len(outcome.unclean), len(lost), "; ".join(problems)[:300],
+        ]  # fmt: skip
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="sqlite")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10.0, help="load per phase")
+    parser.add_argument("--seconds", type=float, default=30.0, help="load per setup")
+    parser.add_argument("--kill-every", type=float, default=6.0, help="seconds between kills")
     args = parser.parse_args()
-    spec = next(s for s in SPECS if s.name == args.server)
-    nginx = nginx_binary()
-    rows, failures = [], []
-    with environments([spec]) as envs, tempfile.TemporaryDirectory(prefix="patchbay-nginx-") as tmp:
-        launch = spec.launch(envs[spec.name])
-        stateless = ("--stateless", "--json-response")
-        with contextlib.ExitStack() as stack:
-            replica_a = stack.enter_context(http_server(launch, "streamable-http", *stateless))
-            replica_b = stack.enter_context(http_server(launch, "streamable-http", *stateless))
-            front = stack.enter_context(start_nginx(nginx, tmp, replica_a.port, replica_b.port))
-            log, seen = Path(tmp, "access.log"), 0
-
-            def record(phase: str, done: int, errors: list[str], began: float) -> None:
-                nonlocal seen
-                counts, seen = upstream_counts(log, seen)
-                by_port = {str(r.port): counts.get(f"127.0.0.1:{r.port}", 0) for r in (replica_a, replica_b)}
-                rows.append([phase, done, done / (time.monotonic() - began), len(errors), *by_port.values()])
-                failures.extend(f"{phase}: {e}" for e in errors[:5])
-                print(
-                    f"  {phase}: {done} requests, {len(errors)} errors, per replica {by_port}",
-                    file=sys.stderr,
-                )
-
-            began = time.monotonic()
-            done, errors = await clients(front, spec, args.clients, args.seconds)
-            record("1. spread over both", done, errors, began)
-            counts = list(rows[-1][4:])
-            if min(counts) < 0.2 * sum(counts):
-                failures.append(f"spread: one replica took almost nothing: {counts}")
-
-            began = time.monotonic()
-            load = asyncio.create_task(clients(front, spec, args.clients, args.seconds))
-            await asyncio.sleep(args.seconds / 3)
-            replica_a.process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(replica_a.process.wait, 15)
-            done, errors = await load
-            record("2. replica A drained (SIGTERM) mid-load", done, errors, began)
-            if code != 0:
-                failures.append(f"drain: replica A exited {code}")
-            if not 0 < rows[-1][4] < rows[-1][5]:
-                failures.append(
-                    f"drain: expected A to serve until its SIGTERM and B the rest: {rows[-1][4:]}"
-                )
-
-            # 3. A comes back on its port.
-            stack.enter_context(http_server(launch, "streamable-http", *stateless, port=replica_a.port))
-            await asyncio.sleep(2.5)  # nginx's fail_timeout for A runs out
-            began = time.monotonic()
-            done, errors = await clients(front, spec, args.clients, args.seconds / 2)
-            record("3. replica A back", done, errors, began)
-            if rows[-1][4] == 0:
-                failures.append("rejoin: the restarted replica took no requests")
+    rows = []
+    with components.redis_server() as redis:
+        for mode in MODES:
+            rows.append(await soak(mode, args.clients, args.seconds, args.kill_every, str(redis.url)))
     table(
-        f"patchbay-{spec.name}: two stateless replicas behind nginx, {args.clients} clients calling "
-        f"(smoke call + tools/list) for {args.seconds:g} s per phase",
-        ["phase", "requests", "req/s", "errors", "replica A", "replica B"],
+        f"patchbay-sqlite: two replicas behind nginx (TLS), {args.clients} clients writing for "
+        f"{args.seconds:g} s, one replica SIGKILLed every {args.kill_every:g} s and restarted",
+        [
+            "setup",
+            "keys written",
+            "writes/s",
+            "kills",
+            "clean retries",
+            "new sessions",
+            "unclean",
+            "lost",
+            "problems",
+        ],
         rows,
     )
-    if failures:
-        print("\n" + "\n".join(failures))
+    if any(row[6] or row[7] for row in rows):
         raise SystemExit(1)
 
 

@@ -360,10 +360,13 @@ class Replica(HttpServer):
 
 
 @contextlib.contextmanager
-def replica(launch: Launch, extra: tuple[str, ...], folder: Path, name: str) -> Iterator[Replica]:
-    """One replica on a free port, awaited on /healthz; SIGTERM afterwards must end it with status 0."""
-    port = free_port()
-    log = folder / f"{name}.log"
+def replica(
+    launch: Launch, extra: tuple[str, ...], folder: Path, name: str, port: int | None = None
+) -> Iterator[Replica]:
+    """One replica on `port` (default: a free one), awaited on /healthz; SIGTERM afterwards must end it
+    with status 0."""
+    port = port or free_port()
+    log = folder / f"{name}-{port}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             launch.argv("--transport", "streamable-http", "--port", str(port), *extra),
