@@ -283,7 +283,7 @@ async def test_session_is_bound_to_its_principal(provider: AuthorizationServer, 
     assert stolen.status_code == 404  # bob cannot use alice's session
 
 
-def test_static_token_is_one_principal(tmp_path: Path) -> None:
+def test_static_token_names_no_one(tmp_path: Path) -> None:
     with http_server(SERVER, "streamable-http", "--auth-token", "static-secret-123") as server:
         missing = post(server, None)
         assert missing.status_code == 401 and challenge(missing) == {"realm": "patchbay"}
@@ -293,10 +293,15 @@ def test_static_token_is_one_principal(tmp_path: Path) -> None:
             "error": "invalid_token",
             "error_description": "wrong bearer token",
         }
-        for era in ERAS:
-            text = anyio.run(whoami, server, "static-secret-123", era)
-            assert "principal=('principal', 'static-token', None, 'static-token')" in text
-            assert "scopes=mcp:read mcp:write" in text
+        # A shared secret names no one: a handshake-era client keeps its own connection's state, and only
+        # 2026-era requests (which have no connection) fall to the token's one principal.
+        legacy = anyio.run(whoami, server, "static-secret-123", "legacy")
+        again = anyio.run(whoami, server, "static-secret-123", "legacy")
+        assert "principal=('connection', " in legacy and "scopes=mcp:read mcp:write" in legacy
+        assert legacy.split(" scopes")[0] != again.split(" scopes")[0]
+        modern = anyio.run(whoami, server, "static-secret-123", "modern")
+        assert "principal=('principal', 'static-token', None, 'static-token')" in modern
+        assert "scopes=mcp:read mcp:write" in modern
         assert httpx2.get(server.base_url + "/.well-known/oauth-protected-resource").status_code == 401
 
 

@@ -58,6 +58,7 @@ from starlette.authentication import AuthCredentials
 
 from patchbay_common.errors import register_secret
 from patchbay_common.logs import get_logger
+from patchbay_common.principals import STATIC_TOKEN_CLIENT
 from patchbay_common.toolsets import READ
 
 __all__ = [
@@ -82,7 +83,7 @@ ASGIApp = Callable[
 ALGORITHMS = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
 """Signature algorithms accepted for access tokens: asymmetric only (never `none`, never HS*)."""
 
-STATIC_CLIENT = "static-token"
+STATIC_CLIENT = STATIC_TOKEN_CLIENT
 """Client id and subject of every holder of the static `--auth-token`: one principal."""
 
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})

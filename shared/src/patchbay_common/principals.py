@@ -3,8 +3,10 @@
 State a server keeps between calls (browser contexts, result cursors, memos, enabled toolsets, caches with
 user data) is keyed by `principal_key(ctx)`:
 
-- with authentication on (OAuth access token or the static bearer token), the authenticated identity
-  (client, issuer, subject), so two users never share state, in either protocol era and on any replica;
+- with OAuth, the authenticated identity (client, issuer, subject), so two users never share state, in
+  either protocol era and on any replica;
+- with the static bearer token, which every holder shares and which so names no one: the connection in the
+  handshake era (as without authentication), else the token's one principal;
 - without authentication, in the handshake era, the client's connection (one `initialize`, one key);
 - without authentication, in the 2026-07-28 era, one shared key: stateless requests carry nothing that
   tells two clients apart, so such a server serves one user by definition (`SINGLE_USER`). Handshake-era
@@ -66,9 +68,21 @@ def _own_connection(ctx: Any) -> Any | None:
     return connection
 
 
-def principal_key(ctx: Any) -> Hashable:
-    """The key this request's per-user state lives under (see the module docstring for the three cases)."""
+STATIC_TOKEN_CLIENT = "static-token"  # noqa: S105 - a client id, not a secret
+"""The client id `auth` gives every holder of the static `--auth-token`: a shared secret, not a person."""
+
+
+def _identity(ctx: Any) -> tuple[str, str | None, str | None] | None:
+    """The identity state is keyed by: the OAuth subject; the static token only where no connection is."""
     subject = authenticated_subject(ctx)
+    if subject is not None and subject[0] == STATIC_TOKEN_CLIENT and _own_connection(ctx) is not None:
+        return None
+    return subject
+
+
+def principal_key(ctx: Any) -> Hashable:
+    """The key this request's per-user state lives under (see the module docstring for the cases)."""
+    subject = _identity(ctx)
     if subject is not None:
         return ("principal", *subject)
     connection = _own_connection(ctx)
@@ -83,7 +97,7 @@ def principal_owner(ctx: Any) -> Any | None:
     State keyed by an authenticated principal or `SINGLE_USER` outlives any one connection; the server
     bounds it by idle time or count instead.
     """
-    if authenticated_subject(ctx) is not None:
+    if _identity(ctx) is not None:
         return None
     return _own_connection(ctx)
 

@@ -162,8 +162,8 @@ class CommonSettings(BaseSettings):
     otel: bool = Field(
         False,
         description="OpenTelemetry traces and metrics (needs the [otel] extra): spans to "
-        "OTEL_EXPORTER_OTLP_ENDPOINT when set, Prometheus text at /metrics. Also on when that variable is set; "
-        "OTEL_SDK_DISABLED=true turns it off.",
+        "OTEL_EXPORTER_OTLP_ENDPOINT when set, Prometheus text at /metrics. Also on when that variable is "
+        "set; OTEL_SDK_DISABLED=true turns it off.",
     )
     otel_content: bool = Field(
         False,
