@@ -104,7 +104,15 @@ def build(settings: Settings) -> PatchbayServer:
         finally:
             await deps.fetcher.aclose()  # the client is made again on first use if the server runs again
 
-    mcp = PatchbayServer("patchbay-fetch", version=__version__, settings=settings, lifespan=close_connections)
+    mcp = PatchbayServer(
+        "patchbay-fetch",
+        version=__version__,
+        settings=settings,
+        lifespan=close_connections,
+        # What the first fetch would import (the guarded HTTP client, the HTML parser, robots.txt): imported
+        # in the background once a client has connected (patchbay_common.warmup).
+        warm_imports=("patchbay_common._egress_http", "lxml.etree", "lxml.html", "protego"),
+    )
     mcp.add_toolset(tools.tools, deps)
 
     @mcp.prompt(name="fetch", title="Fetch a web page")
