@@ -42,6 +42,22 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).with_name("fixtures")
 BOT_TOKEN = "xoxb-1111-2222-standinbottoken"
 USER_TOKEN = "xoxp-1111-2222-standinusertoken"
+ORG_TOKEN = "xoxb-1111-3333-standinorgwidetoken"  # an Enterprise Grid org-wide app's bot token
+TEAM_ID = "T012AB3C4"
+OTHER_TEAM_ID = "T0OTH3RWS"
+DM_CHANNEL = "D0DMVENKM"  # the bot's direct message with venkman (U123ABC456)
+TEAM_ID_METHODS = frozenset(
+    {
+        "conversations.list",
+        "users.conversations",
+        "users.list",
+        "search.messages",
+        "search.all",
+        "search.files",
+        "chat.scheduledMessages.list",
+    }
+)
+"""Slack's method docs list `team_id` on these, "required if org token is used"."""
 BOT_USER = "U0B0TPATC"
 
 
@@ -94,8 +110,15 @@ def _offset(cursor: str | None, kind: str) -> int | None:
 class SlackStandIn:
     """The stand-in server; use as a context manager, or `start()` / `stop()`."""
 
-    def __init__(self, *, tokens: tuple[str, ...] = (BOT_TOKEN, USER_TOKEN)) -> None:
+    def __init__(
+        self,
+        *,
+        tokens: tuple[str, ...] = (BOT_TOKEN, USER_TOKEN, ORG_TOKEN),
+        org_grants: dict[str, set[str]] | None = None,
+    ) -> None:
         self.tokens = set(tokens)
+        self.org_grants = {ORG_TOKEN: {TEAM_ID}} if org_grants is None else org_grants
+        """Org-wide tokens and the workspaces (team IDs) each is granted."""
         self.requests: list[Recorded] = []
         self.delay: dict[str, float] = {}
         self.uploads: dict[str, bytes] = {}
@@ -104,6 +127,20 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self.channels: list[dict[str, Any]] = load_fixture("conversations_list.json")["channels"]
         self.users: list[dict[str, Any]] = load_fixture("users_list.json")["members"]
+        self.channels.append(
+            {
+                "id": DM_CHANNEL,
+                "created": 1518201000,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": "U123ABC456",
+                "is_user_deleted": False,
+                "priority": 0,
+                "is_member": True,
+                "is_private": True,
+                "is_archived": False,
+            }
+        )
         self.messages: dict[str, list[dict[str, Any]]] = {c["id"]: [] for c in self.channels}
         for name in ("conversations_history.json", "conversations_history_random.json"):
             page = load_fixture(name)
@@ -210,6 +247,12 @@ class SlackStandIn:
                 return 200, {"ok": False, "error": "not_authed"}, {}
             if token not in self.tokens:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if token in self.org_grants and method in TEAM_ID_METHODS:
+                team = str(params.get("team_id") or "")
+                if not team:
+                    return 200, {"ok": False, "error": "missing_argument"}, {}
+                if team not in self.org_grants[token]:
+                    return 200, {"ok": False, "error": "team_access_not_granted"}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -252,7 +295,13 @@ class SlackStandIn:
         exclude = str(params.get("exclude_archived", "false")).lower() == "true"
         out = []
         for channel in self.channels:
-            kind = "private_channel" if channel["is_private"] else "public_channel"
+            kind = (
+                "im"
+                if channel.get("is_im")
+                else "private_channel"
+                if channel["is_private"]
+                else "public_channel"
+            )
             if kind in types and not (exclude and channel["is_archived"]):
                 out.append(channel)
         return out
@@ -332,7 +381,11 @@ class SlackStandIn:
                 if query in message.get("text", "").lower():
                     match = copy.deepcopy(template)
                     match.update(
-                        channel={**template["channel"], "id": channel["id"], "name": channel["name"]},
+                        channel={
+                            **template["channel"],
+                            "id": channel["id"],
+                            "name": channel.get("name", channel["id"]),
+                        },
                         text=message["text"],
                         ts=message["ts"],
                         user=message.get("user"),

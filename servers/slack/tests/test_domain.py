@@ -10,7 +10,7 @@ from patchbay_common.errors import AccessDenied, UserError
 from patchbay_slack.api import SlackApi
 from patchbay_slack.directory import Directory, User
 from patchbay_slack.markup import mentioned_users, to_plain
-from patchbay_slack.policy import PostPolicy
+from patchbay_slack.policy import PostPolicy, PostRules
 from patchbay_slack.render import render_message
 from patchbay_slack.timewindow import format_ts, parse_time
 from patchbay_slack.workspaces import Workspaces
@@ -87,10 +87,10 @@ def test_allow_list_names_ids_and_denials() -> None:
     with pytest.raises(ValueError, match=r"only denies channels, which allows none; .* add '\*'"):
         PostPolicy.parse("!#announcements")  # a denial alone never widens "no posting" to "every channel"
     with pytest.raises(AccessDenied) as caught:
-        PostPolicy.parse("#general").check("C0YYY0000", "random")
-    assert "#random (C0YYY0000) is not allowed" in str(caught.value) and "Allowed: #general" in str(
+        PostRules.parse("#general", ["default"]).check("default", "C0YYY0000", "random")
+    assert "#random (C0YYY0000) is not allowed" in str(
         caught.value
-    )
+    ) and "Allowed in 'default': #general" in str(caught.value)
     for bad in ("", " , ", "!"):
         with pytest.raises(ValueError, match="allow-post"):
             PostPolicy.parse(bad)

@@ -26,12 +26,35 @@ from patchbay_common.logs import get_logger
 if TYPE_CHECKING:
     from patchbay_common.egress import ProxyConfig
 
-__all__ = ["DEFAULT_BASE_URL", "MAX_ANSWER_BYTES", "AnswerTooLarge", "NoToken", "SlackApi", "slack_error"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_ANSWER_BYTES",
+    "TEAM_ID_METHODS",
+    "AnswerTooLarge",
+    "NoToken",
+    "SlackApi",
+    "slack_error",
+]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """Largest Web API answer read: a page of 200 messages with blocks and files is a few megabytes. (json's
 C decoder holds the interpreter lock, so decoding is bounded by this cap, not moved to a thread.)"""
+
+TEAM_ID_METHODS = frozenset(
+    {
+        "conversations.list",
+        "users.conversations",
+        "users.list",
+        "search.messages",
+        "search.all",
+        "search.files",
+        "chat.scheduledMessages.list",
+    }
+)
+"""Methods whose documentation takes `team_id`, "required if org token is used" (Enterprise Grid org-wide
+apps). conversations.history, .info and .replies and chat.postMessage take none: a channel ID already
+names its workspace."""
 
 log = get_logger("patchbay.slack.api")
 
@@ -56,6 +79,7 @@ class SlackApi:
         timeout: seconds one HTTP request may take.
         max_wait: the longest `Retry-After` waited for before failing with "retry after N s".
         proxies: the operator's proxies (--proxy-url, HTTPS_PROXY...); None connects directly.
+        team_id: the workspace's team ID, sent as `team_id` on `TEAM_ID_METHODS` (org-wide tokens).
     """
 
     workspace: str
@@ -65,6 +89,7 @@ class SlackApi:
     timeout: float = 15.0
     max_wait: float = 20.0
     proxies: ProxyConfig | None = field(default=None, repr=False)
+    team_id: str | None = None
     _reader: Any = field(default=None, init=False, repr=False)
     _writer: Any = field(default=None, init=False, repr=False)
 
@@ -126,6 +151,8 @@ class SlackApi:
             await self.preload()  # the first call imports slack-sdk and aiohttp off the event loop
         client = self._client(write)
         args = {k: v for k, v in params.items() if v is not None}
+        if self.team_id and method in TEAM_ID_METHODS:
+            args.setdefault("team_id", self.team_id)
         try:
             if write:
                 response = await client.api_call(method, json=args)
@@ -177,6 +204,7 @@ class SlackApi:
                 workspace=self.workspace,
                 token_source=self.token_source,
                 retry_after=_header(headers, "retry-after"),
+                team=self.team_id if method in TEAM_ID_METHODS else None,
             )
         if isinstance(exc, SlackRequestError):
             return UserError(f"Slack {method} was not sent: {exc}.")
@@ -374,6 +402,7 @@ def slack_error(
     workspace: str,
     token_source: str,
     retry_after: str | None = None,
+    team: str | None = None,
 ) -> UserError:
     """The `UserError` for Slack's `ok:false` answer `code` to `method`."""
     where = f"Slack ({workspace}) {method}"
@@ -391,6 +420,13 @@ def slack_error(
             hint="Searching messages needs a user token (xoxp-...); the operator can set SLACK_USER_TOKEN "
             "(or give the workspace a user token). slack_get_channel_history with since/until reads by "
             "time instead.",
+        )
+    if code == "team_access_not_granted" or (code == "missing_argument" and method in TEAM_ID_METHODS):
+        return UserError(
+            f"{where}: {code}; an org-wide (Enterprise Grid) token needs the workspace's team ID"
+            + (f" ({team} was sent)." if team else "."),
+            hint="The operator can give it as --workspace NAME=ENV_VAR@T0123ABC (the team ID of a "
+            "workspace the org-wide app is granted) and restart the server.",
         )
     if code == "ratelimited":
         after = f"retry after {retry_after} s" if retry_after else "retry in a minute"

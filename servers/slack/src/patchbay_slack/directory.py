@@ -94,6 +94,14 @@ class Channel:
     num_members: int | None = None
     topic: str = ""
     purpose: str = ""
+    is_im: bool = False
+    is_mpim: bool = False
+    user: str | None = None
+
+    @property
+    def is_dm(self) -> bool:
+        """Whether this is a direct message (one to one or group), which posting rules treat apart."""
+        return self.is_im or self.is_mpim or self.id.startswith("D")
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> Channel:
@@ -107,6 +115,9 @@ class Channel:
             num_members=raw.get("num_members"),
             topic=((raw.get("topic") or {}).get("value") or ""),
             purpose=((raw.get("purpose") or {}).get("value") or ""),
+            is_im=bool(raw.get("is_im")),
+            is_mpim=bool(raw.get("is_mpim")),
+            user=raw.get("user") if isinstance(raw.get("user"), str) else None,
         )
 
 

@@ -16,7 +16,7 @@ from patchbay_common.limits import human_size
 from patchbay_common.results import Reply
 from patchbay_common.roots import Roots
 from patchbay_slack.directory import Channel
-from patchbay_slack.policy import PostPolicy
+from patchbay_slack.policy import PostRules
 from patchbay_slack.timewindow import format_ts, parse_time
 from patchbay_slack.workspaces import Workspace
 
@@ -39,20 +39,22 @@ def _label(channel: Channel) -> str:
     Write tools answer in our own words, outside any untrusted-data frame, so what Slack calls the
     channel appears only when it cannot carry more than a name (no spaces, brackets or invisible text).
     """
+    if channel.is_dm:
+        return f"the direct message with {_plain(channel.user)}" if channel.user else _plain(channel.id)
     return f"#{channel.name}" if _CHANNEL_NAME.match(channel.name) else _plain(channel.id)
 
 
 @dataclass(frozen=True)
 class Poster:
-    """The write operations, bound to the operator's allow-list and unfurl choice."""
+    """The write operations, bound to the operator's allow-lists (per workspace) and unfurl choice."""
 
-    policy: PostPolicy
+    policy: PostRules
     unfurl: bool = False
     max_upload_bytes: int = 10 * 1024 * 1024
 
     async def _target(self, ws: Workspace, channel: str) -> Channel:
         found = await ws.directory.channel(channel)
-        self.policy.check(found.id, found.name)
+        self.policy.check(ws.name, found.id, found.name, dm=found.is_dm, dm_user=found.user)
         return found
 
     @staticmethod

@@ -30,7 +30,7 @@ from patchbay_common.toolsets import READ
 from patchbay_slack import __version__, conversations, people, posting, reads
 from patchbay_slack.api import DEFAULT_BASE_URL
 from patchbay_slack.deps import Deps
-from patchbay_slack.policy import PostPolicy
+from patchbay_slack.policy import PostRules
 from patchbay_slack.posts import Poster
 from patchbay_slack.workspaces import Workspaces
 
@@ -43,13 +43,15 @@ class Settings(ProxySettings, CommonSettings):
     workspace: list[str] = Field(
         default_factory=list,
         description="A workspace as NAME=ENV_VAR (token in that variable), or NAME=ENV_VAR:USER_ENV_VAR to "
-        "add a user token for search (repeatable; the first is the default). Without it: SLACK_BOT_TOKEN.",
+        "add a user token for search, with @TEAM_ID at the end for an Enterprise Grid org-wide token "
+        "(repeatable; the first is the default). Without it: SLACK_BOT_TOKEN.",
     )
     base_url: str = Field(DEFAULT_BASE_URL, description="Base URL of the Slack Web API.")
-    allow_post: str | None = Field(
-        None,
-        description="Enable the write tools for these channels: comma-separated names or IDs, '*' for all, "
-        "'!name' to deny (denials win).",
+    allow_post: list[str] = Field(
+        default_factory=list,
+        description="Enable the write tools for these channels: comma-separated names or IDs, '*' for all "
+        "channels, '!name' to deny (denials win), '@U0123ABC' or '@*' for direct messages; 'NAME:' before "
+        "entries scopes them to one workspace (repeatable).",
     )
     unfurl: bool = Field(False, description="Let Slack unfurl links and media in posted messages.")
     upload_dir: list[Path] = Field(
@@ -101,7 +103,7 @@ def build(settings: Settings) -> PatchbayServer:
         cache_ttl=settings.cache_ttl,
         proxies=settings.proxy_config(),  # --proxy-url/--no-proxy, HTTPS_PROXY/ALL_PROXY/NO_PROXY
     )
-    policy = PostPolicy.parse(settings.allow_post) if settings.allow_post else None
+    policy = PostRules.parse(settings.allow_post, workspaces.names()) if settings.allow_post else None
     if settings.upload_dir and policy is None:
         raise ValueError("--upload-dir needs --allow-post (uploading posts the file to a channel)")
     roots = Roots(settings.upload_dir) if settings.upload_dir else None

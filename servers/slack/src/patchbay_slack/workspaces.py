@@ -3,7 +3,9 @@
 With no `--workspace`, there is one workspace, `default`, whose token comes from SLACK_BOT_TOKEN (or
 SLACK_USER_TOKEN when only that is set); SLACK_USER_TOKEN, when set beside a bot token, is used for
 message search, which Slack allows only to user tokens. `--workspace NAME=VAR` (repeatable) names
-workspaces whose token is in the variable VAR; `NAME=VAR:USERVAR` adds a user token for search.
+workspaces whose token is in the variable VAR; `NAME=VAR:USERVAR` adds a user token for search, and a
+trailing `@T0123ABC` (`NAME=VAR@T0123ABC`) names the workspace's team ID, which an Enterprise Grid
+org-wide token needs on the methods that list or search (sent as `team_id`, see api.TEAM_ID_METHODS).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ BOT_TOKEN_VAR = "SLACK_BOT_TOKEN"  # noqa: S105 - a variable name, not a token
 USER_TOKEN_VAR = "SLACK_USER_TOKEN"  # noqa: S105
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TEAM = re.compile(r"^T[A-Z0-9]{2,}$")
 
 
 @dataclass
@@ -60,31 +63,46 @@ class Workspaces:
     ) -> Workspaces:
         """Build from `--workspace` values (or the default workspace); raise `ValueError` on a bad spec."""
         env = os.environ if environ is None else environ
-        pairs: list[tuple[str, str, str | None]] = []
+        pairs: list[tuple[str, str, str | None, str | None]] = []
         if not specs:
             bot, user = env.get(BOT_TOKEN_VAR, "").strip(), env.get(USER_TOKEN_VAR, "").strip()
             main_var = BOT_TOKEN_VAR if bot or not user else USER_TOKEN_VAR
-            pairs.append(("default", main_var, USER_TOKEN_VAR if bot and user else None))
+            pairs.append(("default", main_var, USER_TOKEN_VAR if bot and user else None, None))
         for spec in specs:
             name, sep, variables = spec.partition("=")
+            variables, at, team = variables.partition("@")
+            team = team.strip()
+            if at and not _TEAM.match(team):
+                raise ValueError(
+                    f"--workspace: {team!r} is not a Slack team ID (T followed by letters and digits, as "
+                    f"auth.test or the workspace URL shows), in {spec!r}"
+                )
             main_var, _, user_var = variables.partition(":")
             name, main_var, user_var = name.strip(), main_var.strip(), user_var.strip()
             if not sep or not _NAME.match(name) or not _VAR.match(main_var):
                 raise ValueError(
-                    f"--workspace: expected NAME=ENV_VAR or NAME=ENV_VAR:USER_ENV_VAR, got {spec!r}"
+                    "--workspace: expected NAME=ENV_VAR, NAME=ENV_VAR:USER_ENV_VAR, optionally followed by "
+                    f"@TEAM_ID, got {spec!r}"
                 )
             if user_var and not _VAR.match(user_var):
                 raise ValueError(f"--workspace: {user_var!r} is not an environment variable name")
             if any(name == p[0] for p in pairs):
                 raise ValueError(f"--workspace: {name!r} is given twice")
-            pairs.append((name, main_var, user_var or None))
+            pairs.append((name, main_var, user_var or None, team or None))
         items = []
-        for name, main_var, search_var in pairs:
+        for name, main_var, search_var, team_id in pairs:
 
-            def api(var: str, ws: str = name) -> SlackApi:
+            def api(var: str, ws: str = name, team_id: str | None = team_id) -> SlackApi:
                 token = env.get(var, "").strip() or None
                 return SlackApi(
-                    ws, token, var, base_url=base_url, timeout=timeout, max_wait=max_wait, proxies=proxies
+                    ws,
+                    token,
+                    var,
+                    base_url=base_url,
+                    timeout=timeout,
+                    max_wait=max_wait,
+                    proxies=proxies,
+                    team_id=team_id,
                 )
 
             main = api(main_var)
