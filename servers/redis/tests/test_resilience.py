@@ -74,7 +74,7 @@ def test_module_probe_logs_in_and_reports_a_refused_login(own_redis) -> None:  #
     from patchbay_redis.connection import ConnectionOptions, Modules, _probe_with_redis_py, probe_modules
 
     assert probe_modules(ConnectionOptions(url=own_redis.url)) == Modules(json=False, search=False)
-    assert _probe_with_redis_py(ConnectionOptions(url=own_redis.url)) == (set(), set())
+    assert _probe_with_redis_py(ConnectionOptions(url=own_redis.url)) == (set(), set(), False)
     no_password = own_redis.url.replace(f":{own_redis.password}@", "")
     with pytest.raises(UserError, match="refused the login"):
         probe_modules(ConnectionOptions(url=no_password))

@@ -62,18 +62,23 @@ async def keys(store: Store, prefix: str) -> list[str]:
     """Key names starting with `prefix` (grouped by segment when many), from a bounded SCAN."""
     pattern = _escaped(prefix)
     found: set[str] = set()
-    cursor = "0"
+    nodes = await store.primaries()
     started = time.monotonic()
-    while True:
-        reply = await store.run("SCAN", cursor, "MATCH", pattern, "COUNT", _STEP)
-        cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        found.update(_names(list(reply[1])))
-        if cursor == "0" or len(found) >= MAX_KEYS or time.monotonic() - started > SECONDS:
+    for node in nodes:  # every primary of a cluster gets at least one SCAN call; the time budget is shared
+        cursor = "0"
+        while True:
+            reply = await store.run_on(node, "SCAN", cursor, "MATCH", pattern, "COUNT", _STEP)
+            cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            found.update(_names(list(reply[1])))
+            if cursor == "0" or len(found) >= MAX_KEYS or time.monotonic() - started > SECONDS:
+                break
+        if len(found) >= MAX_KEYS:
             break
     return _grouped(prefix, list(found))
 
 
 async def channels(store: Store, prefix: str) -> list[str]:
     """Active pub/sub channels starting with `prefix` (those this server watches are among them)."""
-    active = list(await store.run("PUBSUB", "CHANNELS", _escaped(prefix)))[:MAX_KEYS]
+    replies = await store.run_everywhere("PUBSUB", "CHANNELS", _escaped(prefix))
+    active = sorted({name for reply in replies for name in reply})[:MAX_KEYS]
     return _grouped(prefix, _names(active))

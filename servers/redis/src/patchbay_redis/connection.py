@@ -1,9 +1,15 @@
-"""Connect to Redis (URL, ACL user, TLS, Sentinel) and send every command through one guarded door.
+"""Connect to Redis (URL, ACL user, TLS, Sentinel, Cluster) and send every command through one guarded door.
 
 `Store.run` is the only way a tool reaches Redis: it checks the command against the `Policy` first (a
 refused command is never sent), bounds it with a deadline, lets redis-py retry connection errors with
 jittered exponential backoff (only for commands that are safe to repeat), and turns Redis failures into
 `UserError`s a model can act on, with the password never in the text.
+
+Redis Cluster (`--cluster`, or found by the start-up probe's `INFO cluster`) goes through redis-py's
+`RedisCluster`: key commands are routed by hash slot (MOVED/ASK followed by redis-py), `primaries` and
+`run_on` let a listing walk every primary in turn, the multi-key commands that are safe to split (UNLINK,
+DEL, EXISTS, TOUCH) are split by slot and their counts added, and any other command whose keys span slots
+is refused with a hint about hash tags.
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ class ConnectionOptions:
     connect_timeout: float = 3.0
     retries: int = 3
     client_name: str | None = "patchbay-redis"
+    cluster: bool = False
+    """Talk to a Redis Cluster through redis-py's RedisCluster (the URL names any one node)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,6 +79,12 @@ class ConnectionOptions:
             )
         if self.sentinels and not self.sentinel_service:
             raise ValueError("--sentinel needs --sentinel-service (the name of the monitored primary)")
+        if self.cluster and self.sentinels:
+            raise ValueError("--cluster and --sentinel exclude each other (a cluster has no sentinels)")
+        if self.cluster and scheme == "unix":
+            raise ValueError("--cluster needs a redis:// or rediss:// URL (cluster nodes talk TCP)")
+        if self.cluster and self.database:
+            raise ValueError(f"--cluster: Redis Cluster has database 0 only (got {self.database})")
 
     @property
     def user(self) -> str:
@@ -136,7 +150,25 @@ class ConnectionOptions:
             client: Redis = sentinel.master_for(self.sentinel_service or "", **kwargs)
             _SENTINELS[client] = list(sentinel.sentinels)  # closed with the client (close_client)
             return client
+        if self.cluster:
+            from redis.asyncio.cluster import RedisCluster
+
+            kwargs.pop("db", None)
+            kwargs.pop("retry_on_timeout", None)  # RedisCluster retries timeouts through `retry` itself
+            cluster: Redis = RedisCluster.from_url(_without_db(self.url), **kwargs)  # type: ignore[assignment]
+            return cluster
         return Redis.from_url(self.url, **kwargs)
+
+    def node_client(self, host: str, port: int) -> Redis:
+        """A plain client of one cluster node (same credentials and TLS), for its node-local pub/sub."""
+        from redis.asyncio import Redis
+
+        parts = urlsplit(self.url)
+        auth = parts.netloc.rpartition("@")[0]
+        netloc = f"{auth}@{host}:{port}" if auth else f"{host}:{port}"
+        kwargs = self.kwargs(retries=self.retries)
+        kwargs.pop("db", None)
+        return Redis.from_url(urlunsplit(parts._replace(netloc=netloc, path="")), **kwargs)
 
 
 async def close_client(client: Redis) -> None:
@@ -176,6 +208,8 @@ class Modules:
     json: bool = False
     search: bool = False
     reachable: bool = True
+    cluster: bool = False
+    """Redis answered `cluster_enabled:1` to INFO cluster: the server talks to it as a cluster."""
     refused: tuple[str, ...] = ()
     """ACL names ("info", "command|info", "client|setname") Redis answered NOPERM for at start."""
 
@@ -192,8 +226,9 @@ def probe_modules(options: ConnectionOptions) -> Modules:
     """Log in at start, see which module commands Redis knows and which commands the ACL user may run.
 
     The probe sends CLIENT SETNAME, SELECT (for a database other than 0), COMMAND INFO (no MODULE LIST
-    permission needed) and INFO. Plain `redis://` and `unix://` connections are probed over a raw socket,
-    so start-up does not pay for importing redis-py (about 0.3 s); TLS and Sentinel go through redis-py.
+    permission needed) and INFO cluster (whose `cluster_enabled:1` turns cluster mode on). Plain
+    `redis://` and `unix://` connections are probed over a raw socket, so start-up does not pay for
+    importing redis-py (about 0.3 s); TLS and Sentinel go through redis-py.
     An unreachable Redis is not fatal (it may come up later): the module tools are then not listed. A
     command the ACL user may not run is not fatal either: the server starts with what it can do, and logs
     the command and the ACL grant it needs. Fatal are a refused login and a refused SELECT.
@@ -204,9 +239,9 @@ def probe_modules(options: ConnectionOptions) -> Modules:
     scheme = urlsplit(options.url).scheme
     try:
         if scheme in ("redis", "unix") and not options.sentinels:
-            names, refused = _probe_raw(options)
+            names, refused, cluster = _probe_raw(options)
         else:
-            names, refused = _probe_with_redis_py(options)
+            names, refused, cluster = _probe_with_redis_py(options)
     except _LoginRefused as exc:
         raise UserError(
             f"Redis at {describe(options)} refused the login of user {options.user!r}: {exc}",
@@ -231,7 +266,12 @@ def probe_modules(options: ConnectionOptions) -> Modules:
             effect=REFUSED_EFFECT.get(command, "tools that need it answer that it is not allowed"),
             grant=f"ACL SETUSER {options.user} +{command}",
         )
-    return Modules(json="json.get" in names, search="ft.search" in names, refused=tuple(sorted(refused)))
+    return Modules(
+        json="json.get" in names,
+        search="ft.search" in names,
+        cluster=cluster,
+        refused=tuple(sorted(refused)),
+    )
 
 
 class _LoginRefused(Exception):
@@ -256,7 +296,9 @@ def refused_name(message: str, fallback: str) -> str:
     return found.group(1).lower() if found else fallback
 
 
-def _probe_steps(send: Callable[[list[str]], Any], options: ConnectionOptions) -> tuple[set[str], set[str]]:
+def _probe_steps(
+    send: Callable[[list[str]], Any], options: ConnectionOptions
+) -> tuple[set[str], set[str], bool]:
     """Run the start-up probe through `send` (which returns a reply or a `_RespError`)."""
     refused: set[str] = set()
 
@@ -278,12 +320,13 @@ def _probe_steps(send: Callable[[list[str]], Any], options: ConnectionOptions) -
     if options.database:
         step(["SELECT", str(options.database)], "select")
     info = step(_COMMAND_INFO, "command|info")
-    step(["INFO", "server"], "info")
+    about = step(["INFO", "cluster"], "info")
     names = {_name(entry[0]) for entry in info or [] if isinstance(entry, list | tuple) and entry}
-    return names, refused
+    text = about.decode(errors="replace") if isinstance(about, bytes) else str(about or "")
+    return names, refused, "cluster_enabled:1" in text
 
 
-def _probe_with_redis_py(options: ConnectionOptions) -> tuple[set[str], set[str]]:
+def _probe_with_redis_py(options: ConnectionOptions) -> tuple[set[str], set[str], bool]:
     import redis
     from redis.exceptions import AuthenticationError, ResponseError
 
@@ -335,7 +378,7 @@ def _without_db(url: str) -> str:
     return urlunsplit(parts._replace(path=""))
 
 
-def _probe_raw(options: ConnectionOptions) -> tuple[set[str], set[str]]:
+def _probe_raw(options: ConnectionOptions) -> tuple[set[str], set[str], bool]:
     """The start-up probe over a plain socket in RESP2 (AUTH first when credentials are set)."""
     import socket
 
@@ -475,15 +518,65 @@ class Store:
             self._once = self.options.client(retries=0)
         return self._once
 
+    @property
+    def cluster(self) -> bool:
+        """Whether this server talks to a Redis Cluster."""
+        return self.options.cluster
+
+    async def primaries(self) -> list[Any]:
+        """The cluster's primaries in a stable order (by host:port); `[None]` (this one Redis) otherwise.
+
+        A listing's cursor holds an index into this list, so the order must not depend on discovery.
+        """
+        if not self.cluster:
+            return [None]
+        client: Any = self.client
+        await self._guarded(client.initialize(), "CLUSTER SLOTS")
+        return sorted(client.get_primaries(), key=lambda node: (node.host, int(node.port)))
+
+    async def run_on(self, node: Any, *args: Any) -> Any:
+        """Send one read command to one primary (`None`: as `run`), policy-checked like `run`."""
+        if node is None:
+            return await self.run(*args)
+        self.policy.check(args)
+        self._check_refused(args)
+        call = self.client.execute_command(*args, target_nodes=node)  # type: ignore[no-untyped-call]
+        reply = await self._guarded(call, command_name(args)[1] or command_name(args)[0])
+        if args and str(args[0]).upper() == "SCAN" and isinstance(reply[0], dict):
+            # redis-py's cluster SCAN answers ({node name: cursor}, keys) even for one node.
+            return [next(iter(reply[0].values())), reply[1]]
+        return reply
+
+    async def run_everywhere(self, *args: Any) -> list[Any]:
+        """One read command on every primary (one Redis: just there), the replies in `primaries` order."""
+        return [await self.run_on(node, *args) for node in await self.primaries()]
+
     async def run(self, *args: Any, idempotent: bool = True, raw: bool = False) -> Any:
-        """Send one command if the policy allows it, within the command deadline."""
+        """Send one command if the policy allows it, within the command deadline.
+
+        In a cluster, UNLINK, DEL, EXISTS and TOUCH over keys of several hash slots are split by slot (each
+        part is atomic on its node) and their counts added; other commands go as they are.
+        """
         self.policy.check(args, raw=raw)
         self._check_refused(args)
+        word = str(args[0]).upper() if args else ""
+        if self.cluster and word in _SPLITTABLE and len(args) > 2:
+            return await self._split_by_slot(word, args[1:], idempotent=idempotent)
         client = self.client if idempotent else self.client_no_retry
         name = command_name(args)
         # redis-py leaves Redis.execute_command unannotated (no-untyped-call); its reply is Any anyway.
         call = client.execute_command(*args)  # type: ignore[no-untyped-call]
         return await self._guarded(call, name[1] or name[0])
+
+    async def _split_by_slot(self, word: str, keys: Sequence[Any], *, idempotent: bool) -> int:
+        client: Any = self.client if idempotent else self.client_no_retry
+        groups: dict[int, list[Any]] = {}
+        for key in keys:
+            groups.setdefault(client.keyslot(key), []).append(key)
+        total = 0
+        for group in groups.values():
+            total += int(await self._guarded(client.execute_command(word, *group), word))
+        return total
 
     def _check_refused(self, args: Sequence[Any]) -> None:
         """Refuse, before sending, a command Redis already refused this ACL user at start."""
@@ -519,7 +612,12 @@ class Store:
 
     async def _guarded(self, call: Any, shown: str) -> Any:
         import redis
-        from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+        from redis.exceptions import (
+            AuthenticationError,
+            NoPermissionError,
+            RedisClusterException,
+            ResponseError,
+        )
 
         deadline = self.options.command_timeout * (self.options.retries + 2)
         try:
@@ -537,8 +635,14 @@ class Store:
             ) from None
         except NoPermissionError as exc:
             raise self.no_permission(shown, str(exc)) from None
+        except RedisClusterException as exc:
+            if "same key slot" in str(exc) or "same slot" in str(exc):
+                raise _cross_slot(shown) from None
+            raise UserError(f"Redis Cluster at {self.where} could not run {shown}: {exc}.") from None
         except ResponseError as exc:
             message = str(exc)
+            if message.startswith("CROSSSLOT"):
+                raise _cross_slot(shown) from None
             if message.startswith("WRONGTYPE"):
                 raise UserError(
                     f"{shown} does not work on this key's type ({message}).",
@@ -562,8 +666,21 @@ class Store:
         return list(await self._guarded(pipe.execute(raise_on_error=False), "pipeline"))
 
     async def aclose(self) -> None:
-        """Close the connection pools."""
+        """Close the connection pools (of every node, for a cluster)."""
         for client in (self._safe, self._once):
             if client is not None:
                 await close_client(client)
         self._safe = self._once = None
+
+
+_SPLITTABLE = frozenset({"UNLINK", "DEL", "EXISTS", "TOUCH"})
+"""Multi-key commands whose parts may run per hash slot with the same result (counts added)."""
+
+
+def _cross_slot(shown: str) -> UserError:
+    return UserError(
+        f"{shown} was refused: its keys live in different hash slots of the Redis Cluster, and one command "
+        "can only work on keys of one slot; nothing was changed.",
+        hint="Use keys with the same hash tag (the part in braces: {user:1}:name and {user:1}:mail share a "
+        "slot), or work on one key at a time.",
+    )

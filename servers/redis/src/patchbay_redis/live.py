@@ -6,6 +6,11 @@ channel `__keyspace@<db>__:<name>` (Redis must have `notify-keyspace-events` ena
 Subscriptions are reference-counted per URI; the reader task runs only while at least one exists.
 Each message is kept in a bounded per-URI buffer (the newest `buffer_size`) and announced through the
 `notify(uri)` callback; reading a channel resource returns that buffer.
+
+In a Redis Cluster keyspace events are node-local (only the primary holding the key's slot sends them), so
+the hub keeps one pub/sub connection per primary and subscribes key resources on every one of them (a key
+that moves between nodes keeps being watched). Classic channel messages are broadcast to every node of the
+cluster, so channel resources are subscribed on the first primary only: each message arrives once.
 """
 
 from __future__ import annotations
@@ -72,9 +77,9 @@ class Hub:
         self.notify: Notify | None = None
         self._refs: Counter[str] = Counter()
         self._buffers: dict[str, deque[Message]] = {}
-        self._client: Redis | None = None
-        self._pubsub: PubSub | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._clients: list[Redis] = []
+        self._pubsubs: list[PubSub] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
     def redis_channel(self, uri: str) -> str:
@@ -123,8 +128,8 @@ class Hub:
                         f"This server already watches {MAX_SUBSCRIPTIONS} resources.",
                         hint="Unsubscribe from some before subscribing to more.",
                     )
-                pubsub = await self._ensure_started()
-                await pubsub.subscribe(channel)
+                for pubsub in self._watching(uri, await self._ensure_started()):
+                    await pubsub.subscribe(channel)
                 self._buffers.setdefault(uri, deque(maxlen=self.buffer_size))
             self._refs[uri] += 1
 
@@ -136,31 +141,58 @@ class Hub:
             self._refs[uri] -= 1
             if self._refs[uri] == 0:
                 del self._refs[uri]
-                if self._pubsub is not None:
+                for pubsub in self._watching(uri, self._pubsubs):
                     with contextlib.suppress(Exception):
-                        await self._pubsub.unsubscribe(self.redis_channel(uri))
+                        await pubsub.unsubscribe(self.redis_channel(uri))
             if not +self._refs:
                 await self._stop()
 
-    async def _ensure_started(self) -> PubSub:
-        if self._pubsub is None:
-            self._client = self.options.client()
-            self._pubsub = self._client.pubsub()
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._read(self._pubsub))
-        return self._pubsub
+    @staticmethod
+    def _watching(uri: str, pubsubs: list[PubSub]) -> list[PubSub]:
+        """The connections a URI is subscribed on: key events on every node, a channel on the first."""
+        return pubsubs if uri.startswith(KEY_PREFIX) else pubsubs[:1]
+
+    async def _ensure_started(self) -> list[PubSub]:
+        if not self._pubsubs:
+            self._clients = await self._node_clients()
+            self._pubsubs = [client.pubsub() for client in self._clients]
+        loop = asyncio.get_running_loop()
+        for index, pubsub in enumerate(self._pubsubs):
+            if index >= len(self._tasks):
+                self._tasks.append(loop.create_task(self._read(pubsub)))
+            elif self._tasks[index].done():
+                self._tasks[index] = loop.create_task(self._read(pubsub))
+        return self._pubsubs
+
+    async def _node_clients(self) -> list[Redis]:
+        """One client per primary of a cluster (found through a cluster client), else the one client."""
+        if not self.options.cluster:
+            return [self.options.client()]
+        cluster: Any = self.options.client()
+        try:
+            await cluster.initialize()
+            nodes = sorted(cluster.get_primaries(), key=lambda node: (node.host, int(node.port)))
+            return [self.options.node_client(node.host, int(node.port)) for node in nodes]
+        except Exception as exc:
+            raise UserError(
+                f"The Redis Cluster is not reachable to subscribe ({type(exc).__name__}: {exc}).",
+                hint="Try again in a few seconds.",
+            ) from None
+        finally:
+            await cluster.aclose()
 
     async def _stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
-        with contextlib.suppress(Exception):
-            if pubsub is not None:
+        pubsubs, clients, self._pubsubs, self._clients = self._pubsubs, self._clients, [], []
+        for pubsub in pubsubs:
+            with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
-            if client is not None:
+        for client in clients:
+            with contextlib.suppress(Exception):
                 await close_client(client)
 
     async def aclose(self) -> None:

@@ -115,14 +115,20 @@ def check_limit(limit: int, what: str = "limit", high: int = 1000) -> int:
     return limit
 
 
-def _list_cursor(cursor: str, pattern: str, type_: str | None) -> tuple[str, int, int | None]:
-    """The SCAN position, skip and COUNT a `list` cursor holds, each re-checked against this server's limits.
+def _list_cursor(
+    cursor: str, pattern: str, type_: str | None, nodes: int = 1
+) -> tuple[str, int, int | None, int]:
+    """The SCAN position, skip, COUNT and node index a `list` cursor holds, re-checked against our limits.
+
+    In a Redis Cluster one cursor covers every primary: `i` is the index of the primary being walked (in
+    `Store.primaries` order) and `c` the SCAN position on it; a cursor naming a node the cluster no longer
+    has is refused.
 
     The cursor is signed by `encode_cursor`, but it may be old, or come from a server with other limits, so
     nothing in it is trusted: a forged COUNT would make one SCAN walk the whole key space and block Redis.
     """
     state = decode_cursor(cursor)
-    unknown = sorted(set(state) - {"c", "s", "p", "n", "t"})
+    unknown = sorted(set(state) - {"c", "s", "p", "n", "t", "i"})
     if unknown:
         raise _bad_cursor(f"it holds fields this server does not make ({', '.join(unknown)[:80]})")
     if state.get("p") != pattern:
@@ -138,7 +144,8 @@ def _list_cursor(cursor: str, pattern: str, type_: str | None) -> tuple[str, int
     position = _scan_position(state.get("c", "0"), "scan position")
     skip = _cursor_int(state, "s", "skip", 0, MAX_SKIP) or 0
     count = _cursor_int(state, "n", "scan count", 1, SCAN_COUNT)
-    return position, skip, count
+    node = _cursor_int(state, "i", "node index", 0, nodes - 1) or 0
+    return position, skip, count, node
 
 
 def _text(raw: Any) -> str:
@@ -185,13 +192,17 @@ async def list_keys(
     """Keys matching a glob pattern, walked with SCAN (never KEYS), one bounded page at a time.
 
     With `progress`, each SCAN call counts one step (the message says how many keys were found); the walk
-    stops when the call has ended (`progress.stopped`) and hands out a cursor for where it was.
+    stops when the call has ended (`progress.stopped`) and hands out a cursor for where it was. In a Redis
+    Cluster the walk goes through every primary in turn under one cursor (node index + SCAN position).
     """
     check_limit(limit)
     check_pattern(pattern)
     if type_ is not None and type_ not in KEY_TYPES:
         raise UserError(f"type must be one of {', '.join(KEY_TYPES)}, got {type_!r}.")
-    scan_cursor, skip, resumed_count = _list_cursor(cursor, pattern, type_) if cursor else ("0", 0, None)
+    nodes = await store.primaries()
+    scan_cursor, skip, resumed_count, node = (
+        _list_cursor(cursor, pattern, type_, len(nodes)) if cursor else ("0", 0, None, 0)
+    )
     budget = Budget(max_chars)
     keys: list[Any] = []
     started = time.monotonic()
@@ -204,7 +215,7 @@ async def list_keys(
         args: list[Any] = ["SCAN", scan_cursor, "MATCH", pattern, "COUNT", count]
         if type_:
             args += ["TYPE", type_]
-        reply = await store.run(*args)
+        reply = await store.run_on(nodes[node], *args)
         calls += 1
         new_cursor, batch = _text(reply[0]), list(reply[1])
         if progress is not None:
@@ -225,13 +236,17 @@ async def list_keys(
         # Widen the step only while a sparse pattern matches little; a dense one keeps short steps.
         count = min(SCAN_COUNT, count * 2) if len(batch) < base // 2 else base
         if scan_cursor == "0":
-            break
+            if node + 1 >= len(nodes):
+                break
+            node += 1  # this primary is done: go on with the next one from its start
         stopped = progress is not None and progress.stopped.is_set()
         if len(keys) >= limit or time.monotonic() - started > SCAN_TIME_BUDGET or stopped:
             next_state = {"c": scan_cursor, "s": 0, "p": pattern, "t": type_}
             break
     result: dict[str, Any] = {"pattern": pattern, "keys": keys, "count": len(keys), "scan_calls": calls}
     if next_state is not None:
+        if store.cluster:
+            next_state["i"] = node
         result["next_cursor"] = encode_cursor(next_state)
         why = "page full" if keys else "time budget for this call used, no match yet"
         result["note"] = f"More keys may match ({why}); call again with cursor=next_cursor."
@@ -1084,11 +1099,16 @@ async def latency(store: Store, *, max_chars: int = 25_000) -> dict[str, Any]:
 async def pubsub_channels(store: Store, pattern: str = "*", *, max_chars: int = 25_000) -> dict[str, Any]:
     """Active channels matching a pattern with their subscriber counts."""
     check_pattern(pattern)
-    channels = (await store.run("PUBSUB", "CHANNELS", pattern))[:500]
-    counts = await store.run("PUBSUB", "NUMSUB", *channels) if channels else []
-    if isinstance(counts, list) and counts and not isinstance(counts[0], list | tuple):
-        counts = list(zip(counts[::2], counts[1::2], strict=True))
-    shown = [{"channel": show(c, max_chars=500), "subscribers": int(n)} for c, n in counts]
+    # In a cluster a classic channel's subscribers sit on whichever node they connected to: ask every primary.
+    found = await store.run_everywhere("PUBSUB", "CHANNELS", pattern)
+    channels = sorted({channel for part in found for channel in part})[:500]
+    totals: dict[Any, int] = dict.fromkeys(channels, 0)
+    for counts in await store.run_everywhere("PUBSUB", "NUMSUB", *channels) if channels else []:
+        if isinstance(counts, list) and counts and not isinstance(counts[0], list | tuple):
+            counts = list(zip(counts[::2], counts[1::2], strict=True))
+        for channel, number in counts:
+            totals[channel] = totals.get(channel, 0) + int(number)
+    shown = [{"channel": show(c, max_chars=500), "subscribers": n} for c, n in totals.items()]
     kept = Budget(max_chars).keep(shown)
     result: dict[str, Any] = {"channels": kept}
     if len(kept) < len(shown):

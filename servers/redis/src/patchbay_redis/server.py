@@ -5,6 +5,8 @@ admin` adds a raw-command tool that runs only the commands the operator allow-li
 through `connection.Store.run`, which refuses dangerous commands (flushes, CONFIG, scripting, KEYS, ...)
 before anything is sent. Key listing walks SCAN in short steps, so Redis is never blocked. Values are
 shown type-aware and capped, framed as untrusted data, with `structuredContent` beside the text.
+Redis Cluster (`--cluster` or detected) works
+through redis-py's cluster client: keys routed by slot, listing over every primary under one cursor.
 Channels and keys are resources: subscribing (`resources/subscribe` in the handshake era,
 `subscriptions/listen` in 2026-07-28) sends `notifications/resources/updated` on each message or
 keyspace event. Expected failures reach the model as `isError` text with a next step; the connection
@@ -104,6 +106,9 @@ class Settings(CommonSettings):
     tls_insecure: bool = Field(False, description="Do not verify the server certificate (testing only).")
     sentinel: list[str] = Field(default_factory=list, description="Sentinel host:port (repeatable).")
     sentinel_service: str | None = Field(None, description="Name of the primary the sentinels monitor.")
+    cluster: bool = Field(
+        False, description="Redis Cluster (the URL names any node); found by itself when Redis says so."
+    )
     access: Literal["read", "write", "admin"] = Field(
         "read",
         description="read: no changes; write: tools that change data; admin: raw allow-listed commands.",
@@ -137,6 +142,7 @@ class Settings(CommonSettings):
             tls_insecure=self.tls_insecure,
             sentinels=tuple(self.sentinel),
             sentinel_service=self.sentinel_service,
+            cluster=self.cluster,
             command_timeout=self.command_timeout,
         )
 
@@ -156,6 +162,8 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
     modules = modules if modules is not None else probe_modules(options)
     if "client|setname" in modules.refused:  # redis-py would fail every connection on CLIENT SETNAME
         options = replace(options, client_name=None)
+    if modules.cluster and not options.cluster:  # INFO cluster said cluster_enabled:1
+        options = replace(options, cluster=True)
     policy = Policy.of(settings.access, settings.allow_command)
     deps = Deps(
         store=Store(options, policy, refused=modules.refused),
@@ -163,7 +171,11 @@ def build(settings: Settings, modules: Modules | None = None) -> PatchbayServer:
         max_chars=settings.max_output_chars,
     )
     log.info(
-        "redis server configured", where=deps.store.where, access=settings.access, modules=modules.__dict__
+        "redis server configured",
+        where=deps.store.where,
+        access=settings.access,
+        cluster=options.cluster,
+        modules=modules.__dict__,
     )
 
     mcp = PatchbayServer(

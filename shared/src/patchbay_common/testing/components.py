@@ -36,10 +36,12 @@ __all__ = [
     "CHROMIUM_ARGS",
     "ComponentMissing",
     "PostgresInstance",
+    "RedisClusterInstance",
     "RedisInstance",
     "chromium_executable",
     "free_port",
     "postgres_server",
+    "redis_cluster",
     "redis_server",
 ]
 
@@ -147,11 +149,16 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 def _start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start redis-server on a free port and wait for PING, trying another port if the first is taken."""
+    return _start_redis_with(binary, workdir, [])
+
+
+def _start_redis_with(binary: str, workdir: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+    """`_start_redis` with more redis-server arguments (a cluster node's)."""
     log_path = workdir / "redis.log"
     for _attempt in range(_START_ATTEMPTS):
         port = free_port()
         cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        cmd += ["--dir", str(workdir)]
+        cmd += ["--dir", str(workdir), *extra]
         with log_path.open("ab") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + _STARTUP_TIMEOUT
@@ -198,6 +205,77 @@ def redis_server() -> Iterator[RedisInstance]:
         finally:
             _stop_redis(proc, port)
     finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisClusterInstance:
+    """A running Redis Cluster of primaries only (no replicas) on 127.0.0.1.
+
+    Attributes:
+        url: `redis://127.0.0.1:PORT/0` of the first node (a cluster client finds the others from it).
+        ports: the TCP port of every node, in start order.
+        dir: the working directory holding one directory per node (removed on exit).
+    """
+
+    url: str
+    ports: tuple[int, ...]
+    dir: Path
+
+
+def _cluster_ok(port: int) -> bool:
+    """Whether the node on `port` answers `cluster_state:ok` to CLUSTER INFO (raw RESP)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n")
+            return b"cluster_state:ok" in sock.recv(4096)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def redis_cluster(primaries: int = 3, *extra: str) -> Iterator[RedisClusterInstance]:
+    """Run a throwaway Redis Cluster of `primaries` primaries (no replicas, no persistence, loopback).
+
+    Each node is `redis-server --cluster-enabled yes` with its own config file and directory; `redis-cli
+    --cluster create ... --cluster-replicas 0 --cluster-yes` spreads the 16384 slots over them, and the block
+    starts once every node reports `cluster_state:ok`. `extra` arguments go to every redis-server (e.g.
+    `"--notify-keyspace-events", "KA"`).
+
+    Raises:
+        ComponentMissing: redis-server or redis-cli is not on PATH.
+        RuntimeError: a node did not start, or the cluster did not form (the message holds the output).
+    """
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise ComponentMissing(
+            "redis-server and redis-cli are not installed: run `make setup` (apt-get install -y redis-server)"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="patchbay-redis-cluster-"))
+    nodes: list[tuple[subprocess.Popen[bytes], int]] = []
+    try:
+        for index in range(primaries):
+            node_dir = workdir / f"node{index}"
+            node_dir.mkdir()
+            args = ["--cluster-enabled", "yes", "--cluster-config-file", str(node_dir / "nodes.conf")]
+            # An explicit bus port: the default (port + 10000) does not exist for ports above 55535.
+            args += ["--cluster-port", str(free_port()), "--cluster-node-timeout", "5000", *extra]
+            nodes.append(_start_redis_with(binary, node_dir, args))
+        ports = tuple(port for _, port in nodes)
+        create = [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports)]
+        create += ["--cluster-replicas", "0", "--cluster-yes"]
+        done = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed:\n{done.stdout}\n{done.stderr}")
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not all(_cluster_ok(port) for port in ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Redis Cluster did not reach cluster_state:ok:\n{done.stdout}")
+            time.sleep(0.05)
+        yield RedisClusterInstance(url=f"redis://127.0.0.1:{ports[0]}/0", ports=ports, dir=workdir)
+    finally:
+        for proc, port in nodes:
+            _stop_redis(proc, port)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
