@@ -157,9 +157,45 @@ async def test_dynamic_toolsets_announce_list_changes(make_settings: Make, api: 
         names = {t.name for t in (await client.list_tools()).tools}
         assert "list_workflow_runs" in names and "get_issue" not in names
     assert any(isinstance(n, ToolListChangedNotification) for n in seen)
-    async with connect(server, era="modern") as client:  # server-wide: the toolset stays enabled
+    async with connect(server, era="modern") as client:  # another caller: it enables its own
         assert client.server_capabilities.tools.list_changed is True
+        assert "list_workflow_runs" not in {t.name for t in (await client.list_tools()).tools}
+        await client.call_tool("enable_toolset", {"toolset": "actions"})
+    async with connect(server, era="modern") as client:  # every stateless client is the same one user
         assert "list_workflow_runs" in {t.name for t in (await client.list_tools()).tools}
+
+
+async def test_dynamic_toolsets_are_per_client(make_settings: Make, api: StandIn) -> None:
+    heard: dict[str, list[Any]] = {"a": [], "b": []}
+
+    def listener(who: str) -> Any:
+        async def on_message(message: Any) -> None:
+            if isinstance(message, ServerNotification) and isinstance(message, ToolListChangedNotification):
+                heard[who].append(message)
+
+        return on_message
+
+    server = build(make_settings("--dynamic-toolsets", "--allow-write"))
+    async with (
+        Client(server, mode="legacy", message_handler=listener("a")) as a,
+        Client(server, mode="legacy", message_handler=listener("b")) as b,
+    ):
+        await a.call_tool("enable_toolset", {"toolset": "actions"})
+        a_names = {t.name for t in (await a.list_tools()).tools}
+        b_names = {t.name for t in (await b.list_tools()).tools}
+        refused = await b.call_tool("list_workflow_runs", {"owner": "o", "repo": "r"})
+        b_found = payload(await b.call_tool("find_tools", {"query": "workflow"}))
+        await b.call_tool("enable_toolset", {"toolset": "issues"})
+        a_after = {t.name for t in (await a.list_tools()).tools}
+        b_after = {t.name for t in (await b.list_tools()).tools}
+        a_found = payload(await a.call_tool("find_tools", {"query": "workflow"}))
+    assert "list_workflow_runs" in a_names and "list_workflow_runs" not in b_names
+    assert b_names == {"find_tools", "enable_toolset"}
+    assert refused.is_error and "enable_toolset with toolset='actions'" in text(refused)
+    assert b_found["toolsets"][0]["enabled"] is False and a_found["toolsets"][0]["enabled"] is True
+    assert "create_issue" in b_after and "create_issue" not in a_after and "list_workflow_runs" not in b_after
+    assert len(heard["a"]) == 1 and len(heard["b"]) == 1  # each heard only its own change
+    assert ("GET", "/repos/o/r/actions/runs") not in api.calls()
 
 
 async def test_static_server_does_not_claim_list_changes(make_settings: Make) -> None:

@@ -117,6 +117,7 @@ def build(settings: Settings) -> PatchbayServer:
         waiting = {name: [s for s in ts.granted(access) if wanted(s)] for name, ts in TOOLSETS.items()}
         catalog = dynamic.Catalog(mcp, deps, waiting, drop, settings.allow_destructive)
         mcp.catalog = catalog
+        mcp.middleware.append(catalog.filter)  # tools/list per caller
         mcp.add_toolset(dynamic.tools, catalog, access={READ, dynamic.ENABLE})
         enable = sdk.registered_tool(mcp, "enable_toolset")
         if enable is not None:
