@@ -263,6 +263,7 @@ fi
 #   @modelcontextprotocol/inspector     tests/test_independent_clients.py (its CLI mode)
 #   @modelcontextprotocol/sdk           tests/ts_client.mjs, bench/transport_vs_official.py
 #   oidc-provider                       tests/test_oauth.py (a certified OpenID provider as the authorization server)
+#   @octokit/graphql-schema             servers/github/tests (GitHub's published GraphQL schema, for the stand-in)
 # Only what is missing is installed; when everything is present this is a few `test -e`.
 NODE22_VERSION=22
 NPM_TOOLS=(
@@ -270,6 +271,7 @@ NPM_TOOLS=(
   "@modelcontextprotocol/inspector@0.15.0|@modelcontextprotocol/inspector-cli/build/index.js"
   "@modelcontextprotocol/sdk@1.32.2|@modelcontextprotocol/sdk/dist/esm/client/index.js"
   "oidc-provider@9.13.3|oidc-provider/lib/index.js"
+  "@octokit/graphql-schema@15.26.1|@octokit/graphql-schema/schema.graphql"
 )
 node22=.cache/node22/node_modules/.bin/node
 npm_missing=()
