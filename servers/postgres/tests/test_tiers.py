@@ -35,6 +35,7 @@ async def test_read_tier_lists_no_write_tool_and_true_annotations(pgdb) -> None:
         "top_queries",
         "db_health",
         "suggest_indexes",
+        "replica_status",
     }
     for tool in tools.values():
         assert tool.annotations.read_only_hint is True

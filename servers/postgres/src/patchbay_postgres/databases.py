@@ -315,6 +315,8 @@ class Database:
     connect_timeout: float = 10.0
     _pool: Any = field(default=None, repr=False)
     role: RoleInfo | None = None
+    replica: Any = field(default=None, repr=False)
+    """The `replica.Replica` reads of this database may go to (`--replica-dsn`), or None."""
 
     @property
     def name(self) -> str:
@@ -478,7 +480,9 @@ class Database:
                     log.info("connection dropped on release", database=self.name, error=redact(str(exc)))
 
     async def close(self) -> None:
-        """Close the pool (idle connections at once, busy ones after a short grace)."""
+        """Close the pool (idle connections at once, busy ones after a short grace), and the replica's."""
+        if self.replica is not None:
+            await self.replica.replica.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:

@@ -1,4 +1,4 @@
-"""The tuning toolset: the most expensive statements, a health report, and index advice.
+"""The tuning toolset: the most expensive statements, a health report, index advice, and replica lag.
 
 Statement texts (pg_stat_statements holds what every client ran), object names and index DDL built from
 them are database content: the layer frames them (`untrusted=`). What failed, and how many candidates were
@@ -7,6 +7,7 @@ tried, are our own words after the frame.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from pydantic import Field
@@ -94,3 +95,25 @@ async def suggest_indexes(
             f"No single hypothetical index lowered the cost by 10% or more ({len(advice.candidates)} tried)."
         )
     return Reply("\n".join(lines), note="\n".join(note), source=f"postgres://{db.name} index advice")
+
+
+@tools.tool(untrusted="replica status", title="Replica lag")
+async def replica_status(deps: Deps, database: DatabaseArg = None) -> Reply:
+    """Say how far a database's read replica (--replica-dsn) is behind the primary, and where reads go.
+
+    Bytes of WAL not yet replayed, seconds behind, whether replay is paused, and the reason reads go to
+    the replica or the primary (--max-replica-lag).
+    """
+    db = deps.databases.get(database)
+    if db.replica is None:
+        data = {"database": db.name, "replica": None, "reads_go_to": "primary"}
+        return Reply(
+            json.dumps(data),
+            note=f"Database {db.name!r} has no replica: every call runs on it (--replica-dsn adds one).",
+            structured=data,
+        )
+    status = await db.replica.status(fresh=True)
+    data = {"database": db.name, **status.as_dict(db.replica.max_lag, db.replica.where)}
+    return Reply(
+        json.dumps(data), note=f"Reads go to the {data['reads_go_to']}: {data['why']}.", structured=data
+    )

@@ -35,6 +35,7 @@ from patchbay_postgres.execute import (
     run_write,
 )
 from patchbay_postgres.render import query_reply
+from patchbay_postgres.replica import reading
 
 __all__ = ["ask_before_destroying", "rerun_note", "tools"]
 
@@ -83,10 +84,12 @@ def _paged(page: QueryResult, checked: sqlcheck.Checked, params: list[Any], db: 
 async def _read_page(
     deps: Deps, checked: sqlcheck.Checked, params: list[Any], db: Database, offset: int = 0
 ) -> Reply:
-    async with db.connection() as connection:
+    async with reading(db, checked.sql) as (connection, where):  # the replica's, when it is close enough
         page = await run_read(
             connection, checked, params, offset=offset, limits=_room(deps, checked.sql, params, db)
         )
+    if where:
+        page.notes.append(where)
     return query_reply(_paged(page, checked, params, db), f"postgres://{db.name} query")
 
 

@@ -28,10 +28,11 @@ from pydantic_settings import NoDecode
 from patchbay_common.app import PatchbayServer, serve
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_postgres import __version__, completions, health, queries, resources, schema, sqlcheck
-from patchbay_postgres.databases import Database, Databases, parse_targets
+from patchbay_postgres.databases import Database, Databases, Target, parse_targets
 from patchbay_postgres.deps import Deps, granted
 from patchbay_postgres.execute import Limits
 from patchbay_postgres.render import redact_result
+from patchbay_postgres.replica import Replica
 from patchbay_postgres.runtime import Runtime
 
 _DSN_START = re.compile(r",(?=(?:[A-Za-z0-9_.-]+=)?postgres(?:ql)?://)")  # a comma that starts another DSN
@@ -68,8 +69,18 @@ class Settings(CommonSettings):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
     pool_size: int = Field(5, ge=1, le=100, description="Connections per database.")
     max_rows: int = Field(200, ge=1, le=10_000, description="Rows one result may hold (then a continuation).")
+    replica_dsn: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Streaming replica for reads (query, read_more_rows): postgresql://... for the first "
+        "database, or NAME=postgresql://... (repeatable).",
+    )
+    max_replica_lag: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a replica may be behind; reads past it run on the primary, with a note.",
+    )
 
-    @field_validator("dsn", mode="before")
+    @field_validator("dsn", "replica_dsn", mode="before")
     @classmethod
     def _dsn_from_env(cls, value: object) -> object:
         """One DSN, several (space-separated, or comma-joined as repeated flags arrive), or a JSON list."""
@@ -114,8 +125,12 @@ def limits_for(settings: Settings) -> Limits:
 
 
 def open_databases(settings: Settings) -> Databases:
-    """The databases named by `--dsn` (nothing connects yet)."""
-    return Databases(
+    """The databases named by `--dsn`, with their `--replica-dsn` replicas (nothing connects yet).
+
+    Raises:
+        ValueError: a replica names no configured database, is not a postgres URL, or is given twice.
+    """
+    databases = Databases(
         [
             Database(
                 target,
@@ -127,6 +142,28 @@ def open_databases(settings: Settings) -> Databases:
             for target in parse_targets(settings.dsn)
         ]
     )
+    for entry in settings.replica_dsn:
+        entry = entry.strip()
+        name, _, dsn = ("", "", entry) if "://" in entry.partition("=")[0] else entry.partition("=")
+        db = databases.default if not name else databases.by_name.get(name)
+        if db is None:
+            raise ValueError(
+                f"--replica-dsn names database {name!r}, which no --dsn names "
+                f"(configured: {', '.join(databases.by_name)})"
+            )
+        if db.replica is not None:
+            raise ValueError(f"--replica-dsn: database {db.name!r} has two replicas; give one")
+        (parsed,) = parse_targets([dsn])  # checks the URL and registers its password for redaction
+        target = Target(f"{db.name} (replica)", parsed.dsn)
+        replica = Database(
+            target,
+            strict=settings.strict,
+            read_only=True,
+            pool_size=settings.pool_size,
+            connect_timeout=settings.connect_timeout,
+        )
+        db.replica = Replica(db, replica, settings.max_replica_lag)
+    return databases
 
 
 def build(settings: Settings) -> PatchbayServer:

@@ -29,17 +29,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "CHROMIUM_ARGS",
     "ComponentMissing",
     "PostgresInstance",
+    "PostgresReplica",
     "RedisClusterInstance",
     "RedisInstance",
     "chromium_executable",
     "free_port",
+    "postgres_replica",
     "postgres_server",
     "redis_cluster",
     "redis_server",
@@ -419,6 +421,69 @@ def postgres_server() -> Iterator[PostgresInstance]:
                 port=port,
                 user="postgres",
                 dbname="postgres",
+            )
+        finally:
+            _stop_postgres(pg_ctl, data, base, owner)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class PostgresReplica:
+    """A streaming hot-standby replica of a `PostgresInstance`, which a test may stop and start again.
+
+    Attributes:
+        dsn: a libpq URL of the replica (`postgresql://postgres@127.0.0.1:PORT/postgres`).
+        port: the TCP port it listens on.
+        data: its data directory (made by `pg_basebackup -R`).
+    """
+
+    def __init__(self, dsn: str, port: int, data: Path, start_cmd: list[str], stop_cmd: list[str], run: Any):
+        self.dsn, self.port, self.data = dsn, port, data
+        self._start, self._stop, self._run = start_cmd, stop_cmd, run
+
+    def stop(self) -> None:
+        """Stop the replica at once (`pg_ctl stop -m immediate`); a stopped one is no error."""
+        if (self.data / "postmaster.pid").exists():
+            self._run(self._stop)
+
+    def start(self) -> None:
+        """Start it again on the same port and wait until it accepts connections."""
+        self._run(self._start)
+
+
+@contextlib.contextmanager
+def postgres_replica(primary: PostgresInstance) -> Iterator[PostgresReplica]:
+    """Run a streaming replica of `primary` (`pg_basebackup -R`, then `pg_ctl start`) for the block.
+
+    The primary must allow replication connections from 127.0.0.1 for its user: `postgres_server()`'s does
+    (initdb's defaults: wal_level=replica, max_wal_senders=10, a `host replication all 127.0.0.1/32 trust`
+    line). The block starts once the replica accepts connections and is in recovery.
+
+    Raises:
+        ComponentMissing: the server binaries (or, as root, the `postgres` user) are missing.
+        RuntimeError: pg_basebackup or pg_ctl failed (the message holds their output and the server log).
+    """
+    bindir = _postgres_bindir()
+    base = Path(tempfile.mkdtemp(prefix="patchbay-pg-replica-"))
+    try:
+        owner = _postgres_owner(base)
+        data, log = base / "data", base / "server.log"
+        backup = [str(bindir / "pg_basebackup"), "-h", primary.host, "-p", str(primary.port)]
+        backup += ["-U", primary.user, "-D", str(data), "-R", "-X", "stream", "--no-sync", "-c", "fast"]
+        _run(backup, base, owner)
+        pg_ctl = str(bindir / "pg_ctl")
+        port = free_port()
+        options = f"-p {port} -k {shlex.quote(str(base))} -c listen_addresses=127.0.0.1 -c fsync=off"
+        start = [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "20", "start"]
+        stop = [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]
+
+        def run(cmd: list[str]) -> None:
+            _run(cmd, base, owner, log)
+
+        run(start)
+        try:
+            yield PostgresReplica(
+                f"postgresql://{primary.user}@127.0.0.1:{port}/{primary.dbname}", port, data, start, stop, run
             )
         finally:
             _stop_postgres(pg_ctl, data, base, owner)
