@@ -521,6 +521,9 @@ def _raw_client(front: Front, local_address: str, *, verify: bool | ssl.SSLConte
             request.headers["Host"] = f"{SERVER_NAME}:{front.port}"
             return inner.handle_request(request)
 
+        def close(self) -> None:
+            inner.close()
+
     return httpx2.Client(transport=Pinned(), timeout=10)
 
 
