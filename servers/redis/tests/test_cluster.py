@@ -241,3 +241,36 @@ async def test_key_subscription_modern_listen(cluster: RedisClusterInstance, rc:
         with anyio.fail_after(5):
             event = await sub.__anext__()
         assert event.uri == uri
+
+
+EVERY_TYPE = {
+    "incr": {"key": "n", "by": 2},
+    "hash_set": {"key": "h", "fields": [{"name": "a", "value": "1"}]},
+    "hash_get": {"key": "h"},
+    "list_push": {"key": "l", "values": ["a"]},
+    "list_range": {"key": "l"},
+    "set_add": {"key": "s", "members": ["a"]},
+    "set_members": {"key": "s"},
+    "zset_add": {"key": "z", "members": [{"member": "a", "score": 1}]},
+    "zset_range": {"key": "z"},
+    "stream_add": {"key": "st", "fields": [{"name": "a", "value": "1"}]},
+    "stream_range": {"key": "st"},
+    "expire": {"key": "n", "seconds": 100},
+    "key_info": {"keys": ["n", "h", "l", "s", "z", "st"]},
+    "publish": {"channel": "x", "message": "m"},
+    "server_info": {},
+    "slowlog": {},
+    "client_list": {},
+    "latency": {},
+}
+
+
+async def test_every_toolset_works_on_the_cluster(cluster: RedisClusterInstance, rc: RedisCluster) -> None:
+    async with connect(server(cluster, "--access", "write"), era="modern") as client:
+        listed = {tool.name for tool in (await client.list_tools()).tools}
+        for name, args in EVERY_TYPE.items():
+            assert name in listed
+            result = await client.call_tool(name, args)
+            assert not result.is_error, (name, result.content)
+    assert len({node_of(rc, k) for k in ("n", "h", "l", "s", "z", "st")}) > 1
+    assert rc.hget("h", "a") == b"1" and rc.ttl("n") > 0

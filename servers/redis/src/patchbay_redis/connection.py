@@ -563,6 +563,12 @@ class Store:
         if self.cluster and word in _SPLITTABLE and len(args) > 2:
             return await self._split_by_slot(word, args[1:], idempotent=idempotent)
         client = self.client if idempotent else self.client_no_retry
+        if self.cluster and word in _NODE_COMMANDS:
+            # Keyless commands redis-py cannot route by itself: the node the URL names (the default node).
+            cluster: Any = client
+            await self._guarded(cluster.initialize(), "CLUSTER SLOTS")
+            call = cluster.execute_command(*args, target_nodes=cluster.get_default_node())
+            return await self._guarded(call, command_name(args)[1] or word)
         name = command_name(args)
         # redis-py leaves Redis.execute_command unannotated (no-untyped-call); its reply is Any anyway.
         call = client.execute_command(*args)  # type: ignore[no-untyped-call]
@@ -660,6 +666,14 @@ class Store:
         for args in commands:
             self.policy.check(args)
             self._check_refused(args)
+        if self.cluster and any(str(args[0]).upper() in _NODE_COMMANDS for args in commands):
+            replies: list[Any] = []
+            for args in commands:  # node-level reads: one by one on the default node, errors in place
+                try:
+                    replies.append(await self.run(*args))
+                except UserError as exc:
+                    replies.append(exc)
+            return replies
         pipe = self.client.pipeline(transaction=False)
         for args in commands:
             pipe.execute_command(*args)
@@ -672,6 +686,9 @@ class Store:
                 await close_client(client)
         self._safe = self._once = None
 
+
+_NODE_COMMANDS = frozenset({"SLOWLOG", "CLIENT", "LATENCY"})
+"""Keyless commands redis-py's cluster client has no route for; in a cluster they go to the default node."""
 
 _SPLITTABLE = frozenset({"UNLINK", "DEL", "EXISTS", "TOUCH"})
 """Multi-key commands whose parts may run per hash slot with the same result (counts added)."""
