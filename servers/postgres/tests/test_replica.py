@@ -124,3 +124,27 @@ async def test_without_a_replica_status_says_so(pgdb: pg_helpers.TestDb) -> None
         status = await client.call_tool("replica_status", {})
     assert status.structured_content["replica"] is None
     assert "has no replica" in text(status)
+
+
+async def test_explain_analyze_runs_on_the_primary(pgdb: pg_helpers.TestDb, replica: PostgresReplica) -> None:
+    """With replay paused (but a generous bound), a table new on the primary exists only there."""
+    replica_dsn = dsn_for(replica.dsn, pgdb.name)
+    await run_sql(replica_dsn, "SELECT pg_wal_replay_pause()")
+    try:
+        await run_sql(pgdb.superuser_dsn, "CREATE TABLE only_on_primary (id int)")
+        async with connect(server(pgdb, replica, "--max-replica-lag", "3600")) as client:
+            plain = await client.call_tool("query", {"sql": "SELECT count(*) FROM only_on_primary"})
+            assert plain.is_error and "only_on_primary" in text(
+                plain
+            )  # a read: the replica, not replayed yet
+            analyzed = await client.call_tool(
+                "query", {"sql": "EXPLAIN ANALYZE SELECT * FROM only_on_primary"}
+            )
+            assert not analyzed.is_error, analyzed.content
+            explained = await client.call_tool(
+                "explain_query", {"sql": "SELECT * FROM only_on_primary", "analyze": True}
+            )
+            assert not explained.is_error, explained.content
+    finally:
+        await run_sql(replica_dsn, "SELECT pg_wal_replay_resume()")
+        await run_sql(pgdb.superuser_dsn, "DROP TABLE IF EXISTS only_on_primary")
