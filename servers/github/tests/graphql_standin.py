@@ -155,7 +155,17 @@ def execute(query: str, variables: dict[str, Any] | None, data: Discussions) -> 
             else getattr(source, info.field_name, None)
         )
 
-    result = graphql_sync(built, query, variable_values=variables or {}, field_resolver=field_resolver)
+    def type_resolver(value: Any, info: Any, abstract_type: Any) -> str:
+        """Actors (authors) are Users unless the fixture says `__typename` (Bot, Organization...)."""
+        return str(value.get("__typename") or "User") if isinstance(value, dict) else "User"
+
+    result = graphql_sync(
+        built,
+        query,
+        variable_values=variables or {},
+        field_resolver=field_resolver,
+        type_resolver=type_resolver,
+    )
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [{"message": e.message, "path": e.path} for e in result.errors]

@@ -31,6 +31,57 @@ from urllib.parse import parse_qs, urlsplit
 EXAMPLES = Path(__file__).parent / "fixtures" / "examples.json.gz"
 PREFIX = "/api/v3"
 BLOB = "/_blob"
+GRAPHQL = "/api/graphql"  # GitHub Enterprise's GraphQL endpoint beside /api/v3 (graphql_standin.py)
+
+
+def _graphql_data() -> Any:
+    """Fresh GraphQL fixture data: discussions of octocat/Hello-World (see graphql_standin.Discussions)."""
+    import graphql_standin
+
+    author = {"login": "octocat", "__typename": "User"}
+    category = {"id": "DIC_kwDOA", "name": "Q&A", "slug": "q-a", "emoji": ":pray:", "isAnswerable": True}
+    general = {
+        "id": "DIC_kwDOB",
+        "name": "General",
+        "slug": "general",
+        "emoji": ":speech_balloon:",
+        "isAnswerable": False,
+    }
+    discussions = [
+        {
+            "id": f"D_kwDO{n}",
+            "number": n,
+            "title": f"How do I do thing {n}?",
+            "body": f"Question {n} body.",
+            "url": f"https://github.com/octocat/Hello-World/discussions/{n}",
+            "createdAt": f"2024-01-0{n % 9 + 1}T10:00:00Z",
+            "updatedAt": "2024-02-01T10:00:00Z",
+            "closed": False,
+            "isAnswered": n == 1,
+            "upvoteCount": n,
+            "author": author,
+            "authorAssociation": "OWNER",
+            "category": category if n % 2 else general,
+            "_comments": [
+                {
+                    "id": f"DC_{n}_{i}",
+                    "body": f"Answer {i} to {n}.",
+                    "createdAt": "2024-01-10T10:00:00Z",
+                    "author": {"login": f"helper{i}"},
+                    "authorAssociation": "CONTRIBUTOR",
+                    "isAnswer": i == 0 and n == 1,
+                    "upvoteCount": i,
+                    "_replies": [],
+                }
+                for i in range(3)
+            ],
+        }
+        for n in range(1, 8)
+    ]
+    return graphql_standin.Discussions(
+        discussions={"octocat/Hello-World": discussions},
+        categories={"octocat/Hello-World": [category, general]},
+    )
 
 
 @dataclass
@@ -103,6 +154,7 @@ class StandIn:
         self.routes = sorted(routes, key=lambda r: -len(re.sub(r"\{[^}]+\}", "", r.template)))
         self.requests: list[Recorded] = []
         self.overrides: list[Override] = []
+        self.graphql_data = _graphql_data()
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -138,6 +190,7 @@ class StandIn:
         with self.lock:
             self.overrides.clear()
             self.requests.clear()
+            self.graphql_data = _graphql_data()
 
     def calls(self) -> list[tuple[str, str]]:
         """(method, path) of every request so far, in order."""
@@ -167,6 +220,14 @@ class StandIn:
                         continue
                     item.times -= 1
                 return self._encode(item.status, item.body, item.headers)
+        if record.method == "POST" and record.path == GRAPHQL:
+            import graphql_standin
+
+            request = record.body if isinstance(record.body, dict) else {}
+            answer = graphql_standin.execute(
+                str(request.get("query") or ""), request.get("variables"), self.graphql_data
+            )
+            return self._encode(200, answer, {})
         if record.path.startswith(BLOB):
             return 200, {"Content-Type": "text/plain"}, b"2024-01-01T00:00:00Z example log line\n"
         for route in self.routes:

@@ -158,7 +158,9 @@ class Api:
         """
         requester = self._requester()
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        idempotent = method in ("GET", "HEAD")
+        idempotent = method in ("GET", "HEAD") or (method == "POST" and path == _GRAPHQL_READ)
+        if path == _GRAPHQL_READ:
+            path = requester.graphql_url  # the same host: /graphql, or /api/graphql on GitHub Enterprise
 
         def call() -> tuple[int, dict[str, Any], str]:
             return requester.requestJson(  # type: ignore[no-any-return]
@@ -186,6 +188,47 @@ class Api:
             )
         except RetryableError as exc:
             raise UserError(str(exc), hint=_retry_hint(exc.retry_after)) from None
+
+    async def graphql(self, query: str, variables: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """Run one GraphQL read (`what` names it in errors); return its `data`.
+
+        It goes through `request` like every REST call (same host and token, deadline, egress route,
+        retries, and HTTP 403/429 secondary limits with Retry-After). GraphQL's own refusals come as a 200
+        with `errors`: RATE_LIMITED (the points budget; `rateLimit` in the query reports cost and
+        remaining) says when to retry, NOT_FOUND becomes NotFound, anything else a UserError quoting
+        GitHub's first messages.
+        """
+        headers, body = await self.request(
+            "POST", _GRAPHQL_READ, body={"query": query, "variables": variables}
+        )
+        if not isinstance(body, dict):
+            raise _shape_error(body, f"GraphQL {what}", "an object")
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        if errors:
+            kinds = {str(e.get("type") or "") for e in errors}
+            said = "; ".join(str(e.get("message") or "")[:200] for e in errors[:3])
+            if "RATE_LIMITED" in kinds:
+                wait = _rate_limit_wait(403, "rate limit", headers) or 60.0
+                raise UserError(
+                    f"GitHub's GraphQL rate limit was reached for account '{self.account}' ({said}).",
+                    hint=_retry_hint(wait),
+                )
+            if "NOT_FOUND" in kinds:
+                raise NotFound(
+                    f"GitHub found nothing for {what}: {said}",
+                    hint="Check owner, repo and number; a private repository the token cannot see also "
+                    "looks like this.",
+                )
+            raise UserError(
+                f"GitHub refused the GraphQL query for {what}: {said}", hint="Check the arguments."
+            )
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise _shape_error(data, f"GraphQL {what}", "an object")
+        limit = data.get("rateLimit")
+        if isinstance(limit, dict):
+            log.debug("graphql cost", what=what, cost=limit.get("cost"), remaining=limit.get("remaining"))
+        return data
 
     async def get(self, path: str, **params: Any) -> dict[str, Any]:
         """GET one resource (a JSON object); return it."""
@@ -569,6 +612,10 @@ def _rate_limit_wait(status: int, message: str, headers: Mapping[str, str]) -> f
     if status == 429 or "rate limit" in message.lower():
         return 60.0  # GitHub's documented fallback for secondary limits
     return None
+
+
+_GRAPHQL_READ = "/graphql"
+"""The path `request` maps to the API's GraphQL endpoint, retried like a GET (every query here reads)."""
 
 
 def _retry_hint(wait: float | None) -> str:

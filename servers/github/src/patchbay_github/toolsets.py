@@ -14,6 +14,7 @@ from patchbay_github import (
     actions,
     code_security,
     context,
+    discussions,
     issues,
     notifications,
     pull_requests,
@@ -36,6 +37,7 @@ TOOLSETS: dict[str, Toolset] = {
         releases.tools,
         notifications.tools,
         code_security.tools,
+        discussions.tools,
     )
 }
 DEFAULT_TOOLSETS = ("context", "repos", "issues", "pull_requests", "users")
