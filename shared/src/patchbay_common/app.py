@@ -714,7 +714,7 @@ def _run_preflight(prog: str, settings: S, preflight: Callable[[S], Sequence[str
 
 
 def _bind(prog: str, settings: CommonSettings) -> socket.socket:
-    """The listening socket for the HTTP transports, bound now so a busy port is one clear line."""
+    """The socket for the HTTP transports, bound now so a busy port is one clear line (listened on later)."""
     try:
         infos = socket.getaddrinfo(
             settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -740,8 +740,10 @@ def _bind(prog: str, settings: CommonSettings) -> socket.socket:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        # Bound, not listening: until the server is built and serving (uvicorn's create_server listens),
+        # connections are refused at once, so a proxy tries another replica instead of queueing behind
+        # a start-up that may take seconds. A port another server listens on still fails here.
         listener.bind(address)
-        listener.listen(2048)
     except OSError as exc:
         listener.close()
         if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):

@@ -81,8 +81,7 @@ def listeners(first: socket.socket, count: int) -> list[socket.socket]:
         reuse_port(sibling)
         if first.family == socket.AF_INET6:
             sibling.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sibling.bind((host, port))
-        sibling.listen(2048)
+        sibling.bind((host, port))  # listened on by the worker's server once it is built
         sibling.set_inheritable(False)
         sockets.append(sibling)
     return sockets
