@@ -49,6 +49,9 @@ class Discussions:
     discussions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     remaining: int = 5000
+    owners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Organizations and users by login: `{"kind": "org"|"user", "projects": [ProjectV2 dicts]}`; a
+    project's fields are in `_fields`, its items in `_items`, an item's field values in `_values`."""
 
 
 def _cursor(offset: int) -> str:
@@ -123,6 +126,32 @@ def execute(query: str, variables: dict[str, Any] | None, data: Discussions) -> 
     def categories(repo: dict[str, Any], info: Any, **args: Any) -> dict[str, Any]:
         return _connection(data.categories.get(repo["_key"], []), args)
 
+    def owner(kind: str) -> Any:
+        label = "Organization" if kind == "org" else "User"
+
+        def resolve(_: Any, info: Any, login: str) -> dict[str, Any] | None:
+            found = data.owners.get(login)
+            if found is None or found.get("kind") != kind:
+                raise GraphQLError(f"Could not resolve to an {label} with the login of '{login}'.")
+            return found
+
+        return resolve
+
+    def projects(parent: dict[str, Any], info: Any, **args: Any) -> dict[str, Any]:
+        items = parent.get("projects", [])
+        if args.get("query"):
+            items = [p for p in items if str(args["query"]).lower() in p["title"].lower()]
+        return _connection(items, args)
+
+    def project(parent: dict[str, Any], info: Any, number: int) -> dict[str, Any] | None:
+        found = [p for p in parent.get("projects", []) if p.get("number") == number]
+        if not found:
+            raise GraphQLError(f"Could not resolve to a ProjectV2 with the number {number}.")
+        return found[0]
+
+    def listed(key: str) -> Any:
+        return lambda parent, info, **args: _connection(parent.get(key) or [], args)
+
     def rate_limit(_: Any, info: Any, **__: Any) -> dict[str, Any]:
         data.remaining -= 1
         return {
@@ -143,6 +172,15 @@ def execute(query: str, variables: dict[str, Any] | None, data: Discussions) -> 
         ("Repository", "discussionCategories"): categories,
         ("Discussion", "comments"): comments,
         ("DiscussionComment", "replies"): comments,
+        ("Query", "organization"): owner("org"),
+        ("Query", "user"): owner("user"),
+        ("Organization", "projectsV2"): projects,
+        ("User", "projectsV2"): projects,
+        ("Organization", "projectV2"): project,
+        ("User", "projectV2"): project,
+        ("ProjectV2", "fields"): listed("_fields"),
+        ("ProjectV2", "items"): listed("_items"),
+        ("ProjectV2Item", "fieldValues"): listed("_values"),
     }
 
     def field_resolver(source: Any, info: Any, **args: Any) -> Any:

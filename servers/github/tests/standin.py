@@ -78,9 +78,59 @@ def _graphql_data() -> Any:
         }
         for n in range(1, 8)
     ]
+    status = {
+        "__typename": "ProjectV2SingleSelectField",
+        "id": "PVTSSF_1",
+        "name": "Status",
+        "dataType": "SINGLE_SELECT",
+        "options": [{"name": "Todo"}, {"name": "Done"}],
+    }
+    notes = {"__typename": "ProjectV2Field", "id": "PVTF_2", "name": "Notes", "dataType": "TEXT"}
+    items = [
+        {
+            "id": f"PVTI_{n}",
+            "type": "ISSUE" if n % 2 else "DRAFT_ISSUE",
+            "isArchived": False,
+            "content": (
+                {
+                    "__typename": "Issue",
+                    "number": n,
+                    "title": f"Issue {n}",
+                    "state": "OPEN",
+                    "url": f"https://github.com/octo-org/app/issues/{n}",
+                    "repository": {"nameWithOwner": "octo-org/app"},
+                }
+                if n % 2
+                else {"__typename": "DraftIssue", "title": f"Draft {n}"}
+            ),
+            "_values": [
+                {"__typename": "ProjectV2ItemFieldSingleSelectValue", "name": "Todo", "field": status},
+                {"__typename": "ProjectV2ItemFieldTextValue", "text": f"note {n}", "field": notes},
+            ],
+        }
+        for n in range(1, 6)
+    ]
+    roadmap = {
+        "number": 1,
+        "title": "Roadmap",
+        "shortDescription": "What ships when",
+        "readme": "Read me.",
+        "url": "https://github.com/orgs/octo-org/projects/1",
+        "closed": False,
+        "public": True,
+        "createdAt": "2024-01-01T00:00:00Z",
+        "updatedAt": "2024-03-01T00:00:00Z",
+        "_fields": [status, notes],
+        "_items": items,
+    }
+    backlog = {**roadmap, "number": 2, "title": "Backlog", "_items": [], "readme": None}
     return graphql_standin.Discussions(
         discussions={"octocat/Hello-World": discussions},
         categories={"octocat/Hello-World": [category, general]},
+        owners={
+            "octo-org": {"kind": "org", "projects": [roadmap, backlog]},
+            "octocat": {"kind": "user", "projects": []},
+        },
     )
 
 

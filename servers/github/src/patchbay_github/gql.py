@@ -19,7 +19,15 @@ from patchbay_github.api import Api, check_owner, check_repo
 from patchbay_github.ops import Ops
 from patchbay_github.trim import Trimmer
 
-__all__ = ["get_discussion", "get_discussion_comments", "list_discussion_categories", "list_discussions"]
+__all__ = [
+    "get_discussion",
+    "get_discussion_comments",
+    "get_project",
+    "list_discussion_categories",
+    "list_discussions",
+    "list_project_items",
+    "list_projects",
+]
 
 _RATE = "rateLimit { cost remaining resetAt }"
 _PAGE = "pageInfo { hasNextPage endCursor } totalCount"
@@ -229,3 +237,167 @@ async def list_discussion_categories(api: Api, owner: str, repo: str) -> dict[st
         if isinstance(c, dict)
     ]
     return {"categories": items, "total_count": connection.get("totalCount")}
+
+
+# --- projects (Projects v2) -------------------------------------------------------------------------------
+
+OWNER_FIELDS = {"org": "organization", "user": "user"}
+"""The root field for each owner type (fixed text: nothing the model gives is spliced into a query)."""
+
+_FIELD_NAME = "field { ... on ProjectV2FieldCommon { name } }"
+
+PROJECTS = """query($login: String!, $first: Int!, $after: String, $query: String) {
+  %(owner)s(login: $login) {
+    projectsV2(first: $first, after: $after, query: $query) {
+      nodes { number title shortDescription url closed public updatedAt items(first: 1) { totalCount } }
+      pageInfo { hasNextPage endCursor } totalCount
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}"""
+
+PROJECT = """query($login: String!, $number: Int!) {
+  %(owner)s(login: $login) {
+    projectV2(number: $number) {
+      number title shortDescription readme url closed public createdAt updatedAt
+      items(first: 1) { totalCount }
+      fields(first: 50) {
+        nodes {
+          ... on ProjectV2FieldCommon { id name dataType }
+          ... on ProjectV2SingleSelectField { options { name } }
+        }
+        totalCount
+      }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}"""
+
+ITEMS = """query($login: String!, $number: Int!, $first: Int!, $after: String) {
+  %(owner)s(login: $login) {
+    projectV2(number: $number) {
+      items(first: $first, after: $after) {
+        nodes {
+          id type isArchived
+          content {
+            ... on Issue { number title issueState: state url repository { nameWithOwner } }
+            ... on PullRequest { number title pullState: state url repository { nameWithOwner } }
+            ... on DraftIssue { title }
+          }
+          fieldValues(first: 20) {
+            nodes {
+              ... on ProjectV2ItemFieldTextValue { text %(field)s }
+              ... on ProjectV2ItemFieldSingleSelectValue { name %(field)s }
+              ... on ProjectV2ItemFieldNumberValue { number %(field)s }
+              ... on ProjectV2ItemFieldDateValue { date %(field)s }
+            }
+          }
+        }
+        pageInfo { hasNextPage endCursor } totalCount
+      }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}"""
+
+
+def _owner(data: dict[str, Any], owner_type: str, login: str) -> dict[str, Any]:
+    found = data.get(OWNER_FIELDS[owner_type])
+    if not isinstance(found, dict):
+        kind = "organization" if owner_type == "org" else "user"
+        raise UserError(f"GitHub found no {kind} {login}.", hint="Check owner and owner_type (org or user).")
+    return found
+
+
+def _project(data: dict[str, Any], owner_type: str, login: str, number: int) -> dict[str, Any]:
+    found = _owner(data, owner_type, login).get("projectV2")
+    if not isinstance(found, dict):
+        raise UserError(f"GitHub found no project #{number} of {login}.", hint="list_projects lists them.")
+    return found
+
+
+def _project_summary(p: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "number": p.get("number"),
+        "title": p.get("title"),
+        "description": p.get("shortDescription") or None,
+        "closed": p.get("closed") or None,
+        "public": p.get("public"),
+        "items": (p.get("items") or {}).get("totalCount"),
+        "updated_at": p.get("updatedAt"),
+        "url": p.get("url"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+async def list_projects(
+    api: Api, owner: str, owner_type: str, *, query: str | None, page_token: str | None, per_page: int
+) -> dict[str, Any]:
+    """One page of an organization's or user's projects (Projects v2)."""
+    check_owner(owner)
+    listing = f"projects {owner_type} {owner} {query or ''}".lower()
+    variables = {"login": owner, "first": per_page, "after": _after(page_token, listing), "query": query}
+    text = PROJECTS % {"owner": OWNER_FIELDS[owner_type]}
+    data = await api.graphql(text, variables, f"projects of {owner}")
+    connection = _owner(data, owner_type, owner).get("projectsV2") or {}
+    items = [_project_summary(p) for p in connection.get("nodes") or [] if isinstance(p, dict)]
+    return {"projects": items, "total_count": connection.get("totalCount"), **_next(connection, listing)}
+
+
+async def get_project(ops: Ops, api: Api, owner: str, owner_type: str, number: int) -> dict[str, Any]:
+    """One project with its readme (cut at the content window) and its fields with their options."""
+    check_owner(owner)
+    text = PROJECT % {"owner": OWNER_FIELDS[owner_type]}
+    data = await api.graphql(text, {"login": owner, "number": number}, f"project #{number} of {owner}")
+    p = _project(data, owner_type, owner, number)
+    fields = []
+    for f in (p.get("fields") or {}).get("nodes") or []:
+        if isinstance(f, dict) and f.get("name"):
+            options = [o.get("name") for o in f.get("options") or [] if isinstance(o, dict)]
+            item = {"id": f.get("id"), "name": f.get("name"), "type": f.get("dataType"), "options": options}
+            fields.append({k: v for k, v in item.items() if v})
+    out = _project_summary(p)
+    out.update(
+        created_at=p.get("createdAt"),
+        readme=Trimmer(ops.window).body({"body": p.get("readme")}) or None,
+        fields=fields,
+    )
+    return {k: v for k, v in out.items() if v is not None}
+
+
+async def list_project_items(
+    api: Api, owner: str, owner_type: str, number: int, *, page_token: str | None, per_page: int
+) -> dict[str, Any]:
+    """One page of a project's items: the issue, pull request or draft, and its field values."""
+    check_owner(owner)
+    listing = f"project items {owner_type} {owner} {number}".lower()
+    variables = {"login": owner, "number": number, "first": per_page, "after": _after(page_token, listing)}
+    text = ITEMS % {"owner": OWNER_FIELDS[owner_type], "field": _FIELD_NAME}
+    data = await api.graphql(text, variables, f"items of project #{number} of {owner}")
+    connection = _project(data, owner_type, owner, number).get("items") or {}
+    items = []
+    for node in connection.get("nodes") or []:
+        if not isinstance(node, dict):
+            continue
+        raw = node.get("content")
+        content: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        values: dict[str, Any] = {}
+        for v in (node.get("fieldValues") or {}).get("nodes") or []:
+            if not isinstance(v, dict) or not isinstance(v.get("field"), dict):
+                continue
+            value = next((v[k] for k in ("text", "name", "number", "date") if v.get(k) is not None), None)
+            if v["field"].get("name") and value is not None:
+                values[str(v["field"]["name"])] = value
+        item = {
+            "id": node.get("id"),
+            "type": node.get("type"),
+            "archived": node.get("isArchived") or None,
+            "repository": (content.get("repository") or {}).get("nameWithOwner"),
+            "number": content.get("number"),
+            "title": content.get("title"),
+            "state": content.get("issueState") or content.get("pullState"),
+            "url": content.get("url"),
+            "fields": values or None,
+        }
+        items.append({k: v for k, v in item.items() if v is not None})
+    return {"items": items, "total_count": connection.get("totalCount"), **_next(connection, listing)}

@@ -17,6 +17,7 @@ from patchbay_github import (
     discussions,
     issues,
     notifications,
+    projects,
     pull_requests,
     releases,
     repos,
@@ -38,6 +39,7 @@ TOOLSETS: dict[str, Toolset] = {
         notifications.tools,
         code_security.tools,
         discussions.tools,
+        projects.tools,
     )
 }
 DEFAULT_TOOLSETS = ("context", "repos", "issues", "pull_requests", "users")
