@@ -3,10 +3,13 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: setup demo run test lint format bench stress lock
+.PHONY: setup setup-long demo run test lint format bench stress lock
 
 setup:  ## install uv, the workspace, and the real components the tests use (idempotent)
 	@./scripts/setup.sh
+
+setup-long:  ## setup, plus what only bench and stress use (wrk, buildah, podman, debootstrap)
+	@PATCHBAY_SETUP_LONG=1 ./scripts/setup.sh
 
 demo: setup  ## run a real MCP client against the zero-configuration servers and print what it did
 	@$(UV) run --frozen python scripts/demo.py
@@ -27,10 +30,10 @@ format:
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: setup  ## every side-by-side benchmark against the official servers; writes bench/REPORT.md (long)
+bench: setup-long  ## every side-by-side benchmark against the official servers; writes bench/REPORT.md (long)
 	@$(UV) run --frozen python bench/report.py $(BENCH_ARGS)
 
-stress: setup  ## load (minutes), two replicas behind nginx, faults, the image built and run; not part of `make test` (long)
+stress: setup-long  ## load (minutes), two replicas behind nginx, faults, the image built and run; not part of `make test` (long)
 	@for s in bench/stress_load.py bench/stress_replicas.py bench/stress_faults.py; do echo "== $$s"; $(UV) run --frozen python $$s $(STRESS_ARGS) || exit 1; done
 	@echo "== tests/test_image.py (buildah build, podman run)"; $(UV) run --frozen pytest -m image tests/test_image.py -q -s
 

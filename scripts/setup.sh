@@ -10,10 +10,12 @@
 #   node >= 20, npm         apt-get install nodejs npm           (client-side checks use the official npm tools)
 #   nginx                   apt-get install nginx                (tests/test_replicas.py: TLS, rate limit, replicas)
 #   buildah podman runc     apt-get install buildah podman runc debootstrap  (the image: make stress builds
-#     debootstrap                                                  and runs deploy/Dockerfile, tests/test_image.py)
+#     debootstrap                                                  and runs deploy/Dockerfile, tests/test_image.py;
+#                                                                  only with PATCHBAY_SETUP_LONG=1, as make stress/bench set)
 #   prometheus              apt-get install prometheus           (the telemetry tests scrape a server with it)
 #   tinyproxy, microsocks   apt-get install tinyproxy microsocks (a real HTTP proxy and SOCKS5 server for the proxy tests)
-#   wrk                     apt-get install wrk                  (the HTTP load generator of bench/http_vs_official.py)
+#   wrk                     apt-get install wrk                  (the HTTP load generator of bench/http_vs_official.py;
+#                                                                  only with PATCHBAY_SETUP_LONG=1)
 #   openssl                 apt-get install openssl              (a test TLS origin's certificate, proxy tests)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
@@ -173,13 +175,18 @@ components=(
   "tinyproxy|tinyproxy|check_tinyproxy"
   "microsocks|microsocks|check_microsocks"
   "openssl|openssl|check_openssl"
-  "wrk|wrk|check_wrk"
   "nginx|nginx|check_nginx"
-  "buildah|buildah|check_buildah"
-  "podman|podman|check_podman"
-  "runc|runc|check_runc"
-  "debootstrap|debootstrap|check_debootstrap"
 )
+# Only `make bench` and `make stress` use these (PATCHBAY_SETUP_LONG=1): `make test` does not install them.
+if [ "${PATCHBAY_SETUP_LONG:-0}" = 1 ]; then
+  components+=(
+    "wrk|wrk|check_wrk"
+    "buildah|buildah|check_buildah"
+    "podman|podman|check_podman"
+    "runc|runc|check_runc"
+    "debootstrap|debootstrap|check_debootstrap"
+  )
+fi
 
 declare -A found=() problem=()
 node_too_old() {
