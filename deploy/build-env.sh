@@ -16,5 +16,10 @@ if [ ! -f "$root/servers/$server/pyproject.toml" ]; then
 fi
 
 cd "$root"
+# PATCHBAY_EXTRAS: the server's optional extras, space-separated (e.g. "otel"); uv sync is exact, so the
+# same extras as the dependency layer's, or that layer's packages would be removed again.
+extras=""
+for extra in ${PATCHBAY_EXTRAS:-}; do extras="$extras --extra $extra"; done
+# shellcheck disable=SC2086  # one word per extra flag
 UV_PROJECT_ENVIRONMENT="$target" uv sync --frozen --no-default-groups --no-editable --compile-bytecode \
-  --package "patchbay-$server" --quiet
+  --package "patchbay-$server" $extras --quiet
