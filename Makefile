@@ -19,7 +19,7 @@ run: setup  ## run one server over stdio: make run SERVER=filesystem ARGS="--hel
 
 test: setup  ## lint and type checks, then every test against real components
 	@$(MAKE) --no-print-directory lint
-	@$(UV) run --frozen pytest -m "not image" $(PYTEST_ARGS)
+	@$(UV) run --frozen pytest -n 2 -m "not image and not slow" $(PYTEST_ARGS)
 
 lint:  ## ruff (lint + format check) and mypy (strict on shared/, clean on every server)
 	@$(UV) run --frozen ruff check .
@@ -33,8 +33,9 @@ format:
 bench: setup-long  ## every side-by-side benchmark against the official servers; writes bench/REPORT.md (long)
 	@$(UV) run --frozen python bench/report.py $(BENCH_ARGS)
 
-stress: setup-long  ## load (minutes), two replicas behind nginx, faults, the image built and run; not part of `make test` (long)
+stress: setup-long  ## load (minutes), two replicas behind nginx, faults, the slow tests, the image built and run; not part of `make test` (long)
 	@for s in bench/stress_load.py bench/stress_replicas.py bench/stress_faults.py; do echo "== $$s"; $(UV) run --frozen python $$s $(STRESS_ARGS) || exit 1; done
+	@echo "== the slow tests (packages and fresh venvs, the template, fuzzing, pathological and heavy inputs)"; $(UV) run --frozen pytest -n 2 -m slow -q
 	@echo "== tests/test_image.py (buildah build, podman run)"; $(UV) run --frozen pytest -m image tests/test_image.py -q -s
 
 lock:

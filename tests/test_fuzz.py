@@ -35,6 +35,8 @@ from mcp_types import CallToolResult
 from patchbay_common.testing.clients import Launch, connect
 from registry import SPECS, ServerSpec, TestEnv, spec_id
 
+pytestmark = pytest.mark.slow  # make stress, not make test
+
 TOOL_TIMEOUT = 4.0  # the server's own deadline for one call (--tool-timeout)
 MARGIN = 6.0  # what a call may take beyond it before it counts as a hang
 VALID_EXAMPLES = 8

@@ -266,6 +266,13 @@ RETRYABLE = ("retry in a second",)  # nginx's 503/429 JSON-RPC error bodies
 SESSION_GONE = ("Session terminated", "Session not found", "reconnection attempts were exhausted")
 
 
+def describe(exc: BaseException) -> str:
+    """What went wrong, as one line: an exception group (the SDK's task groups) by the errors it holds."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def writer(front: Front, era: str, keys: list[str], outcome: Outcome, *, stop_at: float) -> None:
     """Write each key once (INSERT OR IGNORE: safe to repeat), retrying on clean errors; stop at `stop_at`."""
     pending = list(keys)
@@ -284,7 +291,7 @@ async def writer(front: Front, era: str, keys: list[str], outcome: Outcome, *, s
                                 },
                             )
                     except Exception as exc:
-                        text = f"{type(exc).__name__}: {exc}"
+                        text = describe(exc)
                         if any(s in text for s in SESSION_GONE):
                             outcome.new_sessions += 1
                             break  # a new session, then the same key again
@@ -302,10 +309,9 @@ async def writer(front: Front, era: str, keys: list[str], outcome: Outcome, *, s
                         continue
                     outcome.written.add(pending.pop(0))
         except Exception as exc:
-            text = f"{type(exc).__name__}: {exc}"
-            (outcome.retried if any(s in text for s in RETRYABLE) else outcome.unclean).append(
-                "open: " + text
-            )
+            text = describe(exc)
+            clean = any(s in text for s in (*RETRYABLE, *SESSION_GONE))
+            (outcome.retried if clean else outcome.unclean).append("open: " + text)
             await asyncio.sleep(0.2)
 
 
@@ -418,7 +424,7 @@ async def slow_call(client: Client) -> str:
     except TimeoutError:
         return "HANG: no answer within 20 s"
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return describe(exc)
     return f"result: {result.content[0].text if result.content else ''}"  # type: ignore[union-attr]
 
 

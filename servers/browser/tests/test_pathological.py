@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, TextContent
 
 from patchbay_common.testing.clients import connect
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # make stress, not make test
 
 PROMPT_SECONDS = 0.3  # the median small call while a heavy one runs; a frozen server takes seconds
 WORST_SECONDS = 1.0  # any one small call (the machine is shared and noisy)

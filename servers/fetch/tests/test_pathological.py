@@ -18,7 +18,7 @@ from mcp_types import CallToolResult, TextContent
 from patchbay_common.testing.clients import Launch, connect, http_server
 from patchbay_fetch.server import Settings, build
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # make stress, not make test
 
 PROMPT_SECONDS = 0.3
 """How long a small call typically (the median) takes while a heavy one runs; a frozen server takes

@@ -12,7 +12,7 @@ from redis_load import fill, fill_zset, pinging, python_memory, while_running
 from patchbay_common.testing.clients import connect
 from patchbay_common.testing.results import text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # make stress, not make test
 
 MB = 1_000_000
 DEADLINE = 10.0
