@@ -149,7 +149,9 @@ async def test_a_large_read_reports_bytes(era: Era, allowed: Path, monkeypatch: 
         )
     assert not result.is_error and text(result).startswith("y")
     assert seen and all(total == big.stat().st_size for _, total in seen), seen
-    assert seen[0][0] >= 3_000_000
+    # During the pause after half the file, a tick reports those bytes (on a loaded machine an earlier tick
+    # may come before the first read ends, at 0).
+    assert max(v for v, _ in seen) >= 3_000_000, seen
     assert [v for v, _ in seen] == sorted(v for v, _ in seen)
 
 
