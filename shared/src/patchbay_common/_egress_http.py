@@ -28,12 +28,28 @@ from patchbay_common.egress import (
 __all__ = ["GuardedTransport", "proxied_client"]
 
 
-class _GuardedBackend(httpcore2.AsyncNetworkBackend):
+class _Backend(httpcore2.AsyncNetworkBackend):
+    """What both guarded backends share: TCP dialled by anyio, no Unix sockets."""
+
+    _dial = httpcore2.AnyIOBackend()
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class _GuardedBackend(_Backend):
     """A network backend that resolves, checks, and dials the checked address, for every connection."""
 
     def __init__(self, policy: EgressPolicy) -> None:
         self._policy = policy
-        self._dial = httpcore2.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -61,19 +77,8 @@ class _GuardedBackend(httpcore2.AsyncNetworkBackend):
         assert last is not None
         raise last
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
 
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
-class _SocksBackend(httpcore2.AsyncNetworkBackend):
+class _SocksBackend(_Backend):
     """A network backend whose every connection is a SOCKS5 tunnel through one proxy.
 
     The pool above it sees an ordinary connection to the origin, so TLS verifies the origin's name. With
@@ -85,7 +90,6 @@ class _SocksBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self, route: ProxyRoute, policy: EgressPolicy | None) -> None:
         self._route = route
         self._policy = policy
-        self._dial = httpcore2.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -124,17 +128,6 @@ class _SocksBackend(httpcore2.AsyncNetworkBackend):
                 continue
             return stream
         raise httpcore2.ProxyError(str(last))
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - the signature httpcore2 calls
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        raise EgressDenied("Unix sockets are not reachable through the egress guard.")
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
 
 
 def _sender(stream: httpcore2.AsyncNetworkStream, timeout: float | None) -> Any:
