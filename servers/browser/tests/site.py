@@ -62,7 +62,8 @@ DIALOGS = """<!doctype html><title>Dialogs</title>
 
 TABS = """<!doctype html><title>Tabs</title>
 <a href="/two" target="_blank">Open in new tab</a>
-<button onclick="window.open('/dialogs')">Pop up</button>"""
+<button onclick="window.open('/dialogs')">Pop up</button>
+<button onclick="setTimeout(() => window.open('/two'), 600)">Pop up late</button>"""
 
 DOWNLOAD = """<!doctype html><title>Download</title><a href="/file.csv">Get the CSV</a>
 <a href="/file.csv?name=../../etc/evil.sh">Get a badly named file</a>"""

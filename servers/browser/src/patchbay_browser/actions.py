@@ -462,7 +462,6 @@ def _dialog_note(tab: Tab, prefix: str) -> Reply:
 async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doing: str) -> Reply:
     """Run an action on `tab` and report what changed: URL, title, tabs, dialog, downloads, refusals."""
     before_url = tab.page.url
-    before_tabs = len(session.tabs)
     before_downloads = len(session.downloads)
     since = time.monotonic()
 
@@ -492,9 +491,12 @@ async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doi
         url, title = await _state(tab)
         lines.append(f"The page is now {short(url, URL_CHARS)}.")
         lines.append(f"Title: {short(title, TITLE_CHARS)}")
-    if len(session.tabs) > before_tabs:
-        ours.append("A new tab opened and is selected (list_tabs shows all).")
+    if session.unreported_tabs and session.tabs:
+        # A popup slower than the settle time is told by the next action's reply rather than lost.
+        opened = "A new tab opened" if session.unreported_tabs == 1 else f"{session.unreported_tabs} new tabs opened"
+        ours.append(f"{opened}; the newest is selected (list_tabs shows all).")
         lines.append(f"New tab: {short(session.tab.page.url, URL_CHARS)}")
+        session.unreported_tabs = 0
     if len(session.downloads) > before_downloads:
         started = session.downloads[before_downloads:]
         for record in started[:_MAX_DOWNLOAD_LINES]:

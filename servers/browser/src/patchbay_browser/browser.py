@@ -230,6 +230,10 @@ class Session:
     downloads: list[DownloadRecord] = field(default_factory=list)
     screenshots: OrderedDict[str, tuple[bytes, str]] = field(default_factory=OrderedDict)
     tab_opened: asyncio.Event = field(default_factory=asyncio.Event)
+    unreported_tabs: int = 0
+    """Tabs the pages opened (popups) that no action's reply has mentioned yet; a late one is told next time."""
+    _opening: int = 0
+    """Tabs of our own being opened now: the context's page event for them is not a popup."""
     closed: bool = False
     calls: int = 0
     """Tool calls using this session now (it is not closed for idleness or count while one runs)."""
@@ -248,13 +252,26 @@ class Session:
     async def ensure_tab(self) -> Tab:
         """The selected tab, opening a blank one first when none is open."""
         if not self.tabs:
-            page = await self.context.new_page()
-            self.tab_for(page)
+            await self.open_tab()
         return self.tab
+
+    async def open_tab(self) -> Tab:
+        """Open a blank tab of our own (not a popup) and select it."""
+        self._opening += 1
+        try:
+            page = await self.context.new_page()
+        finally:
+            self._opening -= 1
+        tab = self.tab_for(page)
+        self.current = self.tabs.index(tab)
+        return tab
 
     def adopt(self, page: Page) -> None:
         """Take a page the context opened (a popup, a target=_blank link) as a new selected tab."""
+        known = any(tab.page is page for tab in self.tabs)
         self.tab_for(page)
+        if not known and not self._opening:
+            self.unreported_tabs += 1
 
     def tab_for(self, page: Page) -> Tab:
         """The tab showing `page`, made (and selected) if it is new."""

@@ -36,9 +36,7 @@ async def new_tab(
     if url:
         await deps.browser.check_url(url)
     async with deps.session(ctx) as session:
-        page = await session.context.new_page()
-        tab = session.tab_for(page)
-        session.current = session.tabs.index(tab)
+        tab = await session.open_tab()
         opened = await actions.navigate(session, tab, url, "load") if url else Reply("")
         listing = await actions.tabs_text(session, deps.room(TABS, len(opened.content) + len(opened.note)))
         return Reply(
