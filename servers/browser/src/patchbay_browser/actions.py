@@ -493,7 +493,8 @@ async def act(session: Session, tab: Tab, action: Awaitable[Any], done: str, doi
         lines.append(f"Title: {short(title, TITLE_CHARS)}")
     if session.unreported_tabs and session.tabs:
         # A popup slower than the settle time is told by the next action's reply rather than lost.
-        opened = "A new tab opened" if session.unreported_tabs == 1 else f"{session.unreported_tabs} new tabs opened"
+        count = session.unreported_tabs
+        opened = "A new tab opened" if count == 1 else f"{count} new tabs opened"
         ours.append(f"{opened}; the newest is selected (list_tabs shows all).")
         lines.append(f"New tab: {short(session.tab.page.url, URL_CHARS)}")
         session.unreported_tabs = 0

@@ -231,7 +231,7 @@ class Session:
     screenshots: OrderedDict[str, tuple[bytes, str]] = field(default_factory=OrderedDict)
     tab_opened: asyncio.Event = field(default_factory=asyncio.Event)
     unreported_tabs: int = 0
-    """Tabs the pages opened (popups) that no action's reply has mentioned yet; a late one is told next time."""
+    """Popups no action's reply has mentioned yet: one slower than the settle time is told next time."""
     _opening: int = 0
     """Tabs of our own being opened now: the context's page event for them is not a popup."""
     closed: bool = False
