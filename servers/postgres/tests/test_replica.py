@@ -119,11 +119,12 @@ def test_a_replica_for_an_unknown_database_is_refused(pgdb: pg_helpers.TestDb) -
         build(settings)
 
 
-async def test_without_a_replica_status_says_so(pgdb: pg_helpers.TestDb) -> None:
+async def test_without_a_replica_the_status_tool_is_not_listed(pgdb: pg_helpers.TestDb) -> None:
     async with connect(build(Settings(_cli_parse_args=["--dsn", pgdb.superuser_dsn]))) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
         status = await client.call_tool("replica_status", {})
-    assert status.structured_content["replica"] is None
-    assert "has no replica" in text(status)
+    assert "replica_status" not in names and "query" in names
+    assert status.is_error and "replica_status" in text(status)
 
 
 async def test_explain_analyze_runs_on_the_primary(pgdb: pg_helpers.TestDb, replica: PostgresReplica) -> None:

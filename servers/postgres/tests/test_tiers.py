@@ -35,8 +35,7 @@ async def test_read_tier_lists_no_write_tool_and_true_annotations(pgdb) -> None:
         "top_queries",
         "db_health",
         "suggest_indexes",
-        "replica_status",
-    }
+    }  # replica_status only with a --replica-dsn (test_replica.py)
     for tool in tools.values():
         assert tool.annotations.read_only_hint is True
         assert tool.annotations.destructive_hint is False

@@ -184,9 +184,15 @@ def build(settings: Settings) -> PatchbayServer:
         limits=limits_for(settings),
         max_chars=settings.max_output_chars,
     )
+    has_replica = any(db.replica is not None for db in databases.by_name.values())
     for toolset in (queries.tools, schema.tools, health.tools):
         mcp.add_toolset(
-            toolset, deps, access=granted(settings.access), allow_unconfirmed=settings.allow_destructive
+            toolset,
+            deps,
+            access=granted(settings.access),
+            # replica_status is listed only where a --replica-dsn gives it something to report
+            only=lambda spec: has_replica or spec.name != "replica_status",
+            allow_unconfirmed=settings.allow_destructive,
         )
 
     subs = mcp.subscriptions(
