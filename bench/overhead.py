@@ -24,6 +24,7 @@ from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import percentile, table, time_async
@@ -70,8 +71,10 @@ async def measure(rounds: int, calls: int, otel: bool = False) -> dict[str, list
         )
     with log.open("w") as errlog:
         async with contextlib.AsyncExitStack() as stack:
-            clients = {
-                name: await stack.enter_async_context(Client(params, mode="legacy"))
+            clients = {  # the servers' stderr (the log lines) to the file, as the docstring says
+                name: await stack.enter_async_context(
+                    Client(stdio_client(params, errlog=errlog), mode="legacy")
+                )
                 for name, params in servers.items()
             }
             for _ in range(rounds):
@@ -81,7 +84,7 @@ async def measure(rounds: int, calls: int, otel: bool = False) -> dict[str, list
                         return await client.call_tool("echo", {"text": "hello"})
 
                     samples[name] += await time_async(call, calls, warmup=20)
-    del errlog
+    print(f"server stderr: {log} ({len(log.read_text().splitlines())} lines)")
     return samples
 
 

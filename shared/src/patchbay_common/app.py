@@ -13,13 +13,15 @@ and runs stdio, SSE or streamable HTTP with Host/Origin checks on every bind, op
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 import logging
+import math
 import os
+import random
 import re
-import secrets
 import signal
 import sys
 import threading
@@ -63,7 +65,7 @@ from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
 from patchbay_common.events import event_store
 from patchbay_common.limits import set_cursor_scope
-from patchbay_common.logs import configure_logging, get_logger, log_call, structlog, summarize_arguments
+from patchbay_common.logs import configure_logging, get_logger, log_call, structlog
 from patchbay_common.results import (
     Reply,
     cap_error,
@@ -125,6 +127,7 @@ class PatchbayServer(MCPServer[Any]):
         self.client_roots_cache = ClientRootsCache()
         self.calls_in_flight = 0  # read by the HTTP shutdown, which lets these finish first
         self.tool_specs: dict[str, ToolSpec] = {}
+        self._deadlines: _Deadlines | None = None
         self.client_log = notify.install(self)  # declares logging; honours logging/setLevel
         self._completions: Completions | None = None
         self._untrusted_resources: set[str] = set()
@@ -369,7 +372,8 @@ class PatchbayServer(MCPServer[Any]):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
         """Run one tool call with a request id, a deadline, the result pipeline and one log line."""
-        call_id = (telemetry.enabled and telemetry.trace_id()) or secrets.token_hex(6)
+        # An id to find the call's log lines by, not a secret: a fast random 48 bits (reseeded after a fork).
+        call_id = (telemetry.enabled and telemetry.trace_id()) or f"{random.getrandbits(48):012x}"
         started = time.perf_counter()
         self.calls_in_flight += 1
         outcome = "ok"
@@ -407,21 +411,32 @@ class PatchbayServer(MCPServer[Any]):
                 telemetry.tool_call_done(name, outcome, failure, chars, cut, arguments)
             log_call(
                 "tool call",
+                arguments,
                 request_id=call_id,
                 tool=name,
                 outcome=outcome,
                 ms=_ms(started),
                 chars=chars,
-                arguments=summarize_arguments(arguments),
             )
 
     async def _run_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None, call_id: str
     ) -> Any:
         timeout = self.patchbay_settings.tool_timeout
+        deadlines = self._deadlines_here()
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
-                return await super().call_tool(name, arguments, context)
+            if deadlines is None:  # not on asyncio: anyio's own timer for this one call
+                scope = anyio.CancelScope(deadline=anyio.current_time() + timeout)
+            else:
+                scope = anyio.CancelScope()
+            with scope:
+                if deadlines is not None:
+                    deadlines.add(scope, deadlines.loop.time() + timeout)
+                try:
+                    return await super().call_tool(name, arguments, context)
+                finally:
+                    if deadlines is not None:
+                        deadlines.pending.pop(scope, None)
             if scope.cancelled_caught:
                 raise TimeoutError
             raise TimeoutError  # pragma: no cover - a cancelled scope is the only way here
@@ -439,6 +454,17 @@ class PatchbayServer(MCPServer[Any]):
                 f"{name} failed with an internal error (request id {call_id}); "
                 "the details are in the server log. Try again or use another tool."
             ) from exc
+
+    def _deadlines_here(self) -> _Deadlines | None:
+        """Deadline keeper of the running asyncio loop; a server may run on several loops in turn."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another anyio backend
+            return None
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = _Deadlines(loop)
+        return deadlines
 
     def _finish(
         self, name: str, result: CallToolResult, *, framed: bool = False
@@ -458,6 +484,48 @@ class PatchbayServer(MCPServer[Any]):
             result = frame_result(result, spec.untrusted)
         capped = cap_result(result, self.max_chars, spec.continuation if spec else None)
         return capped, capped is not result
+
+
+class _Deadlines:
+    """Deadlines of the tool calls in flight on one asyncio loop, watched by one timer instead of one each.
+
+    `anyio.CancelScope(deadline=...)` arms an event-loop timer per call. Here each call registers its scope
+    and deadline; the one timer is re-armed only for a deadline earlier than the one it waits for (with one
+    `--tool-timeout`, hardly ever), and when it fires it cancels every overdue scope as anyio's timer would
+    (`scope.cancel`), then waits for the earliest deadline left. A finished call just leaves the table.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: dict[anyio.CancelScope, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = math.inf
+
+    def add(self, scope: anyio.CancelScope, deadline: float) -> None:
+        """Cancel `scope` at `deadline` (loop time) unless the call has left the table by then."""
+        self.pending[scope] = deadline
+        if deadline < self._armed_for:
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._armed_for = when
+        self._timer = self.loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._armed_for = math.inf
+        now = self.loop.time()
+        earliest = math.inf
+        for scope, deadline in list(self.pending.items()):
+            if deadline <= now:
+                del self.pending[scope]
+                scope.cancel("deadline exceeded")
+            else:
+                earliest = min(earliest, deadline)
+        if earliest < math.inf:
+            self._arm(earliest)
 
 
 def close_after_last_connection(

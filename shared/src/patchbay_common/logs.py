@@ -6,14 +6,16 @@ JSON lines when stderr is not a terminal, readable columns when it is.
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic_core import to_json
 
+from patchbay_common import errors
 from patchbay_common.errors import redact
 
 __all__ = ["LogFormat", "configure_logging", "get_logger", "log_call", "summarize_arguments"]
@@ -81,8 +83,9 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    global _json_stream
+    global _json_stream, _json_flush
     _json_stream = sys.stderr if fmt == "json" else None
+    _json_flush = not _writes_each_line(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -111,33 +114,62 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
 
 
 _json_stream: Any = None  # stderr when lines are JSON: the per-call line is written there directly
+_json_flush = False  # whether that stream needs a flush after a line (not when it is line-buffered)
 _call_logger = logging.getLogger("patchbay")
 
 
-def log_call(event: str, **fields: Any) -> None:
+def log_call(event: str, arguments: Mapping[str, Any] | None, **fields: Any) -> None:
     """Write the one line a tool call logs, at INFO, as cheaply as the format allows.
 
-    Every call pays for this line, so when logs are JSON it is rendered here in one `json.dumps` instead of
-    through the processor chain (same keys as every other line); `fields` must already be redacted.
+    Below INFO nothing is formatted, not even the argument summary. When logs are JSON the line is rendered
+    here in one `to_json` instead of through the processor chain (same keys as every other line);
+    `fields` must already be redacted, `arguments` are summarised (and redacted) here.
     """
     if not _call_logger.isEnabledFor(logging.INFO):
         return
+    fields["arguments"] = summarize_arguments(arguments)
     stream = _json_stream
     if stream is None:
         get_logger("patchbay").info(event, **fields)
         return
-    line = {
-        **fields,
-        "event": event,
-        "level": "info",
-        "logger": "patchbay",
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
+    fields["event"] = event
+    fields["level"] = "info"
+    fields["logger"] = "patchbay"
+    fields["timestamp"] = _utc_timestamp()
     try:
-        stream.write(to_json(line, fallback=str).decode() + "\n")
-        stream.flush()
+        stream.write(to_json(fields, fallback=str).decode() + "\n")
+        if _json_flush:
+            stream.flush()
     except (OSError, ValueError):  # stderr closed (the client went away): nothing to log to
         pass
+
+
+def _writes_each_line(stream: Any) -> bool:
+    """Whether a line written to `stream` reaches the file without a `flush()` call.
+
+    So for stderr as Python opens it: line-buffered (since 3.9), or with PYTHONUNBUFFERED / -u written
+    through to the unbuffered file. Anything else (a replaced stream, a capture) is flushed per line.
+    """
+    if getattr(stream, "line_buffering", False):
+        return True
+    return bool(getattr(stream, "write_through", False)) and isinstance(
+        getattr(stream, "buffer", None), io.FileIO
+    )
+
+
+_stamp_second = -1
+_stamp_prefix = ""
+
+
+def _utc_timestamp() -> str:
+    """Now in ISO 8601 UTC with microseconds, as structlog writes it; the part up to the second is cached."""
+    global _stamp_second, _stamp_prefix
+    now = time.time()
+    second = int(now)
+    if second != _stamp_second:
+        _stamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _stamp_second = second
+    return f"{_stamp_prefix}.{int((now - second) * 1e6):06d}Z"
 
 
 def _configure_default() -> None:
@@ -170,8 +202,31 @@ def summarize_arguments(arguments: Mapping[str, Any] | None) -> dict[str, str]:
         raw = repr(value)
         # Redact only what can be shown (plus room for a secret straddling the cut): a 2 MB argument must
         # not hold the event loop for the regexes.
-        text = redact(raw[: _MAX_ARG_CHARS * 4])
+        text = _redact_argument(raw[: _MAX_ARG_CHARS * 4])
         if len(raw) > _MAX_ARG_CHARS:
             text = f"{text[:_MAX_ARG_CHARS]}...(+{len(raw) - _MAX_ARG_CHARS} chars)"
         summary[key] = text
     return summary
+
+
+def _redact_argument(text: str) -> str:
+    """`errors.redact(text)`, without running the credential-shape regexes where none of them can match.
+
+    Every shape in `errors._SHAPES` needs one of ``: = _ -``, the literal ``eyJ`` or one of the words
+    bearer/token/basic (any case) to match, and those checks are a fraction of the regexes' cost on the
+    short strings most arguments are. For non-ASCII text the words could also match through Unicode case
+    folding (``ſ`` for s, ``K`` for k), so it gets the full `redact`. Registered secrets are always replaced.
+    shared/tests/test_logs.py pins `_SHAPES`: a new shape must be covered here before that test passes.
+    """
+    if not _could_hold_shape(text):
+        pattern = errors._secrets_pattern  # the registered-secrets half of `redact`
+        return text if pattern is None else pattern.sub(errors._REDACTED, text)
+    return redact(text)
+
+
+def _could_hold_shape(text: str) -> bool:
+    """False only when no credential shape of `errors._SHAPES` can match anywhere in `text`."""
+    if not text.isascii() or ":" in text or "=" in text or "_" in text or "-" in text or "eyJ" in text:
+        return True
+    lower = text.lower()
+    return "bearer" in lower or "token" in lower or "basic" in lower
