@@ -103,6 +103,11 @@ async def page_reply(
         body = render(page.columns, shown_rows, fmt) if page.columns else "(no columns)"
         return Reply(body, note="\n".join(lines), structured=dict(rows), source=label)
 
+    if not page.more:  # every row is on this page: when the whole answer fits, it needs no cursor at all
+        whole = reply(len(page.rows), False, "")
+        if answer_chars(whole, label) <= max_chars - 64:  # measured as shown; same margin as below
+            await db.drop_result(result, "all its rows were read")
+            return whole
     # The answer holds the rows twice (text and structuredContent) and the layer caps both together. What
     # is not rows (frame, note, cursor twice, the other fields) is measured on an empty page with a cursor;
     # the rows get the rest, measured as the layer shows them (sanitized, as rendered: a table pads rows).
