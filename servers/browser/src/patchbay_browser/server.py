@@ -47,6 +47,11 @@ from patchbay_common.roots import Roots
 from patchbay_common.settings import CommonSettings, settings_config
 from patchbay_common.toolsets import READ
 
+# Playwright's Python side is imported by the first call that launches the browser (100-200 ms); it is
+# imported in the background as soon as a client has connected instead (patchbay_common.warmup), so that call
+# does not wait for it. The browser itself still starts on the first call.
+WARM_IMPORTS = ("playwright.async_api",)
+
 
 class Settings(CommonSettings, EgressSettings):
     """Flags of patchbay-browser: the common ones, the egress guard's, and these."""
@@ -154,7 +159,12 @@ def build(settings: Settings) -> PatchbayServer:
     )
     uploads = Roots(settings.upload_dir) if settings.upload_dir else None
     mcp = PatchbayServer(
-        "patchbay-browser", version=__version__, settings=settings, lifespan=holding(browser), roots=uploads
+        "patchbay-browser",
+        version=__version__,
+        settings=settings,
+        lifespan=holding(browser),
+        roots=uploads,
+        warm_imports=WARM_IMPORTS,
     )
     mcp.browser = browser  # type: ignore[attr-defined]  # tests and forks reach the browser through it
 
