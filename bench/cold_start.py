@@ -4,6 +4,9 @@ For each server: `uv build` its wheel and patchbay-common's, install them into a
 (nothing else from the workspace: no dev tools, no other servers, no optional extras), and start, in turns,
 the server and a one-tool MCPServer run by the same environment's Python (so both load the same SDK from the
 same site-packages). A start is timed from spawn to the `initialize` answer, over stdio, raw JSON-RPC.
+The wheels are installed with their bytecode compiled (as pip does, and as any start after the first finds
+it), and PYTHONDONTWRITEBYTECODE is dropped from the started processes' environment: otherwise every start
+compiles every module from source, which costs more than the imports themselves and hides what they cost.
 
 Two figures per server, both ratios to the minimal server of the same environment:
 
@@ -96,15 +99,15 @@ def build_wheels(names: list[str], out: Path) -> None:
 
 
 def clean_env(name: str, wheels: Path, where: Path) -> Path:
-    """A fresh virtual environment with only patchbay-<name> (and what it depends on) installed."""
+    """A fresh virtual environment with only patchbay-<name> (and what it depends on), bytecode compiled."""
     venv = where / name
     subprocess.run(
         ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True
     )
     python = venv / "bin" / "python"
     subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--python", str(python), "--find-links", str(wheels),
-         f"patchbay-{name}"],
+        ["uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), "--find-links",
+         str(wheels), f"patchbay-{name}"],
         check=True,
     )  # fmt: skip
     return venv
@@ -174,7 +177,11 @@ def main() -> None:
                 root / name if (args.keep and (root / name).exists()) else clean_env(name, wheels, root)
             )
             print(f"  clean environment for patchbay-{name}: {venvs[name]}", file=sys.stderr)
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PATCHBAY_", "VIRTUAL_ENV"))}
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PATCHBAY_", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))
+        }
         commands = {}
         for name in names:
             extra_args, extra_env = START[name]
