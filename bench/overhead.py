@@ -8,7 +8,9 @@ metrics add to a call over the same server with them off.
 
 Both servers run as subprocesses with stderr going to a file (so patchbay writes its JSON log line per call
 at INFO, as in production). Rounds alternate between them so machine noise hits both alike; the figure is
-the difference of the p50s (and their ratio), which is what PatchbayServer adds to every call.
+the difference of the p50s (and their ratio), which is what PatchbayServer adds to every call. On a busy
+machine the round trip's noise is as large as that difference, so the servers' own CPU time per call
+(from /proc, over the timed and warm-up calls of all rounds) is given as well: other processes barely move it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import percentile, table, time_async
 
 ECHO = str(Path(__file__).parent / "transport_echo_server.py")
+# The bare SDK's echo as a coroutine, like patchbay's: the SDK runs a plain `def` tool in a worker thread,
+# a thread hop per call that would be counted against the SDK (transport_echo_server.py --plain has one).
+SDK_ECHO = """
+import sys
+from mcp.server import MCPServer
+mcp = MCPServer("sdk-echo")
+@mcp.tool()
+async def echo(text: str) -> str:
+    \"\"\"Return the text.\"\"\"
+    return text
+mcp.run()
+"""
 
 
 def otlp_sink() -> str:
@@ -50,12 +64,34 @@ def otlp_sink() -> str:
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
-async def measure(rounds: int, calls: int, otel: bool = False) -> dict[str, list[float]]:
+def server_pids() -> dict[str, int]:
+    """This process's echo-server children by name (Linux /proc), to read their CPU time."""
+    pids: dict[str, int] = {}
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in map(int, children.read_text().split()):
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            name = "sdk" if b"--plain" in args else "patchbay+otel" if b"--otel" in args else "patchbay"
+            pids[name] = pid
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    rounds: int, calls: int, otel: bool = False
+) -> tuple[dict[str, list[float]], dict[str, float]]:
     log = Path(tempfile.mkdtemp(prefix="patchbay-overhead-")) / "stderr.log"
     samples: dict[str, list[float]] = {"sdk": [], "patchbay": []}
     quiet = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     servers = {
-        "sdk": StdioServerParameters(command=sys.executable, args=[ECHO, "--plain", "stdio"]),
+        # the same environment for both (without env= the SDK passes only a few variables on)
+        "sdk": StdioServerParameters(
+            command=sys.executable, args=["-c", SDK_ECHO, "--plain"], env={**quiet, "PYTHONUNBUFFERED": "1"}
+        ),
         "patchbay": StdioServerParameters(
             command=sys.executable,
             args=[ECHO, "--log-level", "INFO"],
@@ -77,15 +113,19 @@ async def measure(rounds: int, calls: int, otel: bool = False) -> dict[str, list
                 )
                 for name, params in servers.items()
             }
+            pids = server_pids()
+            cpu = dict.fromkeys(clients, 0.0)
             for _ in range(rounds):
                 for name, client in clients.items():
 
                     async def call(client: Client = client) -> object:
                         return await client.call_tool("echo", {"text": "hello"})
 
+                    began = cpu_seconds(pids[name])
                     samples[name] += await time_async(call, calls, warmup=20)
+                    cpu[name] += cpu_seconds(pids[name]) - began
     print(f"server stderr: {log} ({len(log.read_text().splitlines())} lines)")
-    return samples
+    return samples, {name: spent / (rounds * (calls + 20)) * 1e6 for name, spent in cpu.items()}
 
 
 def main() -> None:
@@ -94,17 +134,19 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--otel", action="store_true", help="also a server with OpenTelemetry on")
     args = parser.parse_args()
-    samples = anyio.run(measure, args.rounds, args.calls, args.otel)
+    samples, cpu = anyio.run(measure, args.rounds, args.calls, args.otel)
     sdk, ours = percentile(samples["sdk"], 50), percentile(samples["patchbay"], 50)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     table(
-        "Per-call overhead over stdio (echo, p50 ms)",
-        ["server", "p50 ms", "p90 ms", "N"],
+        f"Per-call overhead over stdio (echo, p50 ms; load {load})",
+        ["server", "p50 ms", "p90 ms", "N", "server CPU µs/call"],
         [
-            [name, f"{percentile(s, 50):.3f}", f"{percentile(s, 90):.3f}", len(s)]
+            [name, f"{percentile(s, 50):.3f}", f"{percentile(s, 90):.3f}", len(s), f"{cpu[name]:.0f}"]
             for name, s in samples.items()
         ],
     )
     print(f"patchbay adds {ours - sdk:+.3f} ms per call (p50), {ours / sdk:.2f}x the bare SDK")
+    print(f"patchbay's server CPU per call: {cpu['patchbay'] - cpu['sdk']:+.0f} µs over the bare SDK's")
     if "patchbay+otel" in samples:
         on = percentile(samples["patchbay+otel"], 50)
         print(f"OpenTelemetry on adds {on - ours:+.3f} ms per call (p50) over off, {on / ours:.2f}x")
