@@ -17,8 +17,9 @@ Two placements, each with its own server processes:
 
 Every server runs for the whole benchmark; rounds visit every (server, concurrency) pair in turn, so machine
 noise (other jobs) falls on all alike; the figure per pair is the median over rounds of wrk's requests/s
-and its p50 latency. Every answer must be 2xx (wrk counts the others; any is a failure), and each server's
-answer is checked once before timing.
+and its p50 latency, and the server's CPU time per answer (all its processes and threads, from /proc: on a
+shared machine it moves less than requests/s, which other jobs' load takes from). Every answer must be 2xx
+(wrk counts the others; any is a failure), and each server's answer is checked once before timing.
 
     uv run python bench/http_vs_official.py [--rounds 3] [--seconds 5] [--concurrency 1,8,32]
 """
@@ -75,6 +76,7 @@ class Target:
     process: subprocess.Popen[bytes] | None = None
     rps: dict[int, list[float]] = field(default_factory=dict)
     p50: dict[int, list[float]] = field(default_factory=dict)
+    cpu_us: dict[int, list[float]] = field(default_factory=dict)  # server CPU microseconds per answer
 
     @property
     def server_cpus(self) -> str:
@@ -206,6 +208,23 @@ def wrk(target: Target, script: Path, connections: int, seconds: float) -> tuple
     return float(rps.group(1)), float(p50.group(1)) * scale
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and every process under it (workers), threads included (Linux)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        pending += [int(child) for child in children]
+    return total
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -243,9 +262,13 @@ def main() -> None:
             for round_no in range(args.rounds):
                 for connections in levels:
                     for target in servers:
+                        assert target.process is not None
+                        before = cpu_seconds(target.process.pid)
                         rps, p50 = wrk(target, scripts[target.name], connections, args.seconds)
+                        used = cpu_seconds(target.process.pid) - before
                         target.rps.setdefault(connections, []).append(rps)
                         target.p50.setdefault(connections, []).append(p50)
+                        target.cpu_us.setdefault(connections, []).append(used / (rps * args.seconds) * 1e6)
                 loads.append(loadavg())
                 print(f"  round {round_no + 1}/{args.rounds} done, load {loads[-1]}", file=sys.stderr)
         finally:
@@ -264,12 +287,13 @@ def main() -> None:
             rps = med(target.rps[c])
             rows.append([
                 target.placement, target.name, c, f"{rps:.0f}", f"{med(target.p50[c]):.2f}",
+                f"{med(target.cpu_us[c]):.0f}",
                 f"{rps / med(ts.rps[c]):.2f}x", f"{rps / med(sdk.rps[c]):.2f}x" if sdk else "-",
             ])  # fmt: skip
     table(
         f"tools/call over stateless JSON streamable HTTP, wrk -t1 keep-alive, median of {args.rounds} "
         f"interleaved rounds of {args.seconds:g} s (load average {loads[0]} at start, {loads[-1]} at end)",
-        ["placement", "server", "conns", "req/s", "p50 ms", "vs TS", "vs Python SDK"],
+        ["placement", "server", "conns", "req/s", "p50 ms", "CPU us/answer", "vs TS", "vs Python SDK"],
         rows,
     )
     goals = []
