@@ -145,6 +145,7 @@ def main() -> None:
             for name, s in samples.items()
         ],
     )
+    print()  # ends the table for bench/report.py
     print(f"patchbay adds {ours - sdk:+.3f} ms per call (p50), {ours / sdk:.2f}x the bare SDK")
     print(f"patchbay's server CPU per call: {cpu['patchbay'] - cpu['sdk']:+.0f} µs over the bare SDK's")
     if "patchbay+otel" in samples:
