@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from patchbay_common.errors import AccessDenied, UserError
 
@@ -882,6 +882,10 @@ class ProxySettings(BaseSettings):
 
     `proxy_config()` reads them together with the environment's proxy variables.
     """
+
+    # Only the server's own settings class (a subclass) is instantiated: build validators there, on first
+    # use, not for this mixin and EgressSettings at import (each would cost a start 1-3 ms).
+    model_config = SettingsConfigDict(defer_build=True)
 
     proxy_url: SecretStr | None = Field(
         None,
