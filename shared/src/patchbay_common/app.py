@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import (
@@ -840,25 +841,35 @@ async def _serve_stdio(server: MCPServer[Any]) -> None:
     client that sent a broken request would wait forever; over HTTP the same line gets an error at once.
     """
     from mcp.server.stdio import stdio_server
-    from mcp.shared.message import SessionMessage
 
     lowlevel = sdk.lowlevel(server)
     async with stdio_server() as (read_stream, write_stream):
-        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+        messages = _AnsweringMalformed(read_stream, write_stream)
+        await lowlevel.run(messages, write_stream, lowlevel.create_initialization_options())
 
-        async def forward() -> None:
-            async with send:
-                async for item in read_stream:
-                    if isinstance(item, Exception):
-                        log.info("malformed message on stdin", error=str(item).splitlines()[0])
-                        await write_stream.send(SessionMessage(_malformed_reply(item)))
-                    else:
-                        await send.send(item)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(forward)
-            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
-            group.cancel_scope.cancel()
+class _AnsweringMalformed(ObjectReceiveStream[Any]):
+    """stdin's messages, with each line that is not a message answered with its JSON-RPC error and skipped.
+
+    A wrapper rather than a forwarding task and a second stream: every message would pay that extra hop.
+    """
+
+    def __init__(self, messages: ObjectReceiveStream[Any], replies: ObjectSendStream[Any]) -> None:
+        self._messages = messages
+        self._replies = replies
+
+    async def receive(self) -> Any:
+        from mcp.shared.message import SessionMessage
+
+        while True:
+            item = await self._messages.receive()
+            if not isinstance(item, Exception):
+                return item
+            log.info("malformed message on stdin", error=str(item).splitlines()[0])
+            await self._replies.send(SessionMessage(_malformed_reply(item)))
+
+    async def aclose(self) -> None:
+        await self._messages.aclose()
 
 
 def _malformed_reply(error: Exception) -> JSONRPCError:
