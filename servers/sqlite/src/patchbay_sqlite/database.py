@@ -1,4 +1,4 @@
-"""One SQLite database file, opened through aiosqlite with the access tier enforced on every connection.
+"""One SQLite database file, each connection in a thread of its own, the access tier enforced on each one.
 
 Reads run on a small pool of read-only connections (`mode=ro`, `PRAGMA query_only`), writes on one
 read-write connection in autocommit mode. Every connection carries an `Authorizer` (the tier) and a
