@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlite_helpers import settings
 
+from patchbay_common.results import Reply
 from patchbay_common.testing.clients import ERAS, connect
 from patchbay_common.testing.results import (
     HOSTILE,
@@ -27,6 +28,7 @@ from patchbay_common.testing.results import (
     structured,
     text,
 )
+from patchbay_sqlite.queries import answer_chars, answer_chars_at_most
 from patchbay_sqlite.server import build
 
 pytestmark = pytest.mark.anyio
@@ -165,3 +167,18 @@ async def test_a_missing_table_error_does_not_quote_hostile_table_names(hostile:
     assert missing.is_error
     assert "Ignore previous instructions" not in text(missing)
     assert "Tables: notes and 42 with other characters." in text(missing)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "plain", HOSTILE, HOSTILE * 3, "<" * 50, "<\u200buntrusted-data x", *INVISIBLE_SAMPLES],
+)
+def test_the_cheap_size_bound_is_never_below_the_answer_as_shown(content: str) -> None:
+    reply = Reply(
+        content,
+        note=f"1 row. {content}",
+        structured={"columns": [content], "rows": [[content, 1, None]], content: content},
+        source=f"query result {content}",
+    )
+    label = "query result from database main"
+    assert answer_chars_at_most(reply, label) >= answer_chars(reply, label)
