@@ -5,7 +5,8 @@
    initialize answered, p50), warm request latency (`tools/list`, p50 and p99), idle RSS after the
    handshake, and the size of the `tools/list` answer (what every conversation pays in context).
 2. Every bench/*_compare.py, *_vs_official.py (http_vs_official.py: wrk against stateless HTTP) and
-   *_quality.py script, then bench/overhead.py, first_call.py and cold_start.py, one after the
+   *_quality.py script, then bench/filesystem_search.py (search_content against ripgrep),
+   overhead.py, overhead_inprocess.py, first_call.py and cold_start.py, one after the
    other (each runs its two servers side by side in one process); their tables, with each server's own
    workload figures, are copied into the report.
 3. bench/REPORT.md, bench/report.png (ratios patchbay / official), and the headline as Markdown on stdout.
@@ -233,9 +234,11 @@ def measure_headline(pairs: list[Pair], runs: int, calls: int) -> list[dict[str,
 
 def scripts(only: set[str] | None) -> list[Path]:
     paired = {*BENCH.glob("*_compare.py"), *BENCH.glob("*_vs_official.py"), *BENCH.glob("*_quality.py")}
-    # The issue 22 figures: per-call overhead, the first call after start-up, cold start of clean installs.
+    # The issue 22 figures: content search against rg, per-call overhead, the first call after start-up,
+    # cold start of clean installs.
     found = [
         *sorted(paired),
+        BENCH / "filesystem_search.py",
         BENCH / "overhead.py",
         BENCH / "overhead_inprocess.py",
         BENCH / "first_call.py",
