@@ -85,7 +85,7 @@ from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_common.warmup import Warmup
 
-__all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "serve"]
+__all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "run_loop", "serve"]
 
 S = TypeVar("S", bound=CommonSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -713,15 +713,36 @@ def _serve(
     server = _build_server(build, prog, settings)
     try:
         if listener is None:
-            anyio.run(_until_signal, server)
+            run_loop(_until_signal, server)
         else:
             log.info(
                 "server starting", server=server.name, transport=settings.transport, **_clients(settings)
             )
-            anyio.run(_serve_http, server, settings, listener)
+            run_loop(_serve_http, server, settings, listener)
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     log.info("server stopped", server=server.name)
+
+
+def run_loop(main: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """`anyio.run(main, *args)` on uvloop where it can be imported, else on asyncio's own loop.
+
+    The one place every transport (stdio, SSE, streamable HTTP, each `--workers` process) gets its event
+    loop. uvloop's callbacks and thread wake-ups are cheaper, and a stdio call is mostly those: the SDK
+    reads stdin and writes stdout in worker threads, three hand-offs a call (issue 22). No uvloop on Windows.
+    """
+    anyio.run(main, *args, backend_options={"use_uvloop": _uvloop_importable()})
+
+
+def _uvloop_importable() -> bool:
+    """Whether uvloop is there and imports (about 5 ms once asyncio is loaded); never on Windows."""
+    if sys.platform == "win32":  # anyio would look for winloop instead
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # --- one user or many (per-principal state, `principals`) -------------------------------------------------
@@ -961,7 +982,7 @@ def _serve_workers(
     def run(sock: socket.socket) -> None:
         server = _build_server(build, prog, settings)
         log.info("server starting", server=server.name, transport=settings.transport, pid=os.getpid())
-        anyio.run(_serve_http, server, settings, sock)
+        run_loop(_serve_http, server, settings, sock)
 
     status = supervise(listeners(listener, settings.workers), run)
     log.info("server stopped", server=prog, workers=settings.workers)
