@@ -15,8 +15,8 @@ On (`setup`), with the `[otel]` extra installed:
   knows (outcome by kind, result size, truncation, a hashed principal), makes the call's request id in the
   logs its trace id, and opens child spans for upstream calls: httpx2 (every egress-guarded client), asyncpg,
   redis-py, requests (PyGithub) and aiohttp (slack-sdk) through the official instrumentations, and `span()`
-  for the rest (Playwright navigation). Not covered: aiosqlite (sqlite3 runs in aiosqlite's own thread,
-  outside the call's context, so its time shows only in the tool call's span).
+  for the rest (Playwright navigation). Not covered: sqlite (sqlite3 runs in patchbay-sqlite's connection
+  thread, outside the call's context, so its time shows only in the tool call's span).
 - **Metrics.** Request counts and latency by method, tool and outcome; result sizes and truncations;
   upstream latency (from the CLIENT spans, by system); retry and rate-limit waits; requests in flight; pool
   usage a server registers with `observe_pool`. Exported over OTLP when an endpoint is set, and as
