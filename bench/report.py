@@ -373,15 +373,15 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
     return True
 
 
-def hand_run_sections(report: Path) -> list[str]:
-    """The sections of the old report written by hand ("## Issue ..."), kept below the generated ones."""
+def old_sections(report: Path, *titles: str) -> list[str]:
+    """The old report's `## ` sections whose titles start with one of `titles`, to carry over unchanged."""
     if not report.exists():
         return []
     kept: list[str] = []
     keeping = False
     for line in report.read_text().splitlines():
         if line.startswith("## "):
-            keeping = line.startswith("## Issue")
+            keeping = line.startswith(titles)
         if keeping:
             kept.append(line)
     return [*kept, ""] if kept else []
@@ -432,7 +432,10 @@ def main() -> None:
     ]
     if has_chart:
         parts += ["![patchbay / official per figure](report.png)", ""]
-    parts += ["## Each server's own figures", ""]
+    if args.skip_scripts:  # the headline only: the scripts' figures of the last full run stay
+        parts += old_sections(BENCH / "REPORT.md", "## Each server's own figures")
+    else:
+        parts += ["## Each server's own figures", ""]
     for result in results:
         parts += [f"### {result['script']}", ""]
         if result["status"] != 0:
@@ -444,7 +447,7 @@ def main() -> None:
         if not tables and result["out"]:
             parts += ["```", str(result["out"]).strip()[-4000:], "```", ""]
         parts += [f"({result['seconds']:.0f} s, load average {result['load']})", ""]
-    parts += hand_run_sections(BENCH / "REPORT.md")
+    parts += old_sections(BENCH / "REPORT.md", "## Issue")  # written by hand, kept below
     (BENCH / "REPORT.md").write_text("\n".join(parts))
     print(head)
     print(f"\nwrote {BENCH / 'REPORT.md'}")
