@@ -222,3 +222,26 @@ async def test_progress_never_repeats_a_value() -> None:
     finally:
         current_call.reset(token)
     assert sent == [0, 1, 3]
+
+
+async def test_the_last_progress_arrives_when_the_call_ends_during_a_send() -> None:
+    """A periodic send still under way when the call ends is finished, not cut and counted as sent."""
+    from patchbay_common.notify import current_call
+
+    sending = anyio.Event()
+    delivered: list[float] = []
+
+    class SlowClient:
+        async def report_progress(self, progress: float, *args: Any) -> None:
+            sending.set()
+            await anyio.sleep(0.3)  # a slow write; the call ends meanwhile
+            delivered.append(progress)
+
+    token = current_call.set(SlowClient())
+    try:
+        async with Progress(total=5) as progress:
+            progress.update(5)
+            await sending.wait()  # the periodic send of 5 is under way
+    finally:
+        current_call.reset(token)
+    assert delivered == [5]

@@ -183,7 +183,10 @@ class Progress:
     async def _tick(self) -> None:
         while True:  # the first notification comes after one interval: a quick call sends at most one
             await anyio.sleep(_INTERVAL)
-            await self._send()
+            # Shielded: a send cut by the call's end would count as sent, and the final one (same value)
+            # would then be skipped, so the client would never see the last progress.
+            with anyio.CancelScope(shield=True):
+                await self._send()
 
     async def __aenter__(self) -> Progress:
         self._ctx = current_call.get()
