@@ -31,6 +31,7 @@ format:
 	@$(UV) run --frozen ruff check --fix .
 
 bench: setup-long  ## every side-by-side benchmark against the official servers; writes bench/REPORT.md (long)
+	@UV=$(UV) ./bench/install_official.sh
 	@$(UV) run --frozen python bench/report.py $(BENCH_ARGS)
 
 stress: setup-long  ## load (minutes), two replicas behind nginx, faults, the slow tests, the image built and run; not part of `make test` (long)
