@@ -97,13 +97,18 @@ PAIRS = [
 # --- the headline: raw JSON-RPC over stdio ----------------------------------------------------------------
 
 
+# Servers start as a user's would, from bytecode: with PYTHONDONTWRITEBYTECODE (set in some shells and
+# CI images) every Python start would compile every module again, ours and the official Python servers'.
+_STARTS_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 class Stdio:
     """A server process spoken to in JSON-RPC lines."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, **env},
+            env={**_STARTS_ENV, **env},
         )  # fmt: skip
         self.buffer = b""
         self.next_id = 0
