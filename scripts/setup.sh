@@ -16,6 +16,8 @@
 #   tinyproxy, microsocks   apt-get install tinyproxy microsocks (a real HTTP proxy and SOCKS5 server for the proxy tests)
 #   wrk                     apt-get install wrk                  (the HTTP load generator of bench/http_vs_official.py;
 #                                                                  only with PATCHBAY_SETUP_LONG=1)
+#   ripgrep                 apt-get install ripgrep              (the anchor of bench/filesystem_search.py;
+#                                                                  only with PATCHBAY_SETUP_LONG=1)
 #   openssl                 apt-get install openssl              (a test TLS origin's certificate, proxy tests)
 #
 # Debian packages are installed with --no-install-recommends (one apt-get update, one apt-get install, and
@@ -158,6 +160,7 @@ check_podman() { check_tool podman; }
 check_runc() { check_tool runc; }
 check_debootstrap() { check_tool debootstrap; }
 check_wrk() { command -v wrk 2>/dev/null; }
+check_rg() { command -v rg 2>/dev/null; }
 check_prometheus() { command -v prometheus 2>/dev/null; }
 check_tinyproxy() { command -v tinyproxy 2>/dev/null || { [ -x /usr/bin/tinyproxy ] && echo /usr/bin/tinyproxy; }; }
 check_microsocks() { command -v microsocks 2>/dev/null; }
@@ -181,6 +184,7 @@ components=(
 if [ "${PATCHBAY_SETUP_LONG:-0}" = 1 ]; then
   components+=(
     "wrk|wrk|check_wrk"
+    "ripgrep|ripgrep|check_rg"
     "buildah|buildah|check_buildah"
     "podman|podman|check_podman"
     "runc|runc|check_runc"
