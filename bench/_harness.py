@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -93,3 +95,44 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
         if index == 0:
             print("  ".join("-" * w for w in widths))
     sys.stdout.flush()
+
+
+_HANDSHAKE = "".join(
+    json.dumps(message) + "\n"
+    for message in (
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "b", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    )
+)
+
+
+def spawn_to_tools(argv: list[str]) -> tuple[float, float]:
+    """Milliseconds from spawn to the initialize answer and to the tools/list answer, over stdio."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
+    )
+    assert process.stdin and process.stdout
+    process.stdin.write(_HANDSHAKE)
+    process.stdin.flush()
+    initialized = listed = 0.0
+    for line in process.stdout:
+        message = json.loads(line)
+        if message.get("id") == 1:
+            initialized = (time.perf_counter() - started) * 1000
+        if message.get("id") == 2:
+            listed = (time.perf_counter() - started) * 1000
+            break
+    process.stdin.close()
+    process.wait(timeout=10)
+    return initialized, listed

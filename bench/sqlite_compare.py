@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import OFFICIAL, percentile, rss_kib, table, time_async
-from cold_start import MINIMAL_SERVER, spawn_to_tools
+from _harness import OFFICIAL, percentile, rss_kib, spawn_to_tools, table, time_async
+from cold_start import MINIMAL_SERVER
 from mcp import Client, StdioServerParameters
 
 from patchbay_sqlite.sample import SAMPLE_PATH
