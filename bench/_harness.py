@@ -97,7 +97,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     sys.stdout.flush()
 
 
-_HANDSHAKE = "".join(
+# initialize, initialized and tools/list in one write: what a client sends first, for spawn-to-answer timings
+HANDSHAKE = "".join(
     json.dumps(message) + "\n"
     for message in (
         {
@@ -123,7 +124,7 @@ def spawn_to_tools(argv: list[str]) -> tuple[float, float]:
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
     )
     assert process.stdin and process.stdout
-    process.stdin.write(_HANDSHAKE)
+    process.stdin.write(HANDSHAKE)
     process.stdin.flush()
     initialized = listed = 0.0
     for line in process.stdout:

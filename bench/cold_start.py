@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _harness import ROOT, table
+from _harness import HANDSHAKE, ROOT, table
 
 MINIMAL_SERVER = textwrap.dedent(
     """
@@ -65,27 +65,6 @@ START = {
     "slack": (["--base-url", "http://127.0.0.1:9/api/"], {"SLACK_BOT_TOKEN": ""}),
     "sqlite": ([], {}),
 }
-
-HANDSHAKE = (
-    "\n".join(
-        json.dumps(message)
-        for message in (
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "bench", "version": "0"},
-                },
-            },
-            {"jsonrpc": "2.0", "method": "notifications/initialized"},
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        )
-    )
-    + "\n"
-)
 
 
 def build_wheels(names: list[str], out: Path) -> None:
