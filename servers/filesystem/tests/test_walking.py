@@ -136,6 +136,21 @@ class TestGrep:
         assert found.blocks == []
         assert (found.skipped_binary, found.skipped_large) == (1, 1)
 
+    @pytest.mark.parametrize("max_file_bytes", [100, 65_535, 65_536, 200_000])
+    def test_every_size_around_one_read_and_the_limit(
+        self, roots: Roots, allowed: Path, policy: Policy, max_file_bytes: int
+    ) -> None:
+        """A file is read whole whether it fits one read or not; one over the limit is skipped, never cut."""
+        sizes = [6, 99, 100, 101, 65_535, 65_536, 65_537, 131_072, 199_999, 200_000, 200_001]
+        for size in sizes:  # the needle is the last line, so a cut read would lose it
+            (allowed / f"s{size:07}.txt").write_bytes(b"x" * (size - 6) + b"\nend!\n")
+        regex = walking.compile_regex("end!", literal=True, case_sensitive=None)
+        found = walking.grep(roots, str(allowed), regex, policy=policy, max_file_bytes=max_file_bytes)
+        shown = {Path(block.split("\n")[0]).name for block in found.blocks}
+        fits = {f"s{size:07}.txt" for size in sizes if size <= max_file_bytes}
+        assert shown == fits
+        assert found.skipped_large == len(sizes) - len(fits)
+
     def test_links_are_not_followed(self, roots: Roots, base: Path, allowed: Path, policy: Policy) -> None:
         (allowed / "leak.txt").symlink_to(base / "outside" / "secret.txt")
         (allowed / "out").symlink_to(base / "outside")

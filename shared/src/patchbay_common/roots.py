@@ -1016,13 +1016,13 @@ def _scan(fd: int) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     with os.scandir(fd) as items:
         for item in items:
-            try:
-                if item.is_symlink():
-                    kind = "symlink"
+            try:  # without following links, a link is neither a file nor a directory
+                if item.is_file(follow_symlinks=False):
+                    kind = "file"
                 elif item.is_dir(follow_symlinks=False):
                     kind = "directory"
-                elif item.is_file(follow_symlinks=False):
-                    kind = "file"
+                elif item.is_symlink():
+                    kind = "symlink"
                 else:
                     kind = "other"
             except OSError:  # vanished between readdir and stat

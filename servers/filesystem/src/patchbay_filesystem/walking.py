@@ -379,7 +379,7 @@ class _Ignores:
         parent = scan.rel.rsplit("/", 1)[0] if "/" in scan.rel else ""
         inherited = self._by_dir.get(parent, []) if scan.rel else []
         own = inherited
-        if any(name == ".gitignore" and kind == "file" for name, kind in scan.entries):
+        if (".gitignore", "file") in scan.entries:
             try:
                 with scan.open_file(".gitignore") as handle:
                     lines = handle.read(1 << 20).decode("utf-8", "replace").splitlines()
@@ -445,6 +445,7 @@ def grep(
         specs = ignores.enter(scan) if respect_gitignore else []
         base = scan.path.rstrip("/")
         filtered = excluded is not None or specs or not policy.empty or includes
+        names: list[str] = []
         for name, kind in scan.entries:
             if kind == "file":
                 if filtered:
@@ -456,13 +457,7 @@ def grep(
                         or (includes and not any(g.matches(rel, name) for g in includes))
                     ):
                         continue
-                batch.add(f"{base}/{name}", _read_file(scan.fd, name, max_file_bytes))
-                if batch.size >= _BATCH_BYTES or len(batch.paths) >= _BATCH_FILES:
-                    if state.search(batch, clock):
-                        return result
-                    batch = _Batch()
-                    if clock.check():
-                        return state.stop(timed_out=True)
+                names.append(name)
             elif kind == "directory":
                 rel = f"{scan.rel}/{name}" if scan.rel else name
                 if (
@@ -472,6 +467,15 @@ def grep(
                     or (not policy.empty and policy.hidden(f"{base}/{name}", True))
                 ):
                     skip_dirs.add(rel)
+        at = 0
+        while at < len(names):
+            at = batch.fill(scan.fd, base, names, at, max_file_bytes)
+            if batch.full:
+                if state.search(batch, clock):
+                    return result
+                batch = _Batch()
+                if clock.check():
+                    return state.stop(timed_out=True)
     if batch.paths:
         state.search(batch, clock)
     return result
@@ -486,37 +490,42 @@ for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
 _LARGE = b"L"  # `_read_file` results that are not content: too large, binary, unreadable
 _BINARY = b"B"
 _UNREADABLE = b"U"
+_FIRST_READ = 1 << 16  # one read takes a file this small whole (the bytes object is shrunk to fit)
 
 
 def _read_file(dir_fd: int, name: str, max_bytes: int) -> bytes | tuple[bytes]:
     """The bytes of the regular file `name` in the open directory `dir_fd` (CRLF read as LF), or why not.
 
-    Four system calls, like grep's: `openat` relative to the walk's directory descriptor with
-    `O_NOFOLLOW` (a link is never followed; `O_NONBLOCK` so a FIFO swapped in cannot block), `fstat`
-    (anything but a regular file is refused), one `read` sized by the file, `close`. A reason comes back
-    as a one-element tuple.
+    Three system calls for a file that fits in one read, as ripgrep makes: `openat` relative to the
+    walk's directory descriptor with `O_NOFOLLOW` (a link is never followed; `O_NONBLOCK`, so a FIFO
+    swapped in after the listing cannot block), one `read`, `close`. A file that fills the first read is
+    measured with `fstat` (anything but a regular file is refused) and read on up to `max_bytes`. A
+    directory swapped in fails its read. A reason comes back as a one-element tuple.
     """
     try:
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return (_UNREADABLE,)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return (_UNREADABLE,)
-        if info.st_size > max_bytes:
-            return (_LARGE,)
-        data = os.read(fd, info.st_size + 1)
-        if len(data) > info.st_size:  # it grew since fstat: read on, up to the limit
+        first = _FIRST_READ if max_bytes >= _FIRST_READ else max_bytes + 1
+        data = os.read(fd, first)
+        if len(data) == first:  # more may follow: the file's own size decides
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return (_UNREADABLE,)
+            if info.st_size > max_bytes:
+                return (_LARGE,)
             parts = [data]
-            while (got := sum(map(len, parts))) <= max_bytes:
-                more = os.read(fd, max_bytes + 1 - got)
+            got = len(data)
+            while got <= max_bytes:  # read to the end (it may have grown since fstat), up to the limit
+                more = os.read(fd, min(max(info.st_size + 1 - got, _FIRST_READ), max_bytes + 1 - got))
                 if not more:
                     break
                 parts.append(more)
-            data = b"".join(parts)
-            if len(data) > max_bytes:
+                got += len(more)
+            if got > max_bytes:
                 return (_LARGE,)
+            data = b"".join(parts)
     except OSError:
         return (_UNREADABLE,)
     finally:
@@ -541,16 +550,34 @@ class _Batch:
         self.starts: list[int] = []
         self.size = 0
 
-    def add(self, path: str, data: bytes | tuple[bytes]) -> None:
-        self.paths.append(path)
-        self.items.append(data)
-        self.starts.append(self.size)
-        if isinstance(data, bytes) and data:
-            self.chunks.append(data)
-            self.size += len(data)
-            if not data.endswith(b"\n"):
-                self.chunks.append(b"\n")
-                self.size += 1
+    @property
+    def full(self) -> bool:
+        """Whether the batch should be searched before more files are read into it."""
+        return self.size >= _BATCH_BYTES or len(self.paths) >= _BATCH_FILES
+
+    def fill(self, dir_fd: int, base: str, names: list[str], at: int, max_bytes: int) -> int:
+        """Read `names[at:]` from the directory open as `dir_fd` until the batch is full.
+
+        `base` is the directory's path; the index of the first name not read comes back.
+        """
+        paths, items, chunks, starts = self.paths, self.items, self.chunks, self.starts
+        size, room, count = self.size, _BATCH_FILES - len(paths), len(names)
+        stop = min(count, at + room)
+        while at < stop and size < _BATCH_BYTES:
+            name = names[at]
+            at += 1
+            data = _read_file(dir_fd, name, max_bytes)
+            paths.append(f"{base}/{name}")
+            items.append(data)
+            starts.append(size)
+            if type(data) is bytes and data:
+                chunks.append(data)
+                size += len(data)
+                if data[-1] != 10:  # no newline at the end: one keeps the next file's first line apart
+                    chunks.append(b"\n")
+                    size += 1
+        self.size = size
+        return at
 
 
 class _GrepState:
