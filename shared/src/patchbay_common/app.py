@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -60,11 +60,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 import patchbay_common.telemetry as telemetry
-from patchbay_common import auth, notify, sdk
+from patchbay_common import notify, sdk
 from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
-from patchbay_common.events import event_store
 from patchbay_common.limits import set_cursor_scope
 from patchbay_common.logs import configure_logging, get_logger, log_call, structlog
 from patchbay_common.results import (
@@ -77,13 +76,15 @@ from patchbay_common.results import (
     replied,
     reply_result,
 )
-from patchbay_common.roots import Roots
 from patchbay_common.schemas import portable
 from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_settings
 from patchbay_common.subscriptions import Subscriptions
 from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_common.warmup import Warmup
+
+if TYPE_CHECKING:
+    from patchbay_common.roots import Roots
 
 __all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "run_loop", "serve"]
 
@@ -585,6 +586,20 @@ import errno  # noqa: E402
 import socket  # noqa: E402
 
 
+def _auth_setup(settings: CommonSettings) -> Any:
+    """`auth.auth_setup(settings)`, importing the auth module only for an HTTP server that needs it."""
+    from patchbay_common import auth
+
+    return auth.auth_setup(settings)
+
+
+def _event_store(spec: str) -> Any:
+    """The resumability event store `spec` names (`events.event_store`), imported when HTTP asks for one."""
+    from patchbay_common.events import event_store
+
+    return event_store(spec)
+
+
 def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
     """Host and Origin checks for any bind address: loopback names, the bound host, and the extras given."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -611,12 +626,14 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
             streamable_http_path="/mcp",
             json_response=settings.json_response,
             stateless_http=settings.stateless,
-            event_store=event_store(settings.event_store) if resumable else None,
+            event_store=_event_store(settings.event_store) if resumable else None,
             transport_security=security,
             host=settings.host,
         )
     if telemetry.enabled and not settings.metrics_public:
         app = telemetry.with_metrics(app)  # /metrics behind the same auth as the rest
+    from patchbay_common import auth  # HTTP only: stdio starts without it
+
     setup = auth.auth_setup(settings, server.name)
     if setup is None:
         return app
@@ -694,7 +711,7 @@ def _serve(
     try:
         token = settings.bearer_token()
         register_secret(token)
-        authenticated = settings.transport != "stdio" and auth.auth_setup(settings) is not None
+        authenticated = settings.transport != "stdio" and _auth_setup(settings) is not None
     except ValueError as exc:
         _exit(prog, str(exc))
     exposed = settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS
