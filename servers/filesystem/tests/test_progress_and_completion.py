@@ -7,8 +7,9 @@ each slowed a little so a walk takes seconds; after the call is cancelled the co
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +46,41 @@ def wide(allowed: Path) -> Path:
     return top
 
 
+class Probe:
+    """Counts of directories listed and files read, kept in a file so a forked walk's count too."""
+
+    def __init__(self, where: Path) -> None:
+        self._path = where
+        self.fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def __getitem__(self, kind: str) -> int:
+        return self._path.read_bytes().count(kind[0].encode())
+
+
 @pytest.fixture
-def probe(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Count (and slow) every directory listed by a walk and every file a content search reads."""
-    counts = {"dirs": 0, "files": 0}
+def probe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Probe]:
+    """Count (and slow) every directory listed by a walk and every file a content search reads.
+
+    Walks run in a forked child (`forked`), so each count is a byte appended to a file both processes
+    write: `probe["dirs"]`, `probe["files"]`.
+    """
+    counts = Probe(tmp_path / "probe-counts")
     scan, read = roots_module._scan, walking._read_file
 
     def slow_scan(fd: int) -> Any:
-        counts["dirs"] += 1
+        os.write(counts.fd, b"d")
         time.sleep(0.02)
         return scan(fd)
 
     def slow_read(dir_fd: int, name: str, max_bytes: int) -> Any:
-        counts["files"] += 1
+        os.write(counts.fd, b"f")
         time.sleep(0.002)
         return read(dir_fd, name, max_bytes)
 
     monkeypatch.setattr(roots_module, "_scan", slow_scan)
     monkeypatch.setattr(walking, "_read_file", slow_read)
-    return counts
+    yield counts
+    os.close(counts.fd)
 
 
 CALLS: dict[str, Callable[[Path], dict[str, Any]]] = {
@@ -74,9 +91,7 @@ CALLS: dict[str, Callable[[Path], dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_a_walk_reports_entries_visited(
-    era: Era, wide: Path, allowed: Path, probe: dict[str, int]
-) -> None:
+async def test_a_walk_reports_entries_visited(era: Era, wide: Path, allowed: Path, probe: Probe) -> None:
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -99,7 +114,7 @@ async def test_a_walk_reports_entries_visited(
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("tool", sorted(CALLS))
 async def test_a_cancelled_walk_visits_nothing_more(
-    era: Era, tool: str, wide: Path, allowed: Path, probe: dict[str, int]
+    era: Era, tool: str, wide: Path, allowed: Path, probe: Probe
 ) -> None:
     async with connect(make(str(allowed)), era=era) as client:
         async with anyio.create_task_group() as group:
@@ -110,7 +125,7 @@ async def test_a_cancelled_walk_visits_nothing_more(
 
             group.start_soon(call)
             with anyio.fail_after(10):
-                while probe["dirs"] < 5:  # noqa: ASYNC110 - a worker thread counts
+                while probe["dirs"] < 5:  # noqa: ASYNC110 - the walk's process counts
                     await anyio.sleep(0.01)
             group.cancel_scope.cancel()
         await anyio.sleep(0.3)  # the directory or file being read when the call ended

@@ -17,7 +17,8 @@ from patchbay_common.notify import Progress
 from patchbay_common.results import Reply
 from patchbay_common.toolsets import Toolset
 from patchbay_filesystem import walking
-from patchbay_filesystem.deps import Deps, in_thread, watched
+from patchbay_filesystem.deps import Deps
+from patchbay_filesystem.forked import walk_in_child
 
 tools = Toolset("searching", "Find files by name and lines by content.")
 
@@ -42,9 +43,10 @@ async def search_files(
 ) -> Reply:
     """Return the full paths of files and directories whose names match a glob (names, not contents)."""
     async with Progress(unit="entries", message=f"searching names under {path}") as progress:
-        found = await in_thread(
+        found = await walk_in_child(
             walking.search_names,
-            watched(roots, progress),
+            roots,
+            progress,
             path,
             pattern,
             exclude=exclude_patterns,
@@ -92,9 +94,10 @@ async def search_content(
     """
     regex = walking.compile_regex(pattern, literal=literal, case_sensitive=case_sensitive)
     async with Progress(unit="entries", message=f"searching files under {path}") as progress:
-        found = await in_thread(
+        found = await walk_in_child(
             walking.grep,
-            watched(roots, progress),
+            roots,
+            progress,
             path,
             regex,
             policy=deps.policy,
