@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
+from patchbay_common.testing.clients import connect
 from patchbay_common.testing.results import text
 from patchbay_filesystem import forked, walking
 from patchbay_filesystem.server import Settings, build
@@ -82,6 +83,36 @@ async def test_a_forked_walk_answers_as_a_thread_does(
     assert not in_child.is_error and _unframed(in_child) == _unframed(in_thread)
     assert "TODO" in text(in_child) or ".py" in text(in_child)
     assert await _settle(before) == set()
+
+
+@pytest.mark.skipif(not forked.FORK, reason="walks fork on Linux only")
+async def test_only_a_walk_past_the_thread_budget_forks(
+    allowed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small walk answers from its thread (a fork costs ~10 ms); a long one is run again, whole, forked."""
+    for d in range(5):
+        (allowed / "tree" / f"d{d}").mkdir(parents=True)
+        for f in range(20):
+            (allowed / "tree" / f"d{d}" / f"f{f}.txt").write_text(f"row {d} {f}\nTODO {d}\n")
+    forks: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    arguments = {"path": str(allowed / "tree"), "pattern": "TODO", "max_results": 1000}
+    async with connect(make(str(allowed))) as client:
+        small = await client.call_tool("search_content", arguments)  # 105 entries, under the budget
+        assert forks == []
+        monkeypatch.setattr(forked, "THREAD_ENTRIES", 30)
+        long = await client.call_tool("search_content", arguments)
+        assert len(forks) == 1
+    assert _unframed(small) == _unframed(long)
+    assert _unframed(long).count(": TODO") == 100
 
 
 @pytest.mark.parametrize(
@@ -150,8 +181,10 @@ def test_the_search_process_dies_with_the_server(allowed: Path) -> None:
         "from patchbay_common.roots import Roots\n"
         "from patchbay_filesystem import forked\n"
         "def slow_walk(roots):\n"
-        "    time.sleep(60)\n"
+        "    for _ in roots.walk(sys.argv[1]):\n"
+        "        time.sleep(60)\n"
         "async def main():\n"
+        "    forked.THREAD_ENTRIES = 0\n"
         "    print('walking', flush=True)\n"
         "    async with Progress() as progress:\n"
         "        await forked.walk_in_child(slow_walk, Roots([sys.argv[1]]), progress)\n"
@@ -190,20 +223,19 @@ class forked_and_threaded:
     """A connected in-process client whose calls run walks forked or in a thread, as each call asks."""
 
     def __init__(self, allowed: Path) -> None:
-        from patchbay_common.testing.clients import connect
-
         self._connection = connect(make(str(allowed)))
 
     async def __aenter__(self) -> Any:
         client = await self._connection.__aenter__()
 
         async def call(tool: str, arguments: dict[str, Any], *, fork: bool) -> Any:
-            saved = forked.FORK
-            forked.FORK = fork and saved
+            """Call `tool`, its walk forked at once (`fork`) or run whole in a thread."""
+            saved = forked.FORK, forked.THREAD_ENTRIES
+            forked.FORK, forked.THREAD_ENTRIES = fork and saved[0], 0
             try:
                 return await client.call_tool(tool, arguments)
             finally:
-                forked.FORK = saved
+                forked.FORK, forked.THREAD_ENTRIES = saved
 
         return call
 

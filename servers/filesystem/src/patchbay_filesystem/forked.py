@@ -1,10 +1,10 @@
 """Run a long walk in a forked child process: it neither waits for the event loop nor slows it down.
 
 A walk in a worker thread shares the interpreter lock with the event loop. While another client kept the
-server busy with small reads, a 100,000-file content search took 2.2-2.5x its idle time (issue 22). And a
-cancelled walk ran on until its own deadline. A forked child has an interpreter lock of its own. It
-inherits the allowed directories' open descriptors as they are (nothing is reopened by path), so the
-walk keeps every guarantee it has in a thread.
+server busy with small reads, a 100,000-file content search took 2.2-2.5x its idle time (issue 22). A
+forked child has an interpreter lock of its own. It inherits the allowed directories' open descriptors
+as they are (nothing is reopened by path), so the walk keeps every guarantee it has in a thread. Forking
+costs about 10 ms, so a walk starts in a thread and moves to a child only once it has proved long.
 
 The child sends its progress as counts and its result (or the exception it raised) pickled, through a
 socket pair. Ending the call kills it. It also dies with the server (`PR_SET_PDEATHSIG`), and it gives
@@ -44,18 +44,25 @@ _PROGRESS_EVERY = 0.1  # seconds between the child's progress messages
 _PR_SET_PDEATHSIG = 1
 
 FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
-"""Whether walks run in a forked child (Linux), or in a worker thread (everywhere else)."""
+"""Whether long walks run in a forked child (Linux), or in a worker thread (everywhere else)."""
+THREAD_ENTRIES = 2000
+"""Entries a walk visits in a worker thread before it is started again in a forked child."""
 
 
 async def walk_in_child(
     fn: Callable[..., T], roots: Roots, progress: Progress, *args: Any, **kwargs: Any
 ) -> T:
-    """`fn(roots, *args, **kwargs)` with `roots` watched by `progress`, run in a forked child process.
+    """`fn(roots, *args, **kwargs)` with `roots` watched by `progress`, in a forked child once it is long.
 
-    Falls back to a worker thread where forking is not used or fails.
+    The walk first runs in a worker thread; past `THREAD_ENTRIES` entries it is stopped and run again,
+    whole, in a forked child. Where forking is not used or fails, it runs whole in the thread.
     """
     if not FORK:
         return await in_thread(fn, watched(roots, progress), *args, **kwargs)
+    first_try = _Budget(progress)  # most walks are small: done in a thread before a fork would start
+    found = await in_thread(fn, watched(roots, cast(Progress, first_try)), *args, **kwargs)
+    if not first_try.cut:
+        return found
     ours, theirs = socket.socketpair()
     server = os.getpid()
     try:
@@ -104,6 +111,31 @@ async def _answer(sock: socket.socket, progress: Progress) -> Any:
                 return pickle.loads(payload)  # noqa: S301 - our own child's pickle, through our own socket
             else:
                 raise pickle.loads(payload)  # noqa: S301
+
+
+class _Budget:
+    """`Progress` for a walk's first try in a thread, which stops it after `THREAD_ENTRIES` entries.
+
+    Forking costs about 10 ms (the server's page tables are copied), five times a small search, so a
+    walk is forked only once it has proved long; the first try's partial result is thrown away.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self.stopped = self  # `watched` asks `stopped.is_set()` before each directory and entry
+        self.entries = 0
+        self.cut = False
+
+    def is_set(self) -> bool:
+        if self._progress.stopped.is_set():
+            return True
+        if self.entries >= THREAD_ENTRIES:
+            self.cut = True
+        return self.cut
+
+    def advance(self, amount: float = 1, message: str | None = None) -> None:
+        self.entries += int(amount)
+        self._progress.advance(amount, message)
 
 
 def _reap(pid: int) -> None:
