@@ -69,4 +69,4 @@ async def server(dirs: dict[str, Path], chromium_path: str) -> AsyncIterator[Any
     )  # fmt: skip
     async with built.browser.held():  # one Chromium for the whole module, across client connections
         yield built
-    assert built.browser.launches == 1
+    assert built.browser.launches <= 1  # never relaunched (none when xdist gave this worker no page)

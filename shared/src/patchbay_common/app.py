@@ -630,6 +630,10 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
+        if settings.stateless and settings.json_response:  # one request in, one answer out: no session built
+            from patchbay_common import single_exchange
+
+            single_exchange.install(server.session_manager)
     if telemetry.enabled and not settings.metrics_public:
         app = telemetry.with_metrics(app)  # /metrics behind the same auth as the rest
     from patchbay_common import auth  # HTTP only: stdio starts without it

@@ -26,13 +26,13 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
 import anyio
 
 from patchbay_common.notify import Progress
-from patchbay_common.roots import Roots
+from patchbay_common.roots import DirScan, Roots
 from patchbay_filesystem.deps import in_thread, watched
 
 __all__ = ["walk_in_child"]
@@ -74,7 +74,7 @@ async def walk_in_child(
         theirs.close()
         return await in_thread(fn, watched(roots, progress), *args, **kwargs)
     if pid == 0:  # pragma: no cover - the child; coverage is not collected after fork
-        _child(theirs, ours, server, lambda counter: fn(watched(roots, counter), *args, **kwargs))
+        _child(theirs, ours, server, lambda counter: fn(_Counted(roots, counter), *args, **kwargs))
     theirs.close()
     try:
         return cast(T, await _answer(ours, progress))
@@ -147,20 +147,39 @@ class _Counter:
     """The child's stand-in for `Progress`: counts entries and sends the count now and then."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self.stopped = threading.Event()  # never set: ending the call kills the child instead
         self._sock = sock
         self._done = 0
         self._sent_at = time.monotonic()
 
-    def advance(self, amount: float = 1, message: str | None = None) -> None:
-        self._done += int(amount)
-        if not self._done & 0x3F and time.monotonic() - self._sent_at >= _PROGRESS_EVERY:
+    def advance(self, amount: int) -> None:
+        self._done += amount
+        if time.monotonic() - self._sent_at >= _PROGRESS_EVERY:
             self.send()
 
     def send(self) -> None:
         """Send the count so far (raises once the server is gone, which ends the child)."""
         self._sent_at = time.monotonic()
         _send(self._sock, _PROGRESS, str(self._done).encode())
+
+
+class _Counted:
+    """`Roots` whose walks count each directory's entries as it is met (the child is killed, not stopped).
+
+    Counting a directory at a time, not an entry at a time as `watched` does for a thread that must stop
+    mid-directory, keeps the count off the per-file path.
+    """
+
+    def __init__(self, roots: Roots, counter: _Counter) -> None:
+        self._roots = roots
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._roots, name)
+
+    def walk(self, path: str, **options: Any) -> Iterator[DirScan]:
+        for scan in self._roots.walk(path, **options):
+            self._counter.advance(len(scan.entries))
+            yield scan
 
 
 def _send(sock: socket.socket, kind: bytes, payload: bytes) -> None:
