@@ -98,6 +98,29 @@ async def test_progress_is_monotonic_rate_limited_and_readable(era: str) -> None
     assert seen[-1][0] == 8 and seen[-1][1] == 8 and seen[-1][2] == "walking: 8 of 8 files"
 
 
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_call_without_a_progress_channel_runs_no_ticker(era: str) -> None:
+    """No progress token (and no callback): nothing could be sent, so `Progress` starts no ticker task."""
+    server = PatchbayServer("ticker", version="1.0")
+    started: list[bool] = []
+
+    @server.tool()
+    async def work() -> str:
+        """Work with progress."""
+        async with Progress(total=3) as progress:
+            started.append(progress._group is not None)
+            progress.advance(3)
+        return "done"
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        pass
+
+    async with connect(server, era=era) as client:  # type: ignore[arg-type]
+        await client.call_tool("work", {})
+        await client.call_tool("work", {}, progress_callback=on_progress)
+    assert started == [False, True]
+
+
 async def test_work_in_a_thread_stops_when_the_call_times_out() -> None:
     mcp, state = build("--tool-timeout", "0.5")
     async with connect(mcp, era="legacy") as client:

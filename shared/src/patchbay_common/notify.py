@@ -189,7 +189,8 @@ class Progress:
                 await self._send()
 
     async def __aenter__(self) -> Progress:
-        self._ctx = current_call.get()
+        ctx = current_call.get()
+        self._ctx = ctx if ctx is not None and sdk.progress_wanted(ctx) else None  # no token: nothing to send
         if self._ctx is not None:
             self._group = anyio.create_task_group()
             await self._group.__aenter__()

@@ -25,6 +25,7 @@ __all__ = [
     "advertise_list_changed",
     "connection_of",
     "lowlevel",
+    "progress_wanted",
     "registered_tool",
     "registered_tools",
     "remove_request_handler",
@@ -110,3 +111,24 @@ def connection_of(ctx_or_session: Any) -> Any:
     """
     session = getattr(ctx_or_session, "session", ctx_or_session)
     return getattr(session, "_connection", session)
+
+
+_PROGRESS_CHANNELS = ("progress_token", "_progress_token", "_on_progress")
+"""Where the SDK's dispatch contexts keep a request's progress channel: HTTP single exchange, JSON-RPC
+streams, in-process clients."""
+
+
+def progress_wanted(ctx: Any) -> bool:
+    """Whether the current request can receive progress: False only when it surely cannot.
+
+    The SDK drops progress for a request that sent no progress token (and, in process, no callback), so a
+    call need not run a ticker for it. An unknown dispatch context counts as wanting progress.
+    """
+    session = getattr(getattr(ctx, "request_context", None), "session", None)
+    outbound: Any = getattr(session, "_request_outbound", None)
+    while hasattr(outbound, "_inner"):  # a delegating context (the 2026 era's refusal of server requests)
+        outbound = outbound._inner
+    for name in _PROGRESS_CHANNELS:
+        if hasattr(outbound, name):
+            return getattr(outbound, name) is not None
+    return True
