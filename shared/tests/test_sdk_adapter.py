@@ -5,6 +5,7 @@ An SDK upgrade that renames or reshapes one of them fails here, in one place, wi
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -107,3 +108,22 @@ async def test_connection_outlives_the_per_request_session(era: str) -> None:
     if era == "legacy":
         assert keys[0] is keys[1]  # ... but one connection per client
         assert hasattr(keys[0], "exit_stack")  # whose teardown the subscription service hooks
+
+
+def test_progress_channels_are_where_progress_wanted_reads_them() -> None:
+    """`sdk.progress_wanted` reads each dispatch context's progress channel by its private name."""
+    import dataclasses
+
+    from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext
+    from mcp.server.session import ServerSession
+    from mcp.shared.direct_dispatcher import _DirectDispatchContext
+    from mcp.shared.jsonrpc_dispatcher import _JSONRPCDispatchContext
+
+    for context, channel in (
+        (_SingleExchangeDispatchContext, "progress_token"),
+        (_JSONRPCDispatchContext, "_progress_token"),
+        (_DirectDispatchContext, "_on_progress"),
+    ):
+        assert channel in {f.name for f in dataclasses.fields(context)}, context
+        assert channel in sdk._PROGRESS_CHANNELS
+    assert "self._request_outbound = request_outbound" in inspect.getsource(ServerSession.__init__)
