@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_helpers import count, snapshot
@@ -168,3 +170,79 @@ async def test_each_connection_runs_its_jobs_in_one_thread_of_its_own(tmp_path: 
         await ConnectionThread.open(
             lambda: sqlite3.connect("file:/nonexistent/x.db?mode=ro", uri=True), "bad"
         )
+
+
+COUNT_TO = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) FROM c"
+)
+
+
+@pytest.fixture
+def where_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where each job of every connection ran: "here" (the event loop's thread) or "thread" (its own)."""
+    from patchbay_sqlite.thread import ConnectionThread
+
+    seen: list[str] = []
+    run_here, submit = ConnectionThread.run_here, ConnectionThread._submit
+
+    def here(self: ConnectionThread, fn: Any, *args: Any) -> Any:
+        seen.append("here")
+        return run_here(self, fn, *args)
+
+    async def thread(self: ConnectionThread, fn: Any) -> Any:
+        seen.append("thread")
+        return await submit(self, fn)
+
+    monkeypatch.setattr(ConnectionThread, "run_here", here)
+    monkeypatch.setattr(ConnectionThread, "_submit", thread)
+    return seen
+
+
+async def test_a_short_read_of_a_wal_database_runs_in_the_loops_thread_a_long_one_moves(
+    big: Path, where_run: list[str]
+) -> None:
+    """No lock can make a WAL reader wait, so a read tries the loop's thread for 2 ms before the hop."""
+    conn = sqlite3.connect(big)
+    assert conn.execute("PRAGMA journal_mode = wal").fetchone()[0] == "wal"
+    conn.close()
+    db = Database("big", big, Access.READ, timeout=5)
+    try:
+        await db.read("SELECT 1", (), first=10)  # opens the reader in its thread
+        where_run.clear()
+        result = await db.read("SELECT count(*), max(i) FROM big", (), first=10)
+        assert result.rows == [[1000, 1000]] and where_run == ["here"]
+        where_run.clear()
+        result = await db.read(COUNT_TO, (1_000_000,), first=10)  # far past 2 ms: interrupted, run again
+        assert result.rows == [[1_000_000]] and where_run == ["here", "thread"]
+        where_run.clear()
+        with pytest.raises(UserError, match="no such table: nope"):
+            await db.read("SELECT * FROM nope", (), first=10)
+        assert where_run == ["here"]  # a statement's own error is not a reason to try again
+        paged = await db.read("SELECT i FROM big ORDER BY i", (), first=11)
+        page = await db.page(paged, 10, 10, budget_chars=10_000)  # fetching on from the cursor: its thread
+        assert [r[0] for r in page.rows] == list(range(11, 21)) and where_run[-1] == "thread"
+    finally:
+        await db.close()
+
+
+async def test_a_read_that_can_wait_on_a_lock_never_runs_in_the_loops_thread(
+    big: Path, where_run: list[str]
+) -> None:
+    """A rollback-journal database makes a reader wait while a writer commits: the read keeps its hop."""
+    db = Database("big", big, Access.READ, timeout=5)
+    try:
+        await db.read("SELECT 1", (), first=10)
+        where_run.clear()
+        result = await db.read("SELECT count(*) FROM big", (), first=10)
+        assert result.rows == [[1000]] and where_run == ["thread"]
+        holder = sqlite3.connect(big, timeout=0)
+        holder.execute("BEGIN EXCLUSIVE")  # a writer holding the lock: the read waits (in its thread)
+        try:
+            with pytest.raises(UserError, match="locked") as refused:
+                await db.read("SELECT count(*) FROM big", (), first=10)
+            assert where_run == ["thread", "thread"], refused.value
+        finally:
+            holder.rollback()
+            holder.close()
+    finally:
+        await db.close()

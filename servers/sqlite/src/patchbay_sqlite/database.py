@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 
@@ -62,6 +62,7 @@ Params = Sequence[Any]
 T = TypeVar("T")
 
 _PROGRESS_STEPS = 1000  # VM instructions between two deadline checks
+_HERE_SECONDS = 0.002  # the most a read may hold the event loop's thread before it moves to its own
 _IDLE_READERS = 8  # kept open between calls: 8 concurrent HTTP clients reuse them instead of a thread each
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,63}")
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema")
@@ -135,12 +136,20 @@ class _Conn:
     timeout: float = 0.0
     watch: _Watch | None = None  # the call this statement runs for (progress, stop flag)
     broken: bool = False  # its caller was cancelled mid-statement: discarded, never reused
+    # A reader of a database that never makes readers wait on a lock (immutable, or in WAL mode) tries
+    # short reads in the event loop's own thread first (`run(..., short=True)`), saving the hop.
+    here: bool = False
+    here_until: float | None = None  # the time budget of a statement running in the loop's thread
+    ran_over: bool = False
     # The authorizer's purpose and record belong to one statement at a time: concurrent tool calls on
     # the same connection take turns, or one call could read (or reset) another's record.
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def _progress(self) -> int:
-        """SQLite's progress handler (every `_PROGRESS_STEPS` VM steps, in the connection's thread)."""
+        """SQLite's progress handler (every `_PROGRESS_STEPS` VM steps, in the statement's thread)."""
+        if self.here_until is not None and time.monotonic() > self.here_until:
+            self.ran_over = True  # too long for the loop's thread: it runs again in the connection's
+            return 1
         if self.deadline is None:
             return 0
         now = time.monotonic()
@@ -175,19 +184,40 @@ class _Conn:
             finally:
                 self.disarm()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, short: bool = False) -> T:
         """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop.
 
         When the caller is cancelled meanwhile, the statement is interrupted at once and the connection
-        discarded (closed in its thread after the interrupted job ends).
+        discarded (closed in its thread after the interrupted job ends). A `short` job (a read) on a
+        connection that never waits on a lock runs in the event loop's thread instead, for at most
+        `_HERE_SECONDS`; past that it is interrupted and run again, whole, in the connection's thread (so
+        only a job that starts its own statement may be short: a fetch from an open cursor may not).
         """
         try:
+            if short and self.here and self.conn.idle:
+                done, value = self._try_here(fn, *args)
+                if done:
+                    return cast(T, value)
             return await self.conn.run(fn, *args)
         except anyio.get_cancelled_exc_class():
             self.abandon()
             raise
         except MemoryError as exc:  # SQLite's hard heap limit (SQLITE_NOMEM), or this process's own limit
             raise OutOfMemory("out of memory") from exc
+
+    def _try_here(self, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """`(True, fn(...))` run in the loop's thread, or `(False, None)` when it ran over its budget."""
+        self.here_until = time.monotonic() + _HERE_SECONDS
+        self.ran_over = False
+        try:
+            return True, self.conn.run_here(fn, *args)
+        except sqlite3.OperationalError:
+            if not self.ran_over:
+                raise
+            self.auth.begin(self.auth.purpose)  # compiling again records the statement's actions again
+            return False, None
+        finally:
+            self.here_until = None
 
     def abandon(self) -> None:
         """Interrupt the running statement and discard the connection (returns at once)."""
@@ -322,13 +352,16 @@ def _fetch_all(raw: sqlite3.Connection, sql: str, params: Params) -> list[Any]:
         cursor.close()
 
 
-def _setup(raw: sqlite3.Connection, auth: Authorizer, progress: Callable[[], int], read_only: bool) -> None:
+def _setup(raw: sqlite3.Connection, auth: Authorizer, progress: Callable[[], int], read_only: bool) -> str:
+    """Limits, the authorizer and the progress handler of a new connection; returns its journal mode."""
     if read_only:
         raw.execute("PRAGMA query_only = 1")
+    journal = str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower()
     raw.execute("PRAGMA busy_timeout = 2000")
     raw.execute(f"PRAGMA hard_heap_limit = {int(_memory_limit)}")
     raw.set_authorizer(auth)
     raw.set_progress_handler(progress, _PROGRESS_STEPS)
+    return journal
 
 
 def _compile(raw: sqlite3.Connection, sql: str, params: Params) -> None:
@@ -468,7 +501,8 @@ class Database:
         except sqlite3.Error as exc:
             raise UserError(f"Cannot open database {self.name} ({self.path}): {exc}.") from exc
         wrapped = _Conn(conn, Authorizer(self.access))
-        await wrapped.run(_setup, wrapped.auth, wrapped._progress, not write)
+        journal = await wrapped.run(_setup, wrapped.auth, wrapped._progress, not write)
+        wrapped.here = not write and (self.immutable or journal == "wal")  # a reader that never waits
         return wrapped
 
     async def _reader(self) -> _Conn:
@@ -524,7 +558,7 @@ class Database:
         try:
             async with conn.turn(Purpose.READ, self.timeout):
                 try:
-                    cursor, columns, rows = await conn.run(_open_read, sql, params, first, skip)
+                    cursor, columns, rows = await conn.run(_open_read, sql, params, first, skip, short=True)
                 except sqlite3.Error as exc:
                     raise sql_error(exc, conn) from exc
         except BaseException:

@@ -7,8 +7,10 @@ one thread hop per cursor call: a hop costs more than a small query.
 
 This replaces aiosqlite, which offers the same thread per connection but no public way to run a function of
 ours in it (only its own `execute`/`fetchmany` wrappers, one hop each). The connection is opened in its
-thread and only ever used there; the thread is a daemon, so an unclosed connection cannot keep the process
-alive, and `close()` closes the connection and ends the thread.
+thread and used by one thread at a time: its own, or, through `run_here`, the event loop's while its own
+thread has no job (a short read of a database that never makes readers wait, see `database._Conn.run`).
+The thread is a daemon, so an unclosed connection cannot keep the process alive, and `close()` closes
+the connection and ends the thread.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_result(value)
 
 
-def _work(jobs: SimpleQueue[_Job]) -> None:
+def _work(owner: ConnectionThread) -> None:
     """The thread's loop: run each job in order until the stop job (None) arrives."""
+    jobs = owner._jobs
     while True:
         job = jobs.get()
         if job is None:
@@ -54,6 +57,7 @@ def _work(jobs: SimpleQueue[_Job]) -> None:
             value = fn()
         except BaseException as exc:  # handed to the caller, whatever it is
             error = exc
+        owner._finished += 1  # only this thread writes it
         if future is None:  # a job nobody waits for (closing a discarded connection)
             continue
         with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits for this answer
@@ -66,9 +70,13 @@ class ConnectionThread:
     def __init__(self, label: str) -> None:
         self._jobs: SimpleQueue[_Job] = SimpleQueue()
         self._thread = threading.Thread(
-            target=_work, args=(self._jobs,), name=f"{THREAD_NAME} {label}", daemon=True
+            target=_work, args=(self,), name=f"{THREAD_NAME} {label}", daemon=True
         )
         self._raw: sqlite3.Connection | None = None
+        # Jobs queued (written by the event loop only) and jobs run (by the thread only): equal when the
+        # thread has nothing to do, which is when `run_here` may use the connection.
+        self._submitted = 0
+        self._finished = 0
 
     @classmethod
     async def open(cls, connect: Callable[[], sqlite3.Connection], label: str) -> ConnectionThread:
@@ -89,8 +97,28 @@ class ConnectionThread:
 
     async def _submit(self, fn: Callable[[], T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.put((future, fn))
+        self._put((future, fn))
         return await future
+
+    def _put(self, job: _Job) -> None:
+        if job is not None:
+            self._submitted += 1
+        self._jobs.put(job)
+
+    @property
+    def idle(self) -> bool:
+        """Whether the connection is open and no job is queued or running in its thread."""
+        return self._raw is not None and self._submitted == self._finished
+
+    def run_here(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(connection, *args)` in the calling thread (the event loop's), for a job that must be short.
+
+        Only while the connection is `idle`: the thread is then waiting for its next job, so the connection
+        is used by one thread at a time, as before.
+        """
+        if not self.idle or self._raw is None:
+            raise RuntimeError("the SQLite connection is busy in its thread, or closed")
+        return fn(self._raw, *args)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(connection, *args)` run in the connection's thread; its result, or its exception.
@@ -118,8 +146,8 @@ class ConnectionThread:
         if raw is None:
             return
         raw.interrupt()
-        self._jobs.put((None, raw.close))
-        self._jobs.put(None)
+        self._put((None, raw.close))
+        self._put(None)
 
     async def close(self) -> None:
         """Close the connection (after the jobs queued before) and end the thread; closing twice is fine."""
