@@ -177,12 +177,18 @@ class _Conn:
     @asynccontextmanager
     async def turn(self, purpose: Purpose, seconds: float) -> AsyncIterator[None]:
         """Hold the connection for one statement for `purpose`, interrupted after `seconds`."""
-        async with self.lock:
+        try:  # a free lock is taken without a trip through the event loop (`async with` always yields)
+            self.lock.acquire_nowait()
+        except anyio.WouldBlock:
+            await self.lock.acquire()
+        try:
             self.arm(purpose, seconds)
             try:
                 yield
             finally:
                 self.disarm()
+        finally:
+            self.lock.release()
 
     async def run(self, fn: Callable[..., T], *args: Any, short: bool = False) -> T:
         """Call `fn(sqlite3_connection, *args)` in this connection's own thread, in one hop.
