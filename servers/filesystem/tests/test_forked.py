@@ -241,3 +241,23 @@ class forked_and_threaded:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._connection.__aexit__(*exc)
+
+
+@pytest.mark.skipif(not forked.FORK, reason="walks fork on Linux only")
+async def test_a_walk_process_that_dies_says_so(allowed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed mid-walk (the kernel's OOM killer, an operator), the child leaves a clear error, not a hang."""
+    from patchbay_common.errors import UserError
+    from patchbay_common.notify import Progress
+    from patchbay_common.roots import Roots
+
+    def dies(roots: Any) -> None:
+        for _ in roots.walk(str(allowed)):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(forked, "THREAD_ENTRIES", 0)
+    before = children()
+    async with Progress() as progress:
+        with anyio.fail_after(10), pytest.raises(UserError, match="stopped without an answer") as failed:
+            await forked.walk_in_child(dies, Roots([allowed]), progress)
+    assert "narrower path" in str(failed.value)
+    assert await _settle(before) == set()

@@ -31,6 +31,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 
+from patchbay_common.errors import UserError
 from patchbay_common.notify import Progress
 from patchbay_common.roots import DirScan, Roots
 from patchbay_filesystem.deps import in_thread, watched
@@ -97,7 +98,10 @@ async def _answer(sock: socket.socket, progress: Progress) -> Any:
         except BlockingIOError:
             continue
         if not data:
-            raise RuntimeError("the search process ended without an answer (killed, or out of memory)")
+            raise UserError(
+                "The search stopped without an answer: its process was killed (out of memory?).",
+                hint="Search a narrower path, or with include globs.",
+            )
         pending += data
         while len(pending) >= 5:
             size = int.from_bytes(pending[1:5], "big")
@@ -210,10 +214,10 @@ def _child(  # pragma: no cover - runs in the child
 
 def _detach(server: int) -> None:  # pragma: no cover - runs in the child
     """Give up what the child shares with the server, so it can neither write there nor outlive it."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(ValueError):  # only the main thread may (the loop's thread, in a server)
         signal.set_wakeup_fd(-1)  # the server's loop, not ours
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):  # the stdio transport's pipes: the client waits for their end
         os.dup2(null, fd)
