@@ -261,9 +261,15 @@ class Outcome:
 
 
 RETRYABLE = ("retry in a second",)  # nginx's 503/429 JSON-RPC error bodies
-# The spec's 404 for a session that is gone (the client starts a new one), or the SDK giving up resuming a
-# stream whose replica is gone (it tried GET with Last-Event-ID and got that 404).
-SESSION_GONE = ("Session terminated", "Session not found", "reconnection attempts were exhausted")
+# The spec's 404 for a session that is gone (the client starts a new one), the SDK giving up resuming a
+# stream whose replica is gone (it tried GET with Last-Event-ID and got that 404), or a stream cut before
+# its first event, which leaves no event id to resume from (a race with the kill: seen once in CI).
+SESSION_GONE = (
+    "Session terminated",
+    "Session not found",
+    "reconnection attempts were exhausted",
+    "SSE stream ended without a response",
+)
 
 
 def describe(exc: BaseException) -> str:
