@@ -127,3 +127,22 @@ def test_progress_channels_are_where_progress_wanted_reads_them() -> None:
         assert channel in {f.name for f in dataclasses.fields(context)}, context
         assert channel in sdk._PROGRESS_CHANNELS
     assert "self._request_outbound = request_outbound" in inspect.getsource(ServerSession.__init__)
+
+
+async def test_the_stateless_handler_and_lifespan_state_are_where_single_exchange_reads_them() -> None:
+    """`single_exchange` swaps the session manager's stateless handler and reads its lifespan state."""
+    from patchbay_common.app import http_app
+    from patchbay_common.settings import CommonSettings
+
+    settings = CommonSettings(  # type: ignore[call-arg]
+        _cli_parse_args=["--transport", "streamable-http", "--stateless", "--json-response"]
+    )
+    server = MCPServer("pinned")
+    http_app(server, settings)
+    manager = server.session_manager
+    assert sdk.stateless_handler(manager).__name__ == "handle"  # ours, installed by http_app
+    async with manager.run():
+        assert sdk.lifespan_state(manager) is not None
+    context = sdk.single_exchange_context(7, "request", "token")
+    assert (context.request_id, context.message_metadata.request_context) == (7, "request")  # type: ignore[union-attr]
+    assert not context.can_send_request

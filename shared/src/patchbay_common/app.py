@@ -586,20 +586,6 @@ import errno  # noqa: E402
 import socket  # noqa: E402
 
 
-def _auth_setup(settings: CommonSettings) -> Any:
-    """`auth.auth_setup(settings)`, importing the auth module only for an HTTP server that needs it."""
-    from patchbay_common import auth
-
-    return auth.auth_setup(settings)
-
-
-def _event_store(spec: str) -> Any:
-    """The resumability event store `spec` names (`events.event_store`), imported when HTTP asks for one."""
-    from patchbay_common.events import event_store
-
-    return event_store(spec)
-
-
 def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
     """Host and Origin checks for any bind address: loopback names, the bound host, and the extras given."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -616,6 +602,10 @@ def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
 def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
     """The ASGI app for the SSE or streamable HTTP transport, with OAuth or the static token when set."""
     security = transport_security(settings)
+    # Imported here, by HTTP only: a stdio server starts without them.
+    from patchbay_common import auth
+    from patchbay_common.events import event_store
+
     app: ASGIApp
     if settings.transport == "sse":
         app = server.sse_app(transport_security=security, host=settings.host)
@@ -626,7 +616,7 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
             streamable_http_path="/mcp",
             json_response=settings.json_response,
             stateless_http=settings.stateless,
-            event_store=_event_store(settings.event_store) if resumable else None,
+            event_store=event_store(settings.event_store) if resumable else None,
             transport_security=security,
             host=settings.host,
         )
@@ -636,8 +626,6 @@ def http_app(server: MCPServer[Any], settings: CommonSettings) -> ASGIApp:
             single_exchange.install(server.session_manager)
     if telemetry.enabled and not settings.metrics_public:
         app = telemetry.with_metrics(app)  # /metrics behind the same auth as the rest
-    from patchbay_common import auth  # HTTP only: stdio starts without it
-
     setup = auth.auth_setup(settings, server.name)
     if setup is None:
         return app
@@ -715,7 +703,11 @@ def _serve(
     try:
         token = settings.bearer_token()
         register_secret(token)
-        authenticated = settings.transport != "stdio" and _auth_setup(settings) is not None
+        authenticated = False
+        if settings.transport != "stdio":
+            from patchbay_common import auth  # HTTP only: a stdio server starts without it
+
+            authenticated = auth.auth_setup(settings) is not None
     except ValueError as exc:
         _exit(prog, str(exc))
     exposed = settings.transport != "stdio" and settings.host not in LOOPBACK_HOSTS

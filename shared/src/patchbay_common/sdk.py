@@ -14,22 +14,32 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import SubscriptionBus
+from mcp.shared.dispatcher import DispatchContext
+from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.transport_context import TransportContext
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 __all__ = [
     "add_notification_handler",
     "add_request_handler",
     "advertise_list_changed",
     "connection_of",
+    "lifespan_state",
     "lowlevel",
     "progress_wanted",
     "registered_tool",
     "registered_tools",
     "remove_request_handler",
     "request_handler",
+    "set_stateless_handler",
+    "single_exchange_context",
+    "stateless_handler",
     "subscription_bus",
 ]
 
@@ -132,3 +142,36 @@ def progress_wanted(ctx: Any) -> bool:
         if hasattr(outbound, name):
             return getattr(outbound, name) is not None
     return True
+
+
+StatelessHandler = Callable[[str | None, Scope, Receive, Send], Awaitable[None]]
+"""How the session manager serves one stateless handshake-era request: `(protocol_version, scope, receive,
+send)`."""
+
+
+def stateless_handler(manager: StreamableHTTPSessionManager) -> StatelessHandler:
+    """The session manager's handler of stateless handshake-era requests (a session built per request)."""
+    return manager._handle_stateless_request
+
+
+def set_stateless_handler(manager: StreamableHTTPSessionManager, handler: StatelessHandler) -> None:
+    """Serve the session manager's stateless handshake-era requests with `handler` instead."""
+    manager._handle_stateless_request = handler  # type: ignore[method-assign,assignment]
+
+
+def lifespan_state(manager: StreamableHTTPSessionManager) -> Any:
+    """What the server's lifespan yielded, held by the session manager while it runs."""
+    return manager._lifespan_state
+
+
+def single_exchange_context(request_id: Any, request: Any, progress_token: Any) -> DispatchContext[Any]:
+    """The dispatch context the SDK's 2026-era entry gives one HTTP request.
+
+    It has no back channel, and drops notifications (a JSON answer has no room for them).
+    """
+    return _SingleExchangeDispatchContext(
+        transport=TransportContext(kind="streamable-http", can_send_request=False),
+        request_id=request_id,
+        message_metadata=ServerMessageMetadata(request_context=request, can_send_request=False),
+        progress_token=progress_token,
+    )

@@ -18,45 +18,43 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext
 from mcp.server.connection import Connection
 from mcp.server.runner import serve_one
 from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecurityMiddleware
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data, progress_token_from_params
-from mcp.shared.message import ServerMessageMetadata
-from mcp.shared.transport_context import TransportContext
 from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCResponse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from patchbay_common import sdk
+
 __all__ = ["install"]
 
 logger = logging.getLogger("patchbay.single_exchange")
-
-_Handler = Callable[[str | None, Scope, Receive, Send], Awaitable[None]]
 
 
 def install(manager: StreamableHTTPSessionManager) -> None:
     """Serve `manager`'s stateless JSON-mode requests in one exchange where they allow it."""
     if not (manager.stateless and manager.json_response):
         return
-    session_path: _Handler = manager._handle_stateless_request
+    session_path = sdk.stateless_handler(manager)
+    security = TransportSecurityMiddleware(manager.security_settings)
 
     async def handle(protocol_version: str | None, scope: Scope, receive: Receive, send: Send) -> None:
-        await _handle(manager, session_path, protocol_version, scope, receive, send)
+        await _handle(manager, session_path, security, protocol_version, scope, receive, send)
 
-    manager._handle_stateless_request = handle  # type: ignore[method-assign,assignment]
+    sdk.set_stateless_handler(manager, handle)
 
 
 async def _handle(
     manager: StreamableHTTPSessionManager,
-    session_path: _Handler,
+    session_path: sdk.StatelessHandler,
+    security: TransportSecurityMiddleware,
     protocol_version: str | None,
     scope: Scope,
     receive: Receive,
@@ -66,9 +64,7 @@ async def _handle(
     if request.method != "POST" or not _json_content(request) or not check_accept_headers(request)[0]:
         await session_path(protocol_version, scope, receive, send)  # its own answer (405, 406, 415, ...)
         return
-    refusal = await TransportSecurityMiddleware(manager.security_settings).validate_request(
-        request, is_post=True
-    )
+    refusal = await security.validate_request(request, is_post=True)
     if refusal is not None:
         await refusal(scope, receive, send)
         return
@@ -78,12 +74,7 @@ async def _handle(
         await session_path(protocol_version, scope, _replay(body, receive), send)
         return
     request_id, method, params = message
-    context = _SingleExchangeDispatchContext(
-        transport=TransportContext(kind="streamable-http", can_send_request=False),
-        request_id=request_id,
-        message_metadata=ServerMessageMetadata(request_context=request, can_send_request=False),
-        progress_token=progress_token_from_params(params),
-    )
+    context = sdk.single_exchange_context(request_id, request, progress_token_from_params(params))
     connection = Connection.from_envelope(protocol_version or DEFAULT_NEGOTIATED_VERSION, None, None)
     answer: JSONRPCResponse | JSONRPCError
     try:
@@ -93,7 +84,7 @@ async def _handle(
             method,
             params,
             connection=connection,
-            lifespan_state=manager._lifespan_state,
+            lifespan_state=sdk.lifespan_state(manager),
         )
     except Exception as exc:  # the session path's mapping (JSONRPCDispatcher), so both answer alike
         error = handler_exception_to_error_data(exc)
