@@ -6,11 +6,21 @@ is skipped.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from patchbay_common.testing import components
+
+# Every server a test starts keeps its tool schema cache here, not in the user's cache directory; shared by
+# the session's servers, so most starts list their tools from the cache as a user's second start does.
+if "PATCHBAY_CACHE_DIR" not in os.environ:
+    os.environ["PATCHBAY_CACHE_DIR"] = tempfile.mkdtemp(prefix="patchbay-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PATCHBAY_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,66 @@ async def test_stdio_both_eras_and_snapshot(spec: ServerSpec, server_envs: dict[
     problems = check_tools(payloads[0])
     assert not problems, "\n".join(problems)
     compare_snapshot(spec.name, payloads[0])
+
+
+HANDSHAKE = "".join(
+    json.dumps(message) + "\n"
+    for message in (
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    )
+)
+
+
+def _start_with_import_times(launch: Any) -> tuple[dict[str, Any], set[str]]:
+    """Start a server over stdio, handshake, list its tools: (the tools/list answer, the modules imported)."""
+    environment = {**launch.environment(), "PYTHONPROFILEIMPORTTIME": "1"}
+    process = subprocess.Popen(
+        launch.argv(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    assert process.stdin and process.stdout
+    process.stdin.write(HANDSHAKE)
+    process.stdin.flush()
+    listed = next(m for m in map(json.loads, process.stdout) if m.get("id") == 2)  # stdin open until then
+    _, errors = process.communicate(timeout=60)
+    imported = {
+        line.split("|")[-1].strip() for line in errors.splitlines() if line.startswith("import time:")
+    }
+    return listed, imported
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_a_second_start_lists_every_tool_from_the_schema_cache(
+    spec: ServerSpec, server_envs: dict[str, TestEnv], tmp_path: Path
+) -> None:
+    """The first start caches every tool's schema; the second lists the same tools from it, writes nothing,
+    and imports no structlog (a start's lines are written without it)."""
+    launch = spec.launch(server_envs[spec.name])
+    launch = replace(launch, env={**launch.env, "PATCHBAY_CACHE_DIR": str(tmp_path)})
+    first, _ = _start_with_import_times(launch)
+    (written,) = tmp_path.glob("tools-*.json")
+    names = sorted(t["name"] for t in first["result"]["tools"])
+    assert names and sorted(json.loads(written.read_text())["tools"]) == names
+    before = written.stat().st_mtime_ns
+    second, imported = _start_with_import_times(launch)
+    assert second["result"] == first["result"]
+    assert written.stat().st_mtime_ns == before, "a tool's schema was not taken from the cache"
+    assert "structlog" not in imported and "patchbay_common.tool_cache" in imported
 
 
 @pytest.mark.parametrize("transport", ["sse", "streamable-http"])

@@ -61,11 +61,10 @@ from starlette.responses import JSONResponse, Response
 
 import patchbay_common.telemetry as telemetry
 from patchbay_common import notify, sdk
-from patchbay_common.client_roots import ClientRootsCache
 from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
 from patchbay_common.limits import set_cursor_scope
-from patchbay_common.logs import configure_logging, get_logger, log_call, structlog
+from patchbay_common.logs import bind_call, configure_logging, get_logger, log_call, reset_call
 from patchbay_common.results import (
     Reply,
     cap_error,
@@ -79,11 +78,13 @@ from patchbay_common.results import (
 from patchbay_common.schemas import portable
 from patchbay_common.settings import LOOPBACK_HOSTS, CommonSettings, parse_settings
 from patchbay_common.subscriptions import Subscriptions
+from patchbay_common.tool_cache import CachedTools, SchemaCache
 from patchbay_common.toolsets import READ, Toolset, ToolSpec, bind_tool
 from patchbay_common.untrusted import wrap_untrusted
 from patchbay_common.warmup import Warmup
 
 if TYPE_CHECKING:
+    from patchbay_common.client_roots import ClientRootsCache
     from patchbay_common.roots import Roots
 
 __all__ = ["PatchbayServer", "close_after_last_connection", "http_app", "run_loop", "serve"]
@@ -123,10 +124,18 @@ class PatchbayServer(MCPServer[Any]):
         if settings.transport == "streamable-http" and settings.json_response:
             kwargs.setdefault("subscriptions", False)  # a JSON answer cannot carry a listen stream
         super().__init__(name, version=version, instructions=instructions, **kwargs)
+        # Schemas from the last start's cache, each rewritten so every provider accepts it (no $ref, no
+        # exclusive bounds); a tool's argument model is built at its first call (`tool_cache`).
+        self.tool_cache = SchemaCache.load(name)
+        sdk.set_tool_manager(
+            self,
+            CachedTools(
+                self.tool_cache, portable, warn_on_duplicate_tools=self.settings.warn_on_duplicate_tools
+            ),
+        )
         set_cursor_scope(name)
         self.patchbay_settings = settings
         self.roots = roots
-        self.client_roots_cache = ClientRootsCache()
         self.calls_in_flight = 0  # read by the HTTP shutdown, which lets these finish first
         self.tool_specs: dict[str, ToolSpec] = {}
         self._deadlines: _Deadlines | None = None
@@ -146,6 +155,15 @@ class PatchbayServer(MCPServer[Any]):
         configure_logging(settings.log_level, settings.log_format)
         if telemetry.wanted(settings):  # the OpenTelemetry SDK is imported only then
             telemetry.setup(self, settings)
+
+    @functools.cached_property
+    def client_roots_cache(self) -> ClientRootsCache:
+        """Each connection's `roots/list` answer and the roots it narrows to (`client_roots`)."""
+        from patchbay_common.client_roots import (
+            ClientRootsCache,
+        )  # with the roots module: when roots are used
+
+        return ClientRootsCache()
 
     @property
     def max_chars(self) -> int:
@@ -283,9 +301,6 @@ class PatchbayServer(MCPServer[Any]):
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        registered = sdk.registered_tool(self, name or fn.__name__)
-        if registered is not None:  # a schema every provider accepts (no $ref, no exclusive bounds)
-            registered.parameters = portable(registered.parameters)
 
     def _reply(self, reply: Reply, spec: ToolSpec) -> CallToolResult:
         return reply_result(reply, spec.untrusted)
@@ -382,7 +397,7 @@ class PatchbayServer(MCPServer[Any]):
         chars = 0
         cut = False
         failure: BaseException | None = None
-        tokens = structlog.contextvars.bind_contextvars(request_id=call_id, tool=name)
+        log_token = bind_call(call_id, name)
         seen = [False]
         replied_token = replied.set(seen)
         call_token = notify.current_call.set(context)
@@ -405,7 +420,7 @@ class PatchbayServer(MCPServer[Any]):
                     await notify.log_to_client("notice", f"{name}: the answer was cut to {limit} characters")
             return result
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+            reset_call(log_token)
             replied.reset(replied_token)
             notify.current_call.reset(call_token)
             self.calls_in_flight -= 1
@@ -790,9 +805,15 @@ def _refuse_shared_user_state(prog: str, settings: CommonSettings) -> None:
 
 
 def _build_server(build: Callable[[S], MCPServer[Any]], prog: str, settings: S) -> MCPServer[Any]:
-    """`build(settings)`, with a configuration it rejects said in one line (exit status 2)."""
+    """`build(settings)`, with a configuration it rejects said in one line (exit status 2).
+
+    The schemas of the tools built this time are written to the tool cache, for the next start.
+    """
     try:
-        return build(settings)
+        server = build(settings)
+        if isinstance(server, PatchbayServer):
+            server.tool_cache.save()
+        return server
     except (ValueError, UserError) as exc:
         _exit(prog, redact(str(exc)))
     except OSError as exc:

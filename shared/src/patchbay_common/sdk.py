@@ -16,7 +16,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext
 from mcp.server.lowlevel import NotificationOptions, Server
-from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.tools import Tool, ToolManager
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import SubscriptionBus
 from mcp.shared.dispatcher import DispatchContext
@@ -24,6 +24,8 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
+
+from patchbay_common.tool_cache import CachedTools, PendingTool
 
 __all__ = [
     "add_notification_handler",
@@ -38,6 +40,7 @@ __all__ = [
     "remove_request_handler",
     "request_handler",
     "set_stateless_handler",
+    "set_tool_manager",
     "single_exchange_context",
     "stateless_handler",
     "subscription_bus",
@@ -103,14 +106,23 @@ def advertise_list_changed(server: MCPServer[Any], *, tools: bool = False, resou
     low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
 
-def registered_tool(server: MCPServer[Any], name: str) -> Tool | None:
-    """The SDK's registration of a tool (its schema can be edited in place before the server runs)."""
-    return server._tool_manager.get_tool(name)
+def registered_tool(server: MCPServer[Any], name: str) -> Tool | PendingTool | None:
+    """The registration of a tool (its listed schema can be edited in place before the server runs).
+
+    A tool listed from the schema cache is returned as it is, not built (`tool_cache.PendingTool`).
+    """
+    manager = server._tool_manager
+    return manager.entry(name) if isinstance(manager, CachedTools) else manager.get_tool(name)
 
 
-def registered_tools(server: MCPServer[Any]) -> list[Tool]:
+def registered_tools(server: MCPServer[Any]) -> list[Tool | PendingTool]:
     """Every registered tool, in registration order."""
-    return server._tool_manager.list_tools()
+    return list(server._tool_manager.list_tools())
+
+
+def set_tool_manager(server: MCPServer[Any], manager: ToolManager) -> None:
+    """Replace the server's tool manager (before any tool is registered)."""
+    server._tool_manager = manager
 
 
 def connection_of(ctx_or_session: Any) -> Any:
