@@ -94,7 +94,7 @@ def test_the_summary_keeps_scalars_and_caps_long_arguments() -> None:
 def json_log() -> Iterator[io.StringIO]:
     """configure_logging as `serve` does it, writing to a buffer; root logging restored afterwards."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, logs._json_stream, logs._json_flush
+    saved = root.handlers[:], root.level, logs._json_stream, logs._json_flush, logs._handler, logs._format
     stream = io.StringIO()
     real, sys.stderr = sys.stderr, stream
     try:
@@ -104,7 +104,7 @@ def json_log() -> Iterator[io.StringIO]:
     try:
         yield stream
     finally:
-        root.handlers[:], level, logs._json_stream, logs._json_flush = saved
+        root.handlers[:], level, logs._json_stream, logs._json_flush, logs._handler, logs._format = saved
         root.setLevel(level)
 
 
@@ -129,6 +129,48 @@ def test_one_json_line_per_call_with_the_usual_keys(json_log: io.StringIO) -> No
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["timestamp"])
     stamp = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=1) <= stamp <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_a_plain_line_is_written_as_structlog_writes_it(json_log: io.StringIO) -> None:
+    """Written here while only our handler listens; the same fields, redaction and call ids as structlog's."""
+    log = logs.get_logger("patchbay.test")
+    fields = {"where": f"redis://reader:{'p' * 12}@db:6379/0", "count": 3, "names": ["a"]}
+    token = logs.bind_call("abc", "echo")
+    try:
+        logging.root.handlers[:] = [logs._handler]  # as in a server: pytest's own handlers would see records
+        log.info("configured", **fields)
+        log.debug("below the level")
+        logging.root.handlers.append(logging.NullHandler())  # another listener: structlog renders the line
+        log.info("configured", **fields)
+    finally:
+        logs.reset_call(token)
+    fast, slow = (json.loads(line) for line in json_log.getvalue().splitlines())
+    assert fast.pop("timestamp") and slow.pop("timestamp")
+    assert (
+        fast
+        == slow
+        == {
+            "where": "redis://reader:***@db:6379/0",
+            "count": 3,
+            "names": ["a"],
+            "request_id": "abc",
+            "tool": "echo",
+            "event": "configured",
+            "level": "info",
+            "logger": "patchbay.test",
+        }
+    )
+
+
+def test_a_line_with_a_traceback_goes_through_structlog(json_log: io.StringIO) -> None:
+    logging.root.handlers[:] = [logs._handler]
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logs.get_logger("patchbay.test").warning("failed", exc_info=True)
+    (line,) = json_log.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["event"] == "failed" and "ValueError: boom" in record["exception"]
 
 
 def test_below_info_the_call_line_costs_no_summary(json_log: io.StringIO) -> None:

@@ -2,6 +2,11 @@
 
 stdout belongs to the protocol on stdio, so every log line (ours, the SDK's, uvicorn's) goes to stderr:
 JSON lines when stderr is not a terminal, readable columns when it is.
+
+structlog renders the lines, but is imported only when a line first needs it (~10 ms of a start): a plain
+JSON line (an event and its fields, no traceback) is written here in one `to_json`, with the same keys,
+redaction and call fields structlog would add. Console lines, tracebacks and the stdlib records of other
+libraries go through structlog.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 import time
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any, Literal
 
 from pydantic_core import to_json
@@ -18,7 +25,16 @@ from pydantic_core import to_json
 from patchbay_common import errors
 from patchbay_common.errors import redact
 
-__all__ = ["LogFormat", "configure_logging", "get_logger", "log_call", "summarize_arguments"]
+__all__ = [
+    "LogFormat",
+    "bind_call",
+    "call_field",
+    "configure_logging",
+    "get_logger",
+    "log_call",
+    "reset_call",
+    "summarize_arguments",
+]
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -46,7 +62,37 @@ def _import_structlog() -> Any:
     return structlog
 
 
-structlog = _import_structlog()
+_structlog: Any = None  # the module, once a line has needed it
+_structlog_lock = threading.Lock()
+_format: Literal["json", "console"] | None = None  # None until `configure_logging` runs
+_processors: list[Any] | None = None  # the processors we configured structlog with
+
+_call: ContextVar[Mapping[str, str] | None] = ContextVar("patchbay_call", default=None)
+
+
+def bind_call(request_id: str, tool: str) -> Token[Mapping[str, str] | None]:
+    """Add `request_id` and `tool` to every line logged in this context (a tool call) until `reset_call`."""
+    return _call.set({"request_id": request_id, "tool": tool})
+
+
+def reset_call(token: Token[Mapping[str, str] | None]) -> None:
+    """End what `bind_call` started."""
+    _call.reset(token)
+
+
+def call_field(name: str) -> str | None:
+    """`request_id` or `tool` of the tool call running in this context, or None outside one."""
+    fields = _call.get()
+    return None if fields is None else fields.get(name)
+
+
+def _add_call_fields(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Structlog processor: the current call's request id and tool name."""
+    fields = _call.get()
+    if fields:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+    return event
 
 
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -57,42 +103,94 @@ def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
-def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
-    """Send all logging (structlog and stdlib) to stderr at `level`, as JSON or console lines."""
-    if fmt == "auto":
-        fmt = "console" if sys.stderr.isatty() else "json"
-    shared: list[Any] = [
+def _structlog_module() -> Any:
+    """structlog, imported and configured for the current format the first time something needs it."""
+    global _structlog
+    if _structlog is None:
+        with _structlog_lock:
+            if _structlog is None:
+                module = _import_structlog()
+                _configure_structlog(module)
+                _structlog = module
+    return _structlog
+
+
+def _shared_processors(structlog: Any) -> list[Any]:
+    return [
         structlog.contextvars.merge_contextvars,
+        _add_call_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,  # plain text, so the redaction below covers tracebacks too
         _redact_event,
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    structlog.configure(
-        # filter_by_level first: lines below the level cost no redaction or rendering
-        processors=[
+
+
+def _configure_structlog(structlog: Any) -> None:
+    """Send structlog to stdlib logging: rendered by the root handler once configured, plainly before."""
+    if _format is None:  # `configure_logging` has not run: lines go to stdlib's stderr fallback, never stdout
+        processors = [
+            structlog.contextvars.merge_contextvars,
+            _add_call_fields,
+            structlog.processors.format_exc_info,
+            _redact_event,
+            structlog.stdlib.render_to_log_kwargs,
+        ]
+    else:  # filter_by_level first: lines below the level cost no redaction or rendering
+        processors = [
             structlog.stdlib.filter_by_level,
-            *shared,
+            *_shared_processors(structlog),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        ]
+    global _processors
+    _processors = processors[:]  # capture_logs empties and refills the configured list itself
+    structlog.configure(
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=_format is not None,
     )
-    global _json_stream, _json_flush
-    _json_stream = sys.stderr if fmt == "json" else None
+
+
+class _Formatter(logging.Formatter):
+    """The root handler's formatter: structlog's `ProcessorFormatter`, built at the first record."""
+
+    def __init__(self, fmt: Literal["json", "console"]) -> None:
+        super().__init__()
+        self._format = fmt
+        self._inner: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON or console line, like every structlog line."""
+        if self._inner is None:
+            structlog = _structlog_module()
+            renderer: Any = (
+                structlog.processors.JSONRenderer()
+                if self._format == "json"
+                else structlog.dev.ConsoleRenderer(colors=False)
+            )
+            self._inner = structlog.stdlib.ProcessorFormatter(
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+                foreign_pre_chain=_shared_processors(structlog),
+            )
+        return self._inner.format(record)
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    """Send all logging (structlog and stdlib) to stderr at `level`, as JSON or console lines."""
+    global _format, _handler, _json_stream, _json_flush
+    _format = ("console" if sys.stderr.isatty() else "json") if fmt == "auto" else fmt
+    if _structlog is not None:
+        _configure_structlog(_structlog)
+    elif (
+        "structlog" in sys.modules
+    ):  # another library uses it: configure it now, so it never writes to stdout
+        _structlog_module()
+    _json_stream = sys.stderr if _format == "json" else None
     _json_flush = not _writes_each_line(sys.stderr)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=shared,
-        )
-    )
+    handler = _handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(_format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -113,6 +211,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
+_handler: logging.Handler | None = None  # the root handler `configure_logging` installed
 _json_stream: Any = None  # stderr when lines are JSON: the per-call line is written there directly
 _json_flush = False  # whether that stream needs a flush after a line (not when it is line-buffered)
 _call_logger = logging.getLogger("patchbay")
@@ -128,18 +227,26 @@ def log_call(event: str, arguments: Mapping[str, Any] | None, **fields: Any) -> 
     if not _call_logger.isEnabledFor(logging.INFO):
         return
     fields["arguments"] = summarize_arguments(arguments)
-    stream = _json_stream
-    if stream is None:
+    if _json_stream is None:
         get_logger("patchbay").info(event, **fields)
         return
+    _write_line(event, "info", "patchbay", fields)
+
+
+def _write_line(event: str, level: str, logger: str, fields: dict[str, Any]) -> None:
+    """One JSON line to stderr, keyed as structlog's JSON lines are; `fields` and `event` already redacted."""
+    call = _call.get()
+    if call:
+        for key, value in call.items():
+            fields.setdefault(key, value)
     fields["event"] = event
-    fields["level"] = "info"
-    fields["logger"] = "patchbay"
+    fields["level"] = level
+    fields["logger"] = logger
     fields["timestamp"] = _utc_timestamp()
     try:
-        stream.write(to_json(fields, fallback=str).decode() + "\n")
+        _json_stream.write(to_json(fields, fallback=str).decode() + "\n")
         if _json_flush:
-            stream.flush()
+            _json_stream.flush()
     except (OSError, ValueError):  # stderr closed (the client went away): nothing to log to
         pass
 
@@ -172,27 +279,90 @@ def _utc_timestamp() -> str:
     return f"{_stamp_prefix}.{int((now - second) * 1e6):06d}Z"
 
 
-def _configure_default() -> None:
-    """Until `configure_logging` runs, route structlog through stdlib logging (stderr), never stdout."""
-    if not structlog.is_configured():
-        structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.format_exc_info,
-                _redact_event,
-                structlog.stdlib.render_to_log_kwargs,
-            ],
-            logger_factory=structlog.stdlib.LoggerFactory(),
-            wrapper_class=structlog.stdlib.BoundLogger,
-        )
+class _Logger:
+    """A logger that writes a plain JSON line itself and hands every other line to structlog.
+
+    A line below the logger's level costs one level check; a line with `exc_info`, a console line, and any
+    other method (`bind`, `exception`, ...) imports structlog and goes through its processors.
+    """
+
+    __slots__ = ("_bound", "_name", "_stdlib")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._stdlib = logging.getLogger(name)
+        self._bound: Any = None
+
+    def _structlog_logger(self) -> Any:
+        if self._bound is None:
+            self._bound = _structlog_module().stdlib.get_logger(self._name)
+        return self._bound
+
+    def _log(self, level: int, method: str, event: Any, args: tuple[Any, ...], fields: dict[str, Any]) -> Any:
+        if not self._stdlib.isEnabledFor(level):
+            return None
+        if _writes_itself(self._stdlib) and isinstance(event, str) and not args and _PLAIN.isdisjoint(fields):
+            for key, value in fields.items():
+                if isinstance(value, str):
+                    fields[key] = redact(value)
+            _write_line(redact(event), _LEVEL_NAMES[level], self._name, fields)
+            return None
+        return getattr(self._structlog_logger(), method)(event, *args, **fields)
+
+    def debug(self, event: Any = None, *args: Any, **fields: Any) -> Any:
+        """Log at DEBUG."""
+        return self._log(logging.DEBUG, "debug", event, args, fields)
+
+    def info(self, event: Any = None, *args: Any, **fields: Any) -> Any:
+        """Log at INFO."""
+        return self._log(logging.INFO, "info", event, args, fields)
+
+    def warning(self, event: Any = None, *args: Any, **fields: Any) -> Any:
+        """Log at WARNING."""
+        return self._log(logging.WARNING, "warning", event, args, fields)
+
+    def error(self, event: Any = None, *args: Any, **fields: Any) -> Any:
+        """Log at ERROR."""
+        return self._log(logging.ERROR, "error", event, args, fields)
+
+    def critical(self, event: Any = None, *args: Any, **fields: Any) -> Any:
+        """Log at CRITICAL."""
+        return self._log(logging.CRITICAL, "critical", event, args, fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._structlog_logger(), name)
 
 
-_configure_default()
+def _writes_itself(logger: logging.Logger) -> bool:
+    """Whether a line of `logger` can be written here rather than by structlog.
+
+    So: JSON lines, only our handler would see the record, and structlog (if loaded) still has our
+    configuration (`structlog.testing.capture_logs` replaces it).
+    """
+    handlers = logging.root.handlers
+    return (
+        _json_stream is not None
+        and len(handlers) == 1
+        and handlers[0] is _handler
+        and not logger.handlers
+        and logger.propagate
+        and (_structlog is None or _structlog.get_config()["processors"] == _processors)
+    )
+
+
+_PLAIN = frozenset({"exc_info", "stack_info", "stacklevel"})  # fields only structlog can render
+_LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger; the request id of the current tool call is added to every line."""
-    return structlog.stdlib.get_logger(name)
+    """A logger for `name`; the request id of the current tool call is added to every line."""
+    return _Logger(name)
 
 
 def summarize_arguments(arguments: Mapping[str, Any] | None) -> dict[str, str]:

@@ -30,7 +30,7 @@ from mcp_types import EmptyResult, SetLevelRequestParams
 
 from patchbay_common import sdk
 from patchbay_common.errors import redact
-from patchbay_common.logs import get_logger, structlog
+from patchbay_common.logs import call_field, get_logger
 
 __all__ = ["LEVELS", "ClientLog", "Progress", "current_call", "log_to_client"]
 
@@ -111,7 +111,7 @@ async def log_to_client(level: str, message: str, **fields: Any) -> None:
         return
     if _client_log is not None and not _client_log.wants(request, level):
         return
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    request_id = call_field("request_id")
     data: dict[str, Any] = {"message": redact(message), "request_id": request_id}
     data.update({k: redact(v) if isinstance(v, str) else v for k, v in fields.items()})
     try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from mcp_types import SamplingMessage, TextContent
 
-from patchbay_common.logs import get_logger, structlog
+from patchbay_common.logs import call_field, get_logger
 from patchbay_common.notify import Progress, current_call, log_to_client
 from patchbay_common.results import Reply
 from patchbay_common.untrusted import wrap_untrusted
@@ -74,7 +74,7 @@ async def answer_from(
     if not _allowed(ctx):
         return None
     ranges = chunks(text, chunk_chars)[:max_chunks]
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    request_id = call_field("request_id")
     found: list[str] = []
     async with Progress(total=len(ranges), unit="chunks", message="asking the client's model") as progress:
         for start, end in ranges:

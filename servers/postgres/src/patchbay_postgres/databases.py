@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from patchbay_common import notify, telemetry
 from patchbay_common.errors import AccessDenied, NotFound, UserError, redact, register_secret
-from patchbay_common.logs import get_logger, structlog
+from patchbay_common.logs import call_field, get_logger
 from patchbay_common.retry import retry_async
 
 __all__ = [
@@ -68,7 +68,7 @@ def _started() -> float:
 @asynccontextmanager
 async def _elapsed(database: str) -> AsyncIterator[notify.Progress]:
     """Progress of the current tool call in seconds elapsed, updated while the block runs."""
-    tool = structlog.contextvars.get_contextvars().get("tool") or "call"
+    tool = call_field("tool") or "call"
     started = _started()
     async with notify.Progress(unit="s", message=f"{tool} on database {database}") as progress:
         if notify.current_call.get() is None:  # not a tool call (resources, warm-up, completions)
