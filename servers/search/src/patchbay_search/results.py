@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from patchbay_common.untrusted import strip_invisible
 
@@ -57,7 +57,13 @@ _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hse
 # --- models ---------------------------------------------------------------------------------------------
 
 
-class WebResult(BaseModel):
+class _Model(BaseModel):
+    """Built at first use, not at import: a start that lists tools from the schema cache never needs them."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class WebResult(_Model):
     """One web page."""
 
     title: str
@@ -73,7 +79,7 @@ class NewsResult(WebResult):
     breaking: bool = False
 
 
-class ImageResult(BaseModel):
+class ImageResult(_Model):
     """One image: the page it is on and the image file itself."""
 
     title: str
@@ -85,7 +91,7 @@ class ImageResult(BaseModel):
     site: str | None = None
 
 
-class VideoResult(BaseModel):
+class VideoResult(_Model):
     """One video."""
 
     title: str
@@ -98,7 +104,7 @@ class VideoResult(BaseModel):
     views: int | None = None
 
 
-class Place(BaseModel):
+class Place(_Model):
     """One point of interest."""
 
     id: str
@@ -116,7 +122,7 @@ class Place(BaseModel):
     coordinates: list[float] | None = Field(None, description="[latitude, longitude]")
 
 
-class _Search(BaseModel):
+class _Search(_Model):
     query: str
     altered_query: str | None = Field(
         None, description="The query Brave searched for instead, if it fixed one."
@@ -151,7 +157,7 @@ class VideoSearch(_Search):
     results: list[VideoResult]
 
 
-class LocalSearch(BaseModel):
+class LocalSearch(_Model):
     """Places for a local query, or web results when Brave found no places."""
 
     query: str
