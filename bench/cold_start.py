@@ -80,15 +80,22 @@ def build_wheels(names: list[str], out: Path) -> None:
 
 
 def clean_env(name: str, wheels: Path, where: Path) -> Path:
-    """A fresh virtual environment with only patchbay-<name> (and what it depends on), bytecode compiled."""
+    """A fresh virtual environment with only patchbay-<name> (and what it depends on), bytecode compiled.
+
+    The two wheels built here are taken as built: uv would otherwise install an older build of the same
+    version from its cache.
+    """
     venv = where / name
-    subprocess.run(
-        ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True
-    )
+    if not (venv / "bin" / "python").exists():  # --keep reuses it (the two wheels reinstalled)
+        subprocess.run(
+            ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True
+        )
     python = venv / "bin" / "python"
     subprocess.run(
         ["uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), "--find-links",
-         str(wheels), f"patchbay-{name}"],
+         str(wheels), "--refresh-package", "patchbay-common", "--refresh-package", f"patchbay-{name}",
+         "--reinstall-package", "patchbay-common", "--reinstall-package", f"patchbay-{name}",
+         f"patchbay-{name}"],
         check=True,
     )  # fmt: skip
     return venv
@@ -136,7 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="starts of each server (and of its minimal)")
     parser.add_argument("--only", help="comma-separated server names (default: every server)")
-    parser.add_argument("--keep", type=Path, help="build the environments here and keep them (reused)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the environments here and keep them (reused; wheels rebuilt)",
+    )
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(START)
     if not shutil.which("uv"):
@@ -146,17 +157,14 @@ def main() -> None:
     load_start = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     try:
         wheels = root / "wheels"
-        if not wheels.exists() or not args.keep:
-            build_wheels(names, wheels)
+        build_wheels(names, wheels)  # always: a kept environment gets today's code
         scratch = root / "scratch"
         scratch.mkdir(exist_ok=True)
         minimal = root / "minimal.py"
         minimal.write_text(MINIMAL_SERVER)
         venvs = {}
         for name in names:
-            venvs[name] = (
-                root / name if (args.keep and (root / name).exists()) else clean_env(name, wheels, root)
-            )
+            venvs[name] = clean_env(name, wheels, root)
             print(f"  clean environment for patchbay-{name}: {venvs[name]}", file=sys.stderr)
         base_env = {
             k: v
