@@ -259,6 +259,20 @@ async def test_off_unwritable_or_broken_caches_leave_the_server_working(
         assert await call(server, "pick", {"choice": "e"}) == (False, "e", {"result": "e"})
 
 
+def test_a_file_or_directory_others_can_write_is_neither_read_nor_written(cache: Path) -> None:
+    build().tool_cache.save()
+    (path,) = cache.iterdir()
+    path.chmod(0o666)
+    assert pending(build()) == []  # another user could have put any schema there
+    path.chmod(0o600)
+    assert pending(build()) == ["pick", "pick_structured"]
+    cache.chmod(0o777)
+    assert pending(build()) == []
+    path.unlink()
+    build().tool_cache.save()
+    assert list(cache.iterdir()) == []
+
+
 def test_the_default_directory_follows_the_platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PATCHBAY_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -119,6 +119,13 @@ def _runtime_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _ours(found: os.stat_result) -> bool:
+    """Whether a cache file or directory is this user's and no one else can write it (true on Windows)."""
+    if not hasattr(os, "getuid"):
+        return True
+    return found.st_uid == os.getuid() and not found.st_mode & 0o022
+
+
 class SchemaCache:
     """One server's cached tool schemas in one JSON file: `{tool name: {key, schemas}}`.
 
@@ -138,7 +145,10 @@ class SchemaCache:
             return cls(None)
         path = directory / f"tools-{re.sub(r'[^A-Za-z0-9_.-]', '_', server)}.json"
         try:
-            data = json.loads(path.read_bytes())
+            with open(path, "rb") as file:
+                if not _ours(os.fstat(file.fileno())) or not _ours(os.stat(directory)):
+                    return cls(path)  # a file someone else could have written: never listed from
+                data = json.loads(file.read())
         except (OSError, ValueError):
             return cls(path)
         entries = data.get("tools") if isinstance(data, dict) and data.get("format") == _FORMAT else None
@@ -202,8 +212,8 @@ class SchemaCache:
         directory = self.path.parent
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if hasattr(os, "getuid") and directory.stat().st_uid != os.getuid():
-                return  # someone else's directory: never write where another user could read or swap it
+            if not _ours(directory.stat()):
+                return  # someone else's directory, or one others can write to: never written there
             text = json.dumps({"format": _FORMAT, "tools": self._entries}, separators=(",", ":"))
             handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tools-", suffix=".tmp")
             try:
