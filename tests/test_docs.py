@@ -95,3 +95,14 @@ def test_the_script_checks_and_reports() -> None:
         )
         assert report.returncode == 0
         assert f"servers/{without[0]}/README.md: no generated:flags/tools markers (skipped)" in report.stdout
+
+
+def test_the_readme_headline_is_the_benchmark_reports() -> None:
+    """README.md's headline table is bench/REPORT.md's, as `make bench` (bench/report.py) writes both."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- bench:headline", 1)[1].split("<!-- /bench:headline -->", 1)[0]
+    report = (ROOT / "bench" / "REPORT.md").read_text().split("## Headline", 1)[1]
+    table = report.split("\n\n")[2].strip()
+    assert table.startswith("| server |") and table in block, (
+        "README.md's headline differs from bench/REPORT.md's: uv run python bench/report.py --readme"
+    )
