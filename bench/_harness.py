@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from patchbay_common.testing.clients import RAW_HANDSHAKE
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
 OFFICIAL = CACHE / "official"
@@ -97,24 +99,7 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     sys.stdout.flush()
 
 
-# initialize, initialized and tools/list in one write: what a client sends first, for spawn-to-answer timings
-HANDSHAKE = "".join(
-    json.dumps(message) + "\n"
-    for message in (
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "b", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    )
-)
+HANDSHAKE = RAW_HANDSHAKE  # initialize, initialized and tools/list in one write
 
 
 def spawn_to_tools(argv: list[str]) -> tuple[float, float]:

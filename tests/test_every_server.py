@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from patchbay_common.testing.clients import ERAS, connect, http_server
+from patchbay_common.testing.clients import ERAS, RAW_HANDSHAKE, connect, http_server
 from registry import SPECS, ServerSpec, TestEnv, spec_id
 
 pytestmark = pytest.mark.anyio
@@ -138,25 +138,6 @@ async def test_stdio_both_eras_and_snapshot(spec: ServerSpec, server_envs: dict[
     compare_snapshot(spec.name, payloads[0])
 
 
-HANDSHAKE = "".join(
-    json.dumps(message) + "\n"
-    for message in (
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    )
-)
-
-
 def _start_with_import_times(launch: Any) -> tuple[dict[str, Any], set[str]]:
     """Start a server over stdio, handshake, list its tools: (the tools/list answer, the modules imported)."""
     environment = {**launch.environment(), "PYTHONPROFILEIMPORTTIME": "1"}
@@ -169,7 +150,7 @@ def _start_with_import_times(launch: Any) -> tuple[dict[str, Any], set[str]]:
         env=environment,
     )
     assert process.stdin and process.stdout
-    process.stdin.write(HANDSHAKE)
+    process.stdin.write(RAW_HANDSHAKE)
     process.stdin.flush()
     listed = next(m for m in map(json.loads, process.stdout) if m.get("id") == 2)  # stdin open until then
     _, errors = process.communicate(timeout=60)

@@ -230,43 +230,22 @@ class SchemaCache:
 class PendingTool:
     """A tool listed from its cached schema; the SDK's `Tool` (and argument model) is built when needed."""
 
-    def __init__(
-        self,
-        fn: Callable[..., Any],
-        schemas: str,
-        *,
-        name: str,
-        title: str | None,
-        description: str | None,
-        annotations: ToolAnnotations | None,
-        icons: list[Icon] | None,
-        meta: dict[str, Any] | None,
-        structured_output: bool | None,
-    ) -> None:
+    def __init__(self, fn: Callable[..., Any], schemas: str, registration: dict[str, Any]) -> None:
         self.fn = fn
-        self.name = name
-        self.title = title
-        self.description = description or fn.__doc__ or ""
-        self.annotations = annotations
-        self.icons = icons
-        self.meta = meta
-        self.structured_output = structured_output
+        self.registration = registration  # Tool.from_function's keyword arguments
+        self.name: str = registration["name"]
+        self.title: str | None = registration["title"]
+        self.description: str = registration["description"] or fn.__doc__ or ""
+        self.annotations: ToolAnnotations | None = registration["annotations"]
+        self.icons: list[Icon] | None = registration["icons"]
+        self.meta: dict[str, Any] | None = registration["meta"]
         self.schemas = schemas  # the cached JSON text, kept to check against what the SDK builds
         listed, self.output_schema = json.loads(schemas)
         self.parameters: Schema = listed  # what tools/list shows; edits made after registration land here
 
     def build(self) -> Tool:
         """The SDK's `Tool` for this function, with the schema it builds (not yet the listed one)."""
-        return Tool.from_function(
-            self.fn,
-            name=self.name,
-            title=self.title,
-            description=self.description,
-            annotations=self.annotations,
-            icons=self.icons,
-            meta=self.meta,
-            structured_output=self.structured_output,
-        )
+        return Tool.from_function(self.fn, **self.registration)
 
 
 class CachedTools(ToolManager):
@@ -304,30 +283,20 @@ class CachedTools(ToolManager):
             return existing
         key = self.cache.key(fn, tool_name, structured_output)
         hit = self.cache.get(tool_name, key)
+        registration: dict[str, Any] = {
+            "name": tool_name,
+            "title": title,
+            "description": description,
+            "annotations": annotations,
+            "icons": icons,
+            "meta": meta,
+            "structured_output": structured_output,
+        }
         entry: Tool | PendingTool
         if hit is not None:
-            entry = PendingTool(
-                fn,
-                hit,
-                name=tool_name,
-                title=title,
-                description=description,
-                annotations=annotations,
-                icons=icons,
-                meta=meta,
-                structured_output=structured_output,
-            )
+            entry = PendingTool(fn, hit, registration)
         else:
-            entry = Tool.from_function(
-                fn,
-                name=tool_name,
-                title=title,
-                description=description,
-                annotations=annotations,
-                icons=icons,
-                meta=meta,
-                structured_output=structured_output,
-            )
+            entry = Tool.from_function(fn, **registration)
             entry.parameters = self._finish(entry.parameters)
             self.cache.put(tool_name, key, entry.parameters, entry.output_schema)
         self._entries[tool_name] = entry

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from patchbay_common.testing.components import free_port
 
 __all__ = [
     "ERAS",
+    "RAW_HANDSHAKE",
     "TRANSPORTS",
     "Era",
     "HttpServer",
@@ -37,6 +39,25 @@ __all__ = [
     "http_server",
     "python_launch",
 ]
+
+# initialize, initialized and tools/list in one write: what a client sends first (raw JSON-RPC over stdio)
+RAW_HANDSHAKE = "".join(
+    json.dumps(message) + "\n"
+    for message in (
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "b", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    )
+)
 
 Era = Literal["legacy", "modern"]
 Transport = Literal["memory", "stdio", "sse", "streamable-http"]
