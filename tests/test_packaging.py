@@ -90,7 +90,7 @@ def test_wheel_and_sdist_are_built(name: str) -> None:
         with zipfile.ZipFile(whl) as archive:
             [entry_points] = [n for n in files if n.endswith(".dist-info/entry_points.txt")]
             scripts = archive.read(entry_points).decode()
-        assert f"{distribution} = {module}.server:main" in scripts
+        assert f"{distribution} = {module}.__main__:main" in scripts
     record_figure("wheel_bytes", distribution, whl.stat().st_size)
     record_figure("sdist_bytes", distribution, sdist.stat().st_size)
 

@@ -63,6 +63,7 @@ import patchbay_common.telemetry as telemetry
 from patchbay_common import notify, sdk
 from patchbay_common.completions import Completions
 from patchbay_common.errors import NotFound, UserError, redact, register_secret
+from patchbay_common.launch import start_done
 from patchbay_common.limits import set_cursor_scope
 from patchbay_common.logs import bind_call, configure_logging, get_logger, log_call, reset_call
 from patchbay_common.results import (
@@ -739,6 +740,7 @@ def _serve(
     if settings.workers > 1:
         raise SystemExit(_serve_workers(build, prog, settings, listener, per_user_state))
     server = _build_server(build, prog, settings)
+    start_done()  # what the start created is frozen out of collection, which resumes (`launch`)
     try:
         if listener is None:
             run_loop(_until_signal, server)
@@ -1015,9 +1017,11 @@ def _serve_workers(
 
     def run(sock: socket.socket) -> None:
         server = _build_server(build, prog, settings)
+        start_done()
         log.info("server starting", server=server.name, transport=settings.transport, pid=os.getpid())
         run_loop(_serve_http, server, settings, sock)
 
+    start_done()  # before the forks: the workers share the start's pages instead of copying them
     status = supervise(listeners(listener, settings.workers), run)
     log.info("server stopped", server=prog, workers=settings.workers)
     return status

@@ -1,3 +1,12 @@
-from patchbay_fetch.server import main
+"""`patchbay-fetch` and `python -m patchbay_fetch`: start the server."""
 
-main()
+from patchbay_common.launch import launch
+
+
+def main() -> None:
+    """Console entry point: `patchbay-fetch [flags]` (collection paused while it loads: `launch`)."""
+    launch("patchbay_fetch.server")
+
+
+if __name__ == "__main__":
+    main()

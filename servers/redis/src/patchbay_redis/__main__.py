@@ -1,3 +1,12 @@
-from patchbay_redis.server import main
+"""`patchbay-redis` and `python -m patchbay_redis`: start the server."""
 
-main()
+from patchbay_common.launch import launch
+
+
+def main() -> None:
+    """Console entry point: `patchbay-redis [flags]` (collection paused while it loads: `launch`)."""
+    launch("patchbay_redis.server")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,12 @@
-from patchbay_sqlite.server import main
+"""`patchbay-sqlite` and `python -m patchbay_sqlite`: start the server."""
 
-main()
+from patchbay_common.launch import launch
+
+
+def main() -> None:
+    """Console entry point: `patchbay-sqlite [flags]` (collection paused while it loads: `launch`)."""
+    launch("patchbay_sqlite.server")
+
+
+if __name__ == "__main__":
+    main()
