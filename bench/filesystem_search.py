@@ -8,7 +8,7 @@ again while a second task on the same connection hammers the server with small `
 against the idle figure.
 
     sudo apt-get install ripgrep          # Debian's ripgrep (rg)
-    uv run python bench/filesystem_search.py [--files 100000] [--rounds 3] [--dir /tmp/patchbay-search]
+    uv run python bench/filesystem_search.py [--files 100000 300000] [--rounds 3] [--dir /tmp/patchbay-search]
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ async def hammer(client: Client, base: Path, stop: asyncio.Event, counts: list[i
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument(
+        "--files", type=int, nargs="+", default=[100_000, 300_000], help="tree sizes, each measured in turn"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", default="/tmp/patchbay-search")
     parser.add_argument(
@@ -96,12 +98,18 @@ async def main() -> None:
     MAX_RESULTS[0] = options.max_results
     if not shutil.which("rg"):
         sys.exit("rg missing: sudo apt-get install ripgrep")
-    base = Path(options.dir) / str(options.files)
-    make_tree(base, options.files)
+    print(f"{options.rounds} rounds, loadavg {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
     print(
-        f"N={options.files} files, {options.rounds} rounds, loadavg {os.getloadavg()[0]:.1f}, "
-        f"{os.cpu_count()} CPUs"
+        f"{'files':>7} {'search':8} {'ours s':>8} {'rg s':>8} {'ours/rg':>8} {'busy s':>8} {'busy/idle':>9} "
+        f"{'reads':>6}"
     )
+    for files in options.files:
+        await measure(Path(options.dir) / str(files), files, options.rounds)
+
+
+async def measure(base: Path, files: int, rounds: int) -> None:
+    """One tree: ours and rg, interleaved, then ours while another task hammers the server; one row a kind."""
+    make_tree(base, files)
     server = StdioServerParameters(
         command=shutil.which("patchbay-filesystem") or "patchbay-filesystem",
         args=[str(base), "--log-level", "WARNING", "--tool-timeout", "600"],
@@ -114,7 +122,7 @@ async def main() -> None:
         for literal in (True, False):
             kind = "literal" if literal else "regex"
             got: dict[str, list[float]] = {"ours": [], "rg": [], "ours busy": []}
-            for _ in range(options.rounds):
+            for _ in range(rounds):
                 got["ours"].append(await ours_seconds(client, base, literal))
                 got["rg"].append(rg_seconds(base, literal))
                 stop, counts = asyncio.Event(), [0]
@@ -125,15 +133,12 @@ async def main() -> None:
                 await task
                 got.setdefault("reads during", []).append(float(counts[0]))
             rows[kind] = got
-    print(
-        f"{'search':8} {'ours s':>8} {'rg s':>8} {'ours/rg':>8} {'busy s':>8} {'busy/idle':>9} {'reads':>6}"
-    )
     for kind, got in rows.items():
         ours, rg, busy = (statistics.median(got[k]) for k in ("ours", "rg", "ours busy"))
         ratios = [a / b for a, b in zip(got["ours"], got["rg"], strict=True)]
         busy_ratios = [a / b for a, b in zip(got["ours busy"], got["ours"], strict=True)]
         print(
-            f"{kind:8} {ours:8.2f} {rg:8.2f} {statistics.median(ratios):8.2f} {busy:8.2f} "
+            f"{files:7} {kind:8} {ours:8.2f} {rg:8.2f} {statistics.median(ratios):8.2f} {busy:8.2f} "
             f"{statistics.median(busy_ratios):9.2f} {statistics.median(got['reads during']):6.0f}"
         )
 
