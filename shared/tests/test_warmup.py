@@ -13,6 +13,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from patchbay_common import warmup
 from patchbay_common.app import PatchbayServer
 
 
@@ -71,3 +72,21 @@ def test_nothing_declared_starts_no_thread() -> None:
     mcp = server()
     mcp.warmup.start()
     assert mcp.warmup.thread is None
+
+
+@pytest.mark.anyio
+async def test_the_import_waits_until_the_pending_answers_are_out(on_path: Path) -> None:
+    """Asked for from a handler, the import starts once `AFTER_ANSWERS` has passed, and only once."""
+    name = probe(on_path, "warm_probe_soon")
+    mcp = server(name)
+    try:
+        began = time.monotonic()
+        for _ in range(3):
+            mcp.warmup.start_soon()
+        assert mcp.warmup.thread is None and name not in sys.modules
+        assert await wait_for(name)
+        assert time.monotonic() - began >= warmup.AFTER_ANSWERS
+        assert mcp.warmup.thread is not None
+        mcp.warmup.thread.join(5)
+    finally:
+        sys.modules.pop(name, None)

@@ -370,11 +370,11 @@ class PatchbayServer(MCPServer[Any]):
         return result
 
     async def _warm(self, ctx: Any, params: NotificationParams | None) -> None:
-        self.warmup.start()
+        self.warmup.start_soon()
 
     async def list_tools(self) -> Any:
-        """The tools, as the SDK lists them; the first listing also starts the warm-up imports."""
-        self.warmup.start()
+        """The tools, as the SDK lists them; the first listing also starts the warm-up imports (soon)."""
+        self.warmup.start_soon()
         return await super().list_tools()
 
     async def _roots_changed(self, ctx: Any, params: NotificationParams | None) -> None:
