@@ -146,3 +146,27 @@ async def test_the_stateless_handler_and_lifespan_state_are_where_single_exchang
     context = sdk.single_exchange_context(7, "request", "token")
     assert (context.request_id, context.message_metadata.request_context) == (7, "request")  # type: ignore[union-attr]
     assert not context.can_send_request
+
+
+async def test_a_replaced_tool_manager_registers_lists_and_calls() -> None:
+    from mcp.server.mcpserver.tools import ToolManager
+
+    looked_up: list[str] = []
+
+    class Counting(ToolManager):
+        def get_tool(self, name: str) -> Any:
+            looked_up.append(name)
+            return super().get_tool(name)
+
+    server = MCPServer("adapter")
+    manager = Counting()
+    sdk.set_tool_manager(server, manager)
+
+    @server.tool()
+    def pick(choice: str) -> str:
+        return choice
+
+    async with connect(server, era="legacy") as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["pick"]
+        assert not (await client.call_tool("pick", {"choice": "a"})).is_error
+    assert "pick" in looked_up and [t.name for t in sdk.registered_tools(server)] == ["pick"]

@@ -159,10 +159,11 @@ class PatchbayServer(MCPServer[Any]):
 
     @functools.cached_property
     def client_roots_cache(self) -> ClientRootsCache:
-        """Each connection's `roots/list` answer and the roots it narrows to (`client_roots`)."""
-        from patchbay_common.client_roots import (
-            ClientRootsCache,
-        )  # with the roots module: when roots are used
+        """Each connection's `roots/list` answer and the roots it narrows to (`client_roots`).
+
+        Built on first use, so a server whose tools take no roots never imports the roots module.
+        """
+        from patchbay_common.client_roots import ClientRootsCache
 
         return ClientRootsCache()
 

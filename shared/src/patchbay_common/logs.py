@@ -183,10 +183,8 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     _format = ("console" if sys.stderr.isatty() else "json") if fmt == "auto" else fmt
     if _structlog is not None:
         _configure_structlog(_structlog)
-    elif (
-        "structlog" in sys.modules
-    ):  # another library uses it: configure it now, so it never writes to stdout
-        _structlog_module()
+    elif "structlog" in sys.modules:
+        _structlog_module()  # another library uses it: configured now, so it never writes to stdout
     _json_stream = sys.stderr if _format == "json" else None
     _json_flush = not _writes_each_line(sys.stderr)
     handler = _handler = logging.StreamHandler(sys.stderr)
