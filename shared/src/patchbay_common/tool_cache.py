@@ -29,7 +29,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from mcp.server.mcpserver.tools import Tool, ToolManager
 from mcp.server.mcpserver.utilities import func_metadata
 from mcp_types import Icon, ToolAnnotations
 
+from patchbay_common.atomic import write_atomically
 from patchbay_common.logs import get_logger
 
 __all__ = ["CachedTools", "PendingTool", "SchemaCache", "cache_dir"]
@@ -71,12 +71,16 @@ def cache_dir() -> Path | None:
         return None
 
 
-def _stat_line(path: str, label: str) -> str:
+def _stat_line(label: str, found: os.stat_result | None) -> str:
+    """One file's line of a fingerprint: its size and modification time (how Python checks bytecode)."""
+    return f"{label}\0missing\n" if found is None else f"{label}\0{found.st_size}\0{found.st_mtime_ns}\n"
+
+
+def _file_line(path: str, label: str) -> str:
     try:
-        found = os.stat(path)
+        return _stat_line(label, os.stat(path))
     except OSError:
-        return f"{label}\0missing\n"
-    return f"{label}\0{found.st_size}\0{found.st_mtime_ns}\n"
+        return _stat_line(label, None)
 
 
 @functools.cache
@@ -88,7 +92,7 @@ def _package_fingerprint(package: str) -> str:
     digest = hashlib.sha256()
     roots = list(getattr(module, "__path__", []))
     if not roots:
-        return hashlib.sha256(_stat_line(str(getattr(module, "__file__", "")), package).encode()).hexdigest()
+        return hashlib.sha256(_file_line(str(getattr(module, "__file__", "")), package).encode()).hexdigest()
     pending = [(root, "") for root in roots]
     while pending:
         directory, prefix = pending.pop()
@@ -98,8 +102,7 @@ def _package_fingerprint(package: str) -> str:
             continue
         for entry in entries:
             if entry.name.endswith(".py") and entry.is_file():
-                found = entry.stat()
-                digest.update(f"{prefix}{entry.name}\0{found.st_size}\0{found.st_mtime_ns}\n".encode())
+                digest.update(_stat_line(prefix + entry.name, entry.stat()).encode())
             elif entry.name != "__pycache__" and entry.is_dir(follow_symlinks=False):
                 pending.append((entry.path, f"{prefix}{entry.name}/"))
     return digest.hexdigest()
@@ -112,8 +115,8 @@ def _runtime_fingerprint() -> str:
         sys.version,
         pydantic.VERSION,
         pydantic_core.__version__,
-        _stat_line(inspect.getfile(Tool), "tool"),
-        _stat_line(inspect.getfile(func_metadata), "func_metadata"),
+        _file_line(inspect.getfile(Tool), "tool"),
+        _file_line(inspect.getfile(func_metadata), "func_metadata"),
         _package_fingerprint("patchbay_common"),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -215,14 +218,7 @@ class SchemaCache:
             if not _ours(directory.stat()):
                 return  # someone else's directory, or one others can write to: never written there
             text = json.dumps({"format": _FORMAT, "tools": self._entries}, separators=(",", ":"))
-            handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tools-", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(text)
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_atomically(self.path, text)
         except OSError as exc:
             log.debug("tool schema cache not written", path=str(self.path), error=str(exc))
 
